@@ -1,0 +1,67 @@
+//! Signet's pages, components, shared types and server functions.
+//!
+//! Compiles for the server (`ssr`) and the browser (`hydrate`); nothing in here may need a
+//! private key, a database or any crypto crate.
+
+pub mod error;
+pub mod keys;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::pages::signing_keys::SigningKeysPage;
+
+/// Where the dashboard's server functions live (kept apart from the Management API's `/api/v2`).
+pub const SERVER_FN_PREFIX: &str = "/_signet";
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard application.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, so this flips once the page is interactive;
+    // the end-to-end tests wait for it before clicking.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="signet" href="/pkg/signet.css" />
+        <Title text="Signet" />
+        <Router>
+            <header class="topbar">
+                <span class="brand">"Signet"</span>
+            </header>
+            <main data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                    <Route path=path!("/tenant/signing_keys") view=SigningKeysPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,186 @@
+//! The one place errors become HTTP responses, in Auth0's body shape:
+//! `{"statusCode":404,"error":"Not Found","message":"…","errorCode":"…"}`.
+
+use axum::{
+    Json,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use crate::{
+    keys::{lifecycle::KeyError, service::ServiceError},
+    store::StoreError,
+};
+
+/// An error answer of Signet's HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Stable, machine-readable reason.
+    pub error_code: &'static str,
+    /// A sentence for people; never internal details.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    status_code: u16,
+    error: &'a str,
+    message: &'a str,
+    error_code: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_code,
+            message: message.into(),
+        }
+    }
+
+    /// No such route.
+    pub fn route_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
+    }
+
+    /// No signing key with that kid.
+    pub fn key_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "inexistent_signing_key",
+            "Signing key not found",
+        )
+    }
+
+    /// The request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// Something failed inside Signet: the cause goes to the log, not to the caller.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            status_code: self.status.as_u16(),
+            error: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+            error_code: self.error_code,
+        };
+        let content_type = [(header::CONTENT_TYPE, "application/json; charset=utf-8")];
+        (self.status, content_type, Json(body)).into_response()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Key(KeyError::NotFound(_)) => ApiError::key_not_found(),
+            ServiceError::Key(KeyError::NotRevocable { state, .. }) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_key_state",
+                format!(
+                    "The signing key is {}; only a previously used key can be revoked",
+                    state.label().to_lowercase()
+                ),
+            ),
+            ServiceError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "The key store is unavailable; try again shortly",
+                )
+            }
+            ServiceError::Store(StoreError::Conflict) => ApiError::new(
+                StatusCode::CONFLICT,
+                "concurrent_modification",
+                "Another change to the signing keys happened at the same moment; try again",
+            ),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use app::keys::KeyState;
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn errors_use_auth0_body_shape() {
+        let (status, body) = body_of(ApiError::key_not_found()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "statusCode": 404,
+                "error": "Not Found",
+                "message": "Signing key not found",
+                "errorCode": "inexistent_signing_key"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn service_errors_map_to_stable_codes() {
+        let cases = [
+            (
+                ServiceError::Key(KeyError::NotFound("x".into())),
+                404,
+                "inexistent_signing_key",
+            ),
+            (
+                ServiceError::Key(KeyError::NotRevocable {
+                    kid: "x".into(),
+                    state: KeyState::Current,
+                }),
+                400,
+                "invalid_key_state",
+            ),
+            (
+                ServiceError::Store(StoreError::Unavailable("down".into())),
+                503,
+                "database_unavailable",
+            ),
+            (
+                ServiceError::Store(StoreError::Conflict),
+                409,
+                "concurrent_modification",
+            ),
+            (
+                ServiceError::Store(StoreError::Database("secret detail".into())),
+                500,
+                "internal_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let (actual, body) = body_of(error.into()).await;
+            assert_eq!(actual.as_u16(), status);
+            assert_eq!(body["errorCode"], code);
+            assert!(!body.to_string().contains("secret detail"));
+        }
+    }
+}

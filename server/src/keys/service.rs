@@ -1,0 +1,430 @@
+//! The key service: every list, rotate and revoke goes through here, whether it comes from the
+//! Management API, the dashboard or the CLI.
+//!
+//! It keeps the published key set (views, JWKS body, ETag) in memory, rebuilt once per change,
+//! and follows changes other processes commit by polling the store's version.
+
+use std::{sync::Arc, time::Duration};
+
+use app::{
+    error::DashboardError,
+    keys::{KeyState, KeyView, REVOKED_KEYS_SHOWN},
+    service::SigningKeys,
+};
+use axum::body::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, watch};
+
+use crate::{
+    keys::{
+        lifecycle::{Change, KeyError, KeyRecord, Operation},
+        master_key::{MasterKey, MasterKeyError},
+        material::{
+            GeneratedKey, Jwk, MaterialError, PrivateKey, PublicMaterial, generate_signing_key,
+        },
+    },
+    store::{Actor, KeyStore, NewKey, StoreError, StoredKey},
+};
+
+/// How often a lost race for the key set is retried before giving up.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The lifecycle refused it; nothing changed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Material(#[from] MaterialError),
+    #[error("key generation was interrupted")]
+    Interrupted,
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Key(key) => ServiceError::Key(key),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// A key with its public material, as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub record: KeyRecord,
+    pub public: PublicMaterial,
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl PublishedKey {
+    fn from_stored(key: &StoredKey) -> Result<Self, MaterialError> {
+        Ok(Self {
+            public: PublicMaterial::from_certificate(&key.record.kid, &key.cert_der)?,
+            record: key.record.clone(),
+        })
+    }
+
+    /// The key as the dashboard and the Management API show it.
+    pub fn view(&self) -> KeyView {
+        KeyView {
+            kid: self.record.kid.clone(),
+            state: self.record.state,
+            cert: self.public.cert_pem.clone(),
+            pkcs7: self.public.pkcs7_pem.clone(),
+            fingerprint: self.public.fingerprint.clone(),
+            thumbprint: self.public.thumbprint.clone(),
+            current_since: self.record.current_since.map(iso),
+            current_until: self.record.current_until.map(iso),
+            revoked_at: self.record.revoked_at.map(iso),
+        }
+    }
+}
+
+/// The key set as served: built once per change, shared by every request.
+#[derive(Debug)]
+pub struct Published {
+    /// The store version this was built from.
+    pub version: i64,
+    /// Current, next, previous (newest first), then the most recent revoked keys.
+    pub keys: Vec<PublishedKey>,
+    /// `{"keys":[…]}` of every valid key, current first.
+    pub jwks: Bytes,
+    /// Strong ETag of `jwks`, quoted.
+    pub etag: String,
+}
+
+impl Published {
+    fn build(version: i64, keys: Vec<PublishedKey>) -> Result<Self, MaterialError> {
+        // A struct, not `json!`, so every JWK keeps its documented field order.
+        #[derive(serde::Serialize)]
+        struct Jwks<'a> {
+            keys: Vec<&'a Jwk>,
+        }
+        let jwks = Jwks {
+            keys: keys
+                .iter()
+                .filter(|k| k.record.state.is_valid())
+                .map(|k| &k.public.jwk)
+                .collect(),
+        };
+        let jwks = serde_json::to_vec(&jwks).map_err(|e| MaterialError::Encoding(e.to_string()))?;
+        let digest = Sha256::digest(&jwks);
+        let etag = format!(
+            "\"{}\"",
+            digest[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        Ok(Self {
+            version,
+            keys,
+            jwks: Bytes::from(jwks),
+            etag,
+        })
+    }
+
+    /// The key that signs new tokens.
+    pub fn current(&self) -> Option<&PublishedKey> {
+        self.keys
+            .iter()
+            .find(|k| k.record.state == KeyState::Current)
+    }
+
+    /// A key by kid among the published ones.
+    pub fn find(&self, kid: &str) -> Option<&PublishedKey> {
+        self.keys.iter().find(|k| k.record.kid == kid)
+    }
+}
+
+/// The outcome of a rotation.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// The key that is now current.
+    pub current: PublishedKey,
+    /// The key that was revoked, for rotate-and-revoke.
+    pub revoked: Option<String>,
+}
+
+struct Inner {
+    store: Arc<dyn KeyStore>,
+    master: MasterKey,
+    tenant_domain: String,
+    /// A key generated ahead of time, so a rotation never waits for RSA generation.
+    spare: Mutex<Option<GeneratedKey>>,
+    published: watch::Sender<Arc<Published>>,
+    /// Serialises rebuilds so an older load never overwrites a newer one.
+    refresh: Mutex<()>,
+}
+
+/// Cheap to clone; every clone is the same service.
+#[derive(Clone)]
+pub struct KeyService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for KeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyService")
+            .field("tenant_domain", &self.inner.tenant_domain)
+            .field("version", &self.published().version)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn generate(tenant_domain: &str) -> Result<GeneratedKey, ServiceError> {
+    let domain = tenant_domain.to_owned();
+    tokio::task::spawn_blocking(move || generate_signing_key(&domain, Utc::now()))
+        .await
+        .map_err(|_| ServiceError::Interrupted)?
+        .map_err(ServiceError::from)
+}
+
+fn seal(master: &MasterKey, key: &GeneratedKey) -> Result<NewKey, ServiceError> {
+    Ok(NewKey {
+        kid: key.kid.clone(),
+        cert_der: key.cert_der.clone(),
+        sealed: master.seal(&key.kid, &key.private.to_pkcs8_der()?)?,
+    })
+}
+
+impl KeyService {
+    /// Opens the tenant's keys: provisions a current and a next key if there are none, and checks
+    /// that `master` decrypts every valid private key before anything is served.
+    pub async fn start(
+        store: Arc<dyn KeyStore>,
+        master: MasterKey,
+        tenant_domain: &str,
+        actor: &Actor,
+    ) -> Result<Self, ServiceError> {
+        let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
+        if loaded.keys.is_empty() {
+            let (current, next) =
+                tokio::try_join!(generate(tenant_domain), generate(tenant_domain))?;
+            let (current, next) = (seal(&master, &current)?, seal(&master, &next)?);
+            // Another process may provision first; then its keys are the tenant's keys.
+            store.provision(current, next, actor, Utc::now()).await?;
+            loaded = store.load(REVOKED_KEYS_SHOWN).await?;
+        }
+        for key in &loaded.keys {
+            if let Some(sealed) = &key.sealed {
+                PrivateKey::from_pkcs8_der(&master.open(&key.record.kid, sealed)?)?;
+            }
+        }
+        let keys = loaded
+            .keys
+            .iter()
+            .map(PublishedKey::from_stored)
+            .collect::<Result<_, _>>()?;
+        let (published, _) = watch::channel(Arc::new(Published::build(loaded.version, keys)?));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                master,
+                tenant_domain: tenant_domain.to_owned(),
+                spare: Mutex::new(None),
+                published,
+                refresh: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The tenant domain: certificate CN and token issuer.
+    pub fn tenant_domain(&self) -> &str {
+        &self.inner.tenant_domain
+    }
+
+    /// The key set as currently served.
+    pub fn published(&self) -> Arc<Published> {
+        self.inner.published.borrow().clone()
+    }
+
+    /// Notified on every change to the published key set.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Published>> {
+        self.inner.published.subscribe()
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.inner.store.ping().await?)
+    }
+
+    /// One key by kid, revoked ones too.
+    pub async fn find(&self, kid: &str) -> Result<PublishedKey, ServiceError> {
+        if let Some(key) = self.published().find(kid) {
+            return Ok(key.clone());
+        }
+        let stored = self
+            .inner
+            .store
+            .find(kid)
+            .await?
+            .ok_or_else(|| KeyError::NotFound(kid.to_owned()))?;
+        Ok(PublishedKey::from_stored(&stored)?)
+    }
+
+    /// Reloads the key set if the store changed since it was last published; `true` if it did.
+    pub async fn refresh(&self) -> Result<bool, ServiceError> {
+        let _guard = self.inner.refresh.lock().await;
+        let store = &self.inner.store;
+        if store.version().await? == self.published().version {
+            return Ok(false);
+        }
+        let loaded = store.load(REVOKED_KEYS_SHOWN).await?;
+        // Certificates of keys already published are not parsed again.
+        let current = self.published();
+        let keys = loaded
+            .keys
+            .iter()
+            .map(|stored| match current.find(&stored.record.kid) {
+                Some(known) => Ok(PublishedKey {
+                    record: stored.record.clone(),
+                    public: known.public.clone(),
+                }),
+                None => PublishedKey::from_stored(stored),
+            })
+            .collect::<Result<_, _>>()?;
+        let published = Arc::new(Published::build(loaded.version, keys)?);
+        self.inner.published.send_replace(published);
+        Ok(true)
+    }
+
+    /// Follows changes committed by other processes (CLI, other servers), every `interval`.
+    pub fn spawn_watcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(error) = service.refresh().await {
+                    tracing::warn!(%error, "cannot refresh the signing keys from the database");
+                }
+            }
+        })
+    }
+
+    /// Generates the spare next key in the background if there is none.
+    pub fn spawn_spare_key(&self) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut spare = service.inner.spare.lock().await;
+            if spare.is_none() {
+                match generate(&service.inner.tenant_domain).await {
+                    Ok(key) => *spare = Some(key),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot pre-generate the next signing key")
+                    }
+                }
+            }
+        });
+    }
+
+    /// current → previous, next → current, and a fresh next key.
+    pub async fn rotate(&self, actor: &Actor) -> Result<Rotated, ServiceError> {
+        self.rotate_with(actor, |new_next| Operation::Rotate { new_next })
+            .await
+    }
+
+    /// Rotates, then revokes the key that was current: for a compromised key.
+    pub async fn rotate_and_revoke(&self, actor: &Actor) -> Result<Rotated, ServiceError> {
+        self.rotate_with(actor, |new_next| Operation::RotateAndRevoke { new_next })
+            .await
+    }
+
+    /// Revokes a previously used key: it leaves the JWKS and its private part is destroyed.
+    pub async fn revoke(&self, kid: &str, actor: &Actor) -> Result<PublishedKey, ServiceError> {
+        let op = Operation::Revoke {
+            kid: kid.to_owned(),
+        };
+        self.apply(&op, None, actor).await?;
+        self.find(kid).await
+    }
+
+    async fn rotate_with(
+        &self,
+        actor: &Actor,
+        operation: impl FnOnce(String) -> Operation,
+    ) -> Result<Rotated, ServiceError> {
+        let spare = self.inner.spare.lock().await.take();
+        let fresh = match spare {
+            Some(key) => key,
+            None => generate(&self.inner.tenant_domain).await?,
+        };
+        let op = operation(fresh.kid.clone());
+        let result = match seal(&self.inner.master, &fresh) {
+            Ok(new_key) => self.apply(&op, Some(new_key), actor).await,
+            Err(error) => Err(error),
+        };
+        let change = match result {
+            Ok(change) => change,
+            Err(error) => {
+                // The key was never stored: keep it for the next attempt.
+                self.inner.spare.lock().await.get_or_insert(fresh);
+                return Err(error);
+            }
+        };
+        self.spawn_spare_key();
+        let current_kid = change
+            .new_current
+            .clone()
+            .ok_or_else(|| KeyError::Inconsistent("a rotation named no new current key".into()))?;
+        Ok(Rotated {
+            current: self.find(&current_kid).await?,
+            revoked: change.revoked,
+        })
+    }
+
+    async fn apply(
+        &self,
+        op: &Operation,
+        new_key: Option<NewKey>,
+        actor: &Actor,
+    ) -> Result<Change, ServiceError> {
+        let mut attempt = 0;
+        let change = loop {
+            match self
+                .inner
+                .store
+                .apply(op, new_key.clone(), actor, Utc::now())
+                .await
+            {
+                Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                result => break result?,
+            }
+        };
+        tracing::info!(
+            action = op.action(),
+            kid = change.subject(),
+            actor = %actor.name,
+            "signing keys changed"
+        );
+        self.refresh().await?;
+        Ok(change)
+    }
+}
+
+#[async_trait::async_trait]
+impl SigningKeys for KeyService {
+    async fn list_signing_keys(&self) -> Result<Vec<KeyView>, DashboardError> {
+        Ok(self
+            .published()
+            .keys
+            .iter()
+            .map(PublishedKey::view)
+            .collect())
+    }
+}

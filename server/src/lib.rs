@@ -1,0 +1,11 @@
+//! Signet: owns an identity tenant's token-signing keys — generates them, publishes them,
+//! rotates and revokes them — behind a dashboard, a CLI and (soon) an Auth0-compatible API.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod keys;
+pub mod startup;
+pub mod store;
+
+pub use api::{AppState, router};

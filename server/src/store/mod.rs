@@ -1,0 +1,112 @@
+//! Persistence of signing keys and their audit log, behind one interface.
+
+mod sql;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use self::sql::{SqlStore, is_sqlite as sql_is_sqlite};
+use crate::keys::{
+    lifecycle::{Change, KeyError, KeyRecord, Operation},
+    master_key::SealedKey,
+};
+
+/// A key as stored: lifecycle facts, certificate, and the sealed private key (none once revoked).
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub record: KeyRecord,
+    pub cert_der: Vec<u8>,
+    pub sealed: Option<SealedKey>,
+}
+
+/// A key about to be inserted as the next key.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub kid: String,
+    pub cert_der: Vec<u8>,
+    pub sealed: SealedKey,
+}
+
+/// Who asked for a change, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `operator`, `cli:<user>`, or a client id.
+    pub name: String,
+    /// The caller's address, when it came over the network.
+    pub remote_addr: Option<String>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub kid: Option<String>,
+    pub remote_addr: Option<String>,
+    pub detail: String,
+}
+
+/// The key set as last committed.
+#[derive(Debug, Clone)]
+pub struct StoredKeys {
+    /// Counts every committed change; equal versions mean equal key sets.
+    pub version: i64,
+    /// Current, next and previous keys, then up to the requested number of revoked keys, newest first.
+    pub keys: Vec<StoredKey>,
+}
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The lifecycle refused the operation; nothing was written.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Another change won a race for the key set; retrying is safe.
+    #[error("another change to the signing keys happened at the same moment; try again")]
+    Conflict,
+    /// The database cannot be reached.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that breaks the schema's promises.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("cannot prepare the database schema: {0}")]
+    Migrate(String),
+}
+
+/// The one seam between Signet and its database.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// The committed key set with at most `revoked_limit` revoked keys.
+    async fn load(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError>;
+    /// One key by kid, revoked ones too.
+    async fn find(&self, kid: &str) -> Result<Option<StoredKey>, StoreError>;
+    /// The key set's version; cheap enough to poll every second.
+    async fn version(&self) -> Result<i64, StoreError>;
+    /// Stores a tenant's first current and next keys; `false` if it already has keys.
+    async fn provision(
+        &self,
+        current: NewKey,
+        next: NewKey,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Applies `op` in one transaction: reads the key set, lets the lifecycle decide, writes the
+    /// change (inserting `new_key` when the operation creates one) and its audit event.
+    async fn apply(
+        &self,
+        op: &Operation,
+        new_key: Option<NewKey>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Change, StoreError>;
+    /// The newest `limit` audit events, newest first.
+    async fn audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

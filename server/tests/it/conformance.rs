@@ -1,0 +1,306 @@
+//! One storage conformance suite for every backend: always on SQLite, and on PostgreSQL when
+//! `SIGNET_TEST_DATABASE_URL` is set (each test in a schema of its own).
+
+use std::sync::Arc;
+
+use app::keys::KeyState;
+use chrono::Utc;
+use signet::{
+    keys::lifecycle::{KeyError, Operation},
+    store::{KeyStore, SqlStore, StoreError},
+};
+
+use crate::support::{actor, fixture_key};
+
+/// A fresh, empty store on `backend`, or `None` when that backend is not configured here.
+async fn fresh_store(backend: &str) -> Option<SqlStore> {
+    match backend {
+        "sqlite" => {
+            // A file, not `:memory:`, so several connections really run concurrently.
+            let dir = tempfile::tempdir().unwrap().keep();
+            let url = format!("sqlite://{}/signet.db", dir.display());
+            Some(SqlStore::connect(&url).await.unwrap())
+        }
+        "postgres" => {
+            let Ok(base) = std::env::var("SIGNET_TEST_DATABASE_URL") else {
+                eprintln!(
+                    "SKIPPED: PostgreSQL conformance (set SIGNET_TEST_DATABASE_URL to run it)"
+                );
+                return None;
+            };
+            let schema = format!(
+                "signet_test_{}",
+                signet::keys::material::new_kid()
+                    .to_lowercase()
+                    .replace('-', "_")
+            );
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            Some(SqlStore::connect(&url).await.unwrap())
+        }
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { if let Some(store) = super::fresh_store("sqlite").await { super::$name(store).await } })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { if let Some(store) = super::fresh_store("postgres").await { super::$name(store).await } })*
+        }
+    };
+}
+
+conformance!(
+    provisioning_happens_once,
+    rotation_is_persisted,
+    revocation_erases_the_private_key,
+    refused_operations_change_nothing,
+    the_schema_refuses_a_second_current_key,
+    the_schema_refuses_a_revoked_key_with_a_private_part,
+    concurrent_rotations_keep_the_invariants,
+    the_new_key_must_match_the_operation,
+);
+
+async fn provisioning_happens_once(store: SqlStore) {
+    let (a, b) = (fixture_key(0), fixture_key(1));
+    assert!(
+        store
+            .provision(a.clone(), b.clone(), &actor(), Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .provision(fixture_key(2), fixture_key(0), &actor(), Utc::now())
+            .await
+            .unwrap()
+    );
+    let loaded = store.load(3).await.unwrap();
+    let kids: Vec<_> = loaded
+        .keys
+        .iter()
+        .map(|k| (k.record.kid.clone(), k.record.state))
+        .collect();
+    assert_eq!(kids, [(a.kid, KeyState::Current), (b.kid, KeyState::Next)]);
+    assert_eq!(loaded.keys[0].sealed.as_ref().unwrap(), &a.sealed);
+    assert_eq!(loaded.keys[0].cert_der, a.cert_der);
+    assert_eq!(store.version().await.unwrap(), loaded.version);
+}
+
+async fn provisioned(store: &SqlStore) -> (String, String) {
+    let (a, b) = (fixture_key(0), fixture_key(1));
+    store
+        .provision(a.clone(), b.clone(), &actor(), Utc::now())
+        .await
+        .unwrap();
+    (a.kid, b.kid)
+}
+
+async fn rotation_is_persisted(store: SqlStore) {
+    let (a, b) = provisioned(&store).await;
+    let before = store.version().await.unwrap();
+    let c = fixture_key(2);
+    let op = Operation::Rotate {
+        new_next: c.kid.clone(),
+    };
+    let change = store
+        .apply(&op, Some(c.clone()), &actor(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(change.new_current.as_deref(), Some(b.as_str()));
+
+    let loaded = store.load(3).await.unwrap();
+    assert_eq!(loaded.version, before + 1);
+    let states: Vec<_> = loaded
+        .keys
+        .iter()
+        .map(|k| (k.record.kid.clone(), k.record.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (b, KeyState::Current),
+            (c.kid, KeyState::Next),
+            (a, KeyState::Previous)
+        ]
+    );
+    let previous = &loaded.keys[2].record;
+    assert!(previous.current_until.is_some() && previous.current_since.is_some());
+}
+
+async fn revocation_erases_the_private_key(store: SqlStore) {
+    let (a, _) = provisioned(&store).await;
+    let c = fixture_key(2);
+    store
+        .apply(
+            &Operation::Rotate {
+                new_next: c.kid.clone(),
+            },
+            Some(c),
+            &actor(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(
+            &Operation::Revoke { kid: a.clone() },
+            None,
+            &actor(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let revoked = store.find(&a).await.unwrap().unwrap();
+    assert_eq!(revoked.record.state, KeyState::Revoked);
+    assert!(revoked.sealed.is_none());
+    let loaded = store.load(3).await.unwrap();
+    assert_eq!(
+        loaded.keys.last().unwrap().record.kid,
+        a,
+        "revoked keys come last"
+    );
+    assert_eq!(store.load(0).await.unwrap().keys.len(), 2);
+    let events = store.audit_events(1).await.unwrap();
+    assert_eq!(events[0].action, "revoke");
+    assert_eq!(events[0].seq, loaded.version);
+}
+
+async fn refused_operations_change_nothing(store: SqlStore) {
+    let (a, b) = provisioned(&store).await;
+    let before = store.load(3).await.unwrap();
+    let error = store
+        .apply(
+            &Operation::Revoke { kid: a.clone() },
+            None,
+            &actor(),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        StoreError::Key(KeyError::NotRevocable {
+            state: KeyState::Current,
+            ..
+        })
+    ));
+    let error = store
+        .apply(
+            &Operation::Revoke {
+                kid: "x".repeat(21),
+            },
+            None,
+            &actor(),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Key(KeyError::NotFound(_))));
+    // A kid already in use is never reused.
+    let mut reused = fixture_key(2);
+    reused.kid = b.clone();
+    let error = store
+        .apply(
+            &Operation::Rotate {
+                new_next: b.clone(),
+            },
+            Some(reused),
+            &actor(),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Key(KeyError::KidReused(_))));
+    let after = store.load(3).await.unwrap();
+    assert_eq!(after.version, before.version, "refusals roll back");
+    assert_eq!(after.keys.len(), before.keys.len());
+    assert_eq!(store.audit_events(10).await.unwrap().len(), 1);
+}
+
+async fn the_schema_refuses_a_second_current_key(store: SqlStore) {
+    let (_, b) = provisioned(&store).await;
+    let result =
+        sqlx::query("UPDATE signing_keys SET state = 'current', current_since = 1 WHERE kid = $1")
+            .bind(&b)
+            .execute(store.pool())
+            .await;
+    assert!(result.is_err(), "two current keys were accepted");
+}
+
+async fn the_schema_refuses_a_revoked_key_with_a_private_part(store: SqlStore) {
+    let (a, _) = provisioned(&store).await;
+    let result = sqlx::query(
+        "UPDATE signing_keys SET state = 'revoked', revoked_at = 1, current_until = 1 WHERE kid = $1",
+    )
+    .bind(&a)
+    .execute(store.pool())
+    .await;
+    assert!(result.is_err(), "a revoked key kept its private key");
+}
+
+async fn the_new_key_must_match_the_operation(store: SqlStore) {
+    provisioned(&store).await;
+    let c = fixture_key(2);
+    let op = Operation::Rotate {
+        new_next: "another-kid-entirely1".into(),
+    };
+    assert!(
+        store
+            .apply(&op, Some(c), &actor(), Utc::now())
+            .await
+            .is_err()
+    );
+    assert!(store.apply(&op, None, &actor(), Utc::now()).await.is_err());
+}
+
+async fn concurrent_rotations_keep_the_invariants(store: SqlStore) {
+    provisioned(&store).await;
+    let store = Arc::new(store);
+    let rotations = 12;
+    let tasks: Vec<_> = (0..rotations)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = fixture_key(i % 3);
+                let op = Operation::Rotate {
+                    new_next: key.kid.clone(),
+                };
+                loop {
+                    match store
+                        .apply(&op, Some(key.clone()), &actor(), Utc::now())
+                        .await
+                    {
+                        Err(StoreError::Conflict) => tokio::task::yield_now().await,
+                        other => break other.map(|_| ()),
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let loaded = store.load(100).await.unwrap();
+    let count = |state| {
+        loaded
+            .keys
+            .iter()
+            .filter(|k| k.record.state == state)
+            .count()
+    };
+    assert_eq!(count(KeyState::Current), 1);
+    assert_eq!(count(KeyState::Next), 1);
+    assert_eq!(count(KeyState::Previous), rotations);
+    let events = store.audit_events(100).await.unwrap();
+    assert_eq!(events.len(), rotations + 1, "one event per change");
+}

@@ -1,0 +1,8 @@
+//! Signet's integration tests: one binary, one module per area.
+#![expect(clippy::unwrap_used)]
+
+mod cli;
+mod conformance;
+mod public_endpoints;
+mod service;
+mod support;

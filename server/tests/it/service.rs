@@ -1,0 +1,167 @@
+//! The key service: lifecycle over real storage, refusals, audit, restarts.
+
+use std::sync::Arc;
+
+use app::keys::KeyState;
+use signet::{
+    keys::{
+        lifecycle::KeyError,
+        master_key::{MasterKey, MasterKeyError},
+        service::{KeyService, ServiceError},
+    },
+    store::KeyStore,
+};
+
+use crate::support::{TENANT, actor, master, provisioned_store, world};
+
+fn kid_in(service: &KeyService, state: KeyState) -> String {
+    service
+        .published()
+        .keys
+        .iter()
+        .find(|k| k.record.state == state)
+        .unwrap()
+        .record
+        .kid
+        .clone()
+}
+
+#[tokio::test]
+async fn current_and_next_keys_cannot_be_revoked() {
+    let world = world().await;
+    for state in [KeyState::Current, KeyState::Next] {
+        let kid = kid_in(&world.keys, state);
+        let error = world.keys.revoke(&kid, &actor()).await.unwrap_err();
+        assert!(
+            matches!(error, ServiceError::Key(KeyError::NotRevocable { state: s, .. }) if s == state),
+            "{error}"
+        );
+    }
+    assert_eq!(world.keys.published().version, 1, "nothing changed");
+}
+
+#[tokio::test]
+async fn revoking_an_unknown_kid_is_not_found() {
+    let world = world().await;
+    let error = world.keys.revoke("nosuchkid", &actor()).await.unwrap_err();
+    assert!(matches!(error, ServiceError::Key(KeyError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn revocation_is_terminal_and_destroys_the_private_key() {
+    let store = provisioned_store().await;
+    let keys = KeyService::start(store.clone(), master(), TENANT, &actor())
+        .await
+        .unwrap();
+    let old = kid_in(&keys, KeyState::Current);
+    keys.rotate(&actor()).await.unwrap();
+    let revoked = keys.revoke(&old, &actor()).await.unwrap();
+
+    assert_eq!(revoked.record.state, KeyState::Revoked);
+    assert!(revoked.record.revoked_at.is_some());
+    let stored = store.find(&old).await.unwrap().unwrap();
+    assert!(stored.sealed.is_none(), "private key erased");
+    let again = keys.revoke(&old, &actor()).await.unwrap_err();
+    assert!(matches!(
+        again,
+        ServiceError::Key(KeyError::NotRevocable {
+            state: KeyState::Revoked,
+            ..
+        })
+    ));
+    // A revoked key is still found by kid (the API's GET shows it).
+    assert_eq!(
+        keys.find(&old).await.unwrap().record.state,
+        KeyState::Revoked
+    );
+}
+
+#[tokio::test]
+async fn rotate_and_revoke_is_one_step() {
+    let world = world().await;
+    let (old_current, old_next) = (
+        kid_in(&world.keys, KeyState::Current),
+        kid_in(&world.keys, KeyState::Next),
+    );
+    let version = world.keys.published().version;
+    let rotated = world.keys.rotate_and_revoke(&actor()).await.unwrap();
+
+    assert_eq!(rotated.current.record.kid, old_next);
+    assert_eq!(rotated.revoked.as_deref(), Some(old_current.as_str()));
+    let published = world.keys.published();
+    assert_eq!(published.version, version + 1, "one transaction");
+    assert_eq!(
+        published.find(&old_current).unwrap().record.state,
+        KeyState::Revoked
+    );
+    let valid: Vec<_> = published
+        .keys
+        .iter()
+        .filter(|k| k.record.state.is_valid())
+        .collect();
+    assert_eq!(valid.len(), 2, "no previous key remains: {valid:?}");
+}
+
+#[tokio::test]
+async fn every_change_is_audited_with_its_actor() {
+    let store = provisioned_store().await;
+    let keys = KeyService::start(store.clone(), master(), TENANT, &actor())
+        .await
+        .unwrap();
+    let old = kid_in(&keys, KeyState::Current);
+    keys.rotate(&actor()).await.unwrap();
+    keys.revoke(&old, &actor()).await.unwrap();
+    let _ = keys.revoke(&old, &actor()).await; // refused: not audited
+
+    let events = store.audit_events(10).await.unwrap();
+    let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["revoke", "rotate", "provision"]);
+    assert_eq!(events[0].kid.as_deref(), Some(old.as_str()));
+    assert_eq!(events[0].actor, "test");
+    assert_eq!(events[0].remote_addr.as_deref(), Some("192.0.2.7"));
+    assert!(events[0].seq > events[1].seq);
+}
+
+#[tokio::test]
+async fn a_second_process_sees_changes_after_refresh() {
+    let store = provisioned_store().await;
+    let first = KeyService::start(store.clone(), master(), TENANT, &actor())
+        .await
+        .unwrap();
+    let second = KeyService::start(store, master(), TENANT, &actor())
+        .await
+        .unwrap();
+    let rotated = first.rotate(&actor()).await.unwrap();
+
+    assert!(second.refresh().await.unwrap());
+    assert_eq!(
+        second.published().current().unwrap().record.kid,
+        rotated.current.record.kid
+    );
+    assert_eq!(second.published().jwks, first.published().jwks);
+    assert!(!second.refresh().await.unwrap(), "no change, no rebuild");
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_is_refused_at_start() {
+    let store: Arc<dyn KeyStore> = provisioned_store().await;
+    let error = KeyService::start(store, MasterKey::from_bytes([1; 32]), TENANT, &actor())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        ServiceError::MasterKey(MasterKeyError::WrongKey { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_empty_store_is_provisioned_with_generated_keys() {
+    let store: Arc<dyn KeyStore> = Arc::new(crate::support::sqlite_store().await);
+    let keys = KeyService::start(store, master(), TENANT, &actor())
+        .await
+        .unwrap();
+    let published = keys.published();
+    assert_eq!(published.keys.len(), 2);
+    assert_eq!(published.keys[0].record.state, KeyState::Current);
+    assert_eq!(published.keys[1].record.state, KeyState::Next);
+}

@@ -1,0 +1,130 @@
+//! Builds a fresh, isolated Signet world per test: its own database, master key and router.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    http::{HeaderMap, Request, StatusCode},
+};
+use chrono::Utc;
+use http_body_util::BodyExt;
+use signet::{
+    AppState,
+    keys::{
+        master_key::MasterKey,
+        material::{PrivateKey, new_kid, self_signed_certificate},
+        service::KeyService,
+    },
+    router,
+    store::{Actor, KeyStore, NewKey, SqlStore},
+};
+use tower::ServiceExt;
+
+pub const TENANT: &str = "tenant.signet.test";
+
+const FIXTURES: [&str; 3] = [
+    include_str!("../../fixtures/rsa-2048-a.pk8.pem"),
+    include_str!("../../fixtures/rsa-2048-b.pk8.pem"),
+    include_str!("../../fixtures/rsa-2048-c.pk8.pem"),
+];
+
+pub fn actor() -> Actor {
+    Actor {
+        name: "test".into(),
+        remote_addr: Some("192.0.2.7".into()),
+    }
+}
+
+pub fn master() -> MasterKey {
+    MasterKey::from_bytes([42; 32])
+}
+
+/// A key made from fixture `index`, sealed under [`master`]: no RSA generation needed.
+pub fn fixture_key(index: usize) -> NewKey {
+    let private = PrivateKey::from_pkcs8_pem(FIXTURES[index]).unwrap();
+    let kid = new_kid();
+    let cert_der = self_signed_certificate(&private, TENANT, Utc::now()).unwrap();
+    let sealed = master()
+        .seal(&kid, &private.to_pkcs8_der().unwrap())
+        .unwrap();
+    NewKey {
+        kid,
+        cert_der,
+        sealed,
+    }
+}
+
+/// An empty in-memory SQLite store, migrated.
+pub async fn sqlite_store() -> SqlStore {
+    SqlStore::connect("sqlite::memory:").await.unwrap()
+}
+
+/// A store provisioned with two fixture keys.
+pub async fn provisioned_store() -> Arc<dyn KeyStore> {
+    let store = sqlite_store().await;
+    assert!(
+        store
+            .provision(fixture_key(0), fixture_key(1), &actor(), Utc::now())
+            .await
+            .unwrap()
+    );
+    Arc::new(store)
+}
+
+pub struct World {
+    pub keys: KeyService,
+    pub router: Router,
+}
+
+pub async fn world() -> World {
+    let keys = KeyService::start(provisioned_store().await, master(), TENANT, &actor())
+        .await
+        .unwrap();
+    let state = AppState {
+        keys: keys.clone(),
+        leptos: leptos::prelude::LeptosOptions::builder()
+            .output_name("signet")
+            .build(),
+    };
+    World {
+        router: router(state),
+        keys,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).unwrap()
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).unwrap().to_str().unwrap()
+    }
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn get(router: &Router, uri: &str) -> Reply {
+    send(router, Request::get(uri).body(Body::empty()).unwrap()).await
+}
