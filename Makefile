@@ -1,0 +1,51 @@
+# Signet's build, run and test commands. `make test` is what CI runs (.ci/run).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+# The steps share two cores and one target/ directory: run them one after another, in the order listed.
+.NOTPARALLEL:
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+# cargo-leptos is built with `no_downloads`: it takes wasm-bindgen from ~/.cargo/bin and wasm-opt
+# from the npm package binaryen (end2end/node_modules/.bin). Everything else in the environment
+# (e.g. SIGNET_TEST_DATABASE_URL) passes through untouched.
+export PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(ROOT)/end2end/node_modules/.bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+# Where the server binary finds the site that `cargo leptos build --release` wrote.
+SITE_ENV := LEPTOS_SITE_ROOT=$(ROOT)/target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=signet LEPTOS_ENV=PROD
+
+.PHONY: tools build run test e2e fmt-check clippy unit playwright
+
+## tools: install what the build and tests need (each step skipped when already there)
+tools:
+	bash scripts/ensure-tools.sh
+
+## build: release server binary (target/release/signet) and site (target/site)
+build: tools
+	cargo leptos build --release
+
+## run: build, then serve from the repo root (data in ./data, http://127.0.0.1:3000 by default)
+run: build
+	$(SITE_ENV) target/release/signet serve
+
+## test: format, lints, unit and integration tests, release build, end-to-end suite
+test: tools fmt-check clippy unit build playwright
+
+## e2e: release build, then the end-to-end suite only
+e2e: tools build playwright
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy -p server -p app --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test -p server -p app
+
+# Runs against the existing release build; `make e2e` or `make test` build it first.
+playwright:
+	cd end2end && npx playwright test

@@ -1,0 +1,58 @@
+import { defineConfig } from '@playwright/test';
+import {
+  baseURL,
+  leptosSettings,
+  signetBinary,
+  signetSettings,
+} from './tests/support/environment';
+
+// Playwright starts the web server with this process's environment underneath `webServer.env`.
+// Drop the caller's SIGNET_* variables (e.g. CI's SIGNET_TEST_DATABASE_URL) first: Signet refuses
+// unknown settings, and the suite runs on its own SQLite tenant.
+for (const name of Object.keys(process.env)) {
+  if (name.startsWith('SIGNET_')) delete process.env[name];
+}
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  // One server, one tenant: the stories run one at a time.
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: !!process.env.CI,
+  reporter: 'list',
+  outputDir: 'test-results',
+  use: {
+    baseURL,
+    browserName: 'chromium',
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    // Debian's Chromium: Playwright never downloads a browser here.
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    },
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+  projects: [{ name: 'chromium' }],
+  webServer: {
+    command: 'bash start-server.sh',
+    cwd: __dirname,
+    url: `${baseURL}/healthz`,
+    reuseExistingServer: false,
+    // First start provisions the tenant (two RSA keys).
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    env: {
+      ...leptosSettings,
+      ...signetSettings,
+      E2E_SIGNET_BIN: signetBinary,
+      RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    },
+  },
+});

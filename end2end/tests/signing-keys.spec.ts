@@ -1,0 +1,101 @@
+// An operator looks after the tenant's signing keys: sees which key signs and which is queued,
+// checks them against what relying parties fetch, rotates, revokes, on a desktop and on a phone.
+// Each story is written against what the page shows when it starts, not against earlier stories,
+// but they share one server, so they run in order.
+import path from 'node:path';
+import { expect, test } from './support/fixtures';
+import * as act from './support/act';
+import * as check from './support/check';
+import * as find from './support/find';
+import { screenshotsDir } from './support/environment';
+
+test.describe.serial('Signing Keys', () => {
+  test('an operator opens Signet and lands on Signing Keys, with one current and one next key', async ({ page }) => {
+    await act.open(page, '/');
+
+    await check.onSigningKeysPage(page);
+    await check.exactlyOneKeyIn(page, 'current');
+    await check.exactlyOneKeyIn(page, 'next');
+    await check.revokedKeysSectionShown(page);
+  });
+
+  test('the listed keys are exactly the published JWKS, with matching fingerprints', async ({ page, request }) => {
+    await act.openSigningKeys(page);
+    const listed = await find.listedKeys(page);
+    const published = await find.publishedKeys(request);
+
+    expect(listed.map((key) => key.kid), 'kids on the page, top to bottom').toEqual(published.map((key) => key.kid));
+    expect(listed.slice(0, 2).map((key) => key.state), 'the current key first, then the next').toEqual([
+      'current',
+      'next',
+    ]);
+    for (const key of listed) {
+      const jwk = published.find((candidate) => candidate.kid === key.kid);
+      expect(key.kidCell, 'the kid cell shows the kid').toContain(key.kid);
+      expect(key.fingerprint, `fingerprint of ${key.kid} matches its JWK's x5t`).toBe(find.fingerprintOf(jwk!));
+    }
+    expect(listed[0].fingerprint, 'the current key is the one /fingerprint serves').toBe(
+      await find.currentFingerprint(request),
+    );
+  });
+
+  test('after `signet keys rotate`, next becomes current, current becomes previous, and a new key queues', async ({
+    page,
+    request,
+  }) => {
+    await act.openSigningKeys(page);
+    const before = await find.listedKeys(page);
+    const oldCurrent = find.kidIn(before, 'current');
+    const oldNext = find.kidIn(before, 'next');
+
+    await act.rotateWithCli(request);
+    await act.reload(page);
+
+    await check.listedAs(page, oldNext, 'current');
+    await check.listedAs(page, oldCurrent, 'previous');
+    await check.exactlyOneKeyIn(page, 'current');
+    await check.exactlyOneKeyIn(page, 'next');
+    const newNext = find.kidIn(await find.listedKeys(page), 'next');
+    expect([oldCurrent, oldNext], 'the queued key is a new one').not.toContain(newNext);
+    expect(await find.publishedKids(request), 'the JWKS lists the new current key first').toEqual(
+      (await find.listedKeys(page)).map((key) => key.kid),
+    );
+  });
+
+  test('after `signet keys revoke`, the previous key leaves the valid list and the JWKS for the revoked list', async ({
+    page,
+    request,
+  }) => {
+    await act.openSigningKeys(page);
+    if ((await find.keyRowsIn(page, 'previous').count()) === 0) {
+      // Run on its own, this story makes its own previous key.
+      await act.rotateWithCli(request);
+      await act.reload(page);
+    }
+    const previous = find.kidIn(await find.listedKeys(page), 'previous');
+
+    await act.revokeWithCli(request, previous);
+    await act.reload(page);
+
+    await check.notAmongValidKeys(page, previous);
+    await check.amongRevokedKeys(page, previous);
+    expect(await find.publishedKids(request), 'the JWKS no longer publishes the revoked key').not.toContain(previous);
+    await check.exactlyOneKeyIn(page, 'current');
+    await check.exactlyOneKeyIn(page, 'next');
+  });
+
+  test('the page reads well on a desktop and on a phone, in light and dark', async ({ page }) => {
+    const views = [
+      { name: 'desktop-light', width: 1280, height: 800, colorScheme: 'light' },
+      { name: 'desktop-dark', width: 1280, height: 800, colorScheme: 'dark' },
+      { name: 'mobile-light', width: 360, height: 740, colorScheme: 'light' },
+      { name: 'mobile-dark', width: 360, height: 740, colorScheme: 'dark' },
+    ] as const;
+
+    for (const view of views) {
+      await act.screenshot(page, path.join(screenshotsDir, `signing-keys-${view.name}.png`), view);
+      await check.onSigningKeysPage(page);
+      await check.fitsTheWindow(page);
+    }
+  });
+});

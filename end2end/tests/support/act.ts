@@ -1,0 +1,87 @@
+// What the operator (and the test, on the operator's behalf) does: open pages, run the CLI.
+import { execFileSync } from 'node:child_process';
+import type { APIRequestContext, Page } from '@playwright/test';
+import { expect } from './fixtures';
+import { repoRoot, signetBinary, signetEnvironment } from './environment';
+import * as find from './find';
+
+/** Opens `path` (the dashboard's home by default) and waits until the page is hydrated. */
+export async function open(page: Page, path = '/'): Promise<void> {
+  await page.goto(path);
+  await waitForHydration(page);
+}
+
+export async function openSigningKeys(page: Page): Promise<void> {
+  await open(page, '/tenant/signing_keys');
+}
+
+export async function reload(page: Page): Promise<void> {
+  await page.reload();
+  await waitForHydration(page);
+}
+
+/** The app marks `<main data-hydrated="true">` once the WASM has taken over the server-rendered page. */
+export async function waitForHydration(page: Page): Promise<void> {
+  await expect(find.main(page)).toHaveAttribute('data-hydrated', 'true', { timeout: 15_000 });
+}
+
+/** Runs `signet ARGS…` on the suite's data directory, as an operator would next to the running server. */
+export function signet(...args: string[]): string {
+  try {
+    return execFileSync(signetBinary, args, {
+      cwd: repoRoot,
+      env: signetEnvironment(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
+  } catch (error) {
+    const failed = error as { status?: number; stdout?: string; stderr?: string };
+    throw new Error(
+      `signet ${args.join(' ')} failed (exit ${failed.status}):\n${failed.stderr ?? ''}${failed.stdout ?? ''}`,
+    );
+  }
+}
+
+/**
+ * Waits until the running server's JWKS satisfies `ready`. CLI changes reach a running server within
+ * two seconds (the spec); five are allowed here.
+ */
+async function waitForJwks(
+  request: APIRequestContext,
+  ready: (kids: string[]) => boolean,
+  what: string,
+): Promise<void> {
+  await expect
+    .poll(async () => ready(await find.publishedKids(request)), { message: what, timeout: 5_000 })
+    .toBe(true);
+}
+
+/** `signet keys rotate`, then waits until the server publishes the rotated key set. */
+export async function rotateWithCli(request: APIRequestContext): Promise<void> {
+  const before = await find.publishedKids(request);
+  signet('keys', 'rotate');
+  await waitForJwks(
+    request,
+    (kids) => JSON.stringify(kids) !== JSON.stringify(before),
+    'the JWKS changes after `signet keys rotate`',
+  );
+}
+
+/** `signet keys revoke KID`, then waits until the server stops publishing that key. */
+export async function revokeWithCli(request: APIRequestContext, kid: string): Promise<void> {
+  signet('keys', 'revoke', kid);
+  await waitForJwks(request, (kids) => !kids.includes(kid), `${kid} leaves the JWKS after \`signet keys revoke\``);
+}
+
+/** Shows the page in a window of this size and colour scheme, then saves a full-page screenshot. */
+export async function screenshot(
+  page: Page,
+  file: string,
+  view: { width: number; height: number; colorScheme: 'light' | 'dark' },
+): Promise<void> {
+  await page.setViewportSize({ width: view.width, height: view.height });
+  await page.emulateMedia({ colorScheme: view.colorScheme });
+  await openSigningKeys(page);
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+}

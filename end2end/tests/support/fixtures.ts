@@ -1,0 +1,39 @@
+// The suite's `test`: every story also checks that the browser reported no problem while it ran
+// (console errors, uncaught exceptions, failed or erroring requests).
+import { test as base, expect, type Page } from '@playwright/test';
+
+export { expect };
+
+/** Starts recording what a person would see in the developer tools' console and network panels. */
+function watchBrowserProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') {
+      problems.push(`console error: ${message.text()} (${message.location().url || 'no url'})`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught exception: ${error.message}`));
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText ?? 'unknown';
+    // A reload cuts an open event stream short; that is not a failure of the page.
+    if (request.resourceType() === 'eventsource' && reason === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${request.method()} ${request.url()} (${reason})`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) {
+      problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
+    }
+  });
+  return problems;
+}
+
+export const test = base.extend<{ browserProblems: string[] }>({
+  browserProblems: [
+    async ({ page }, use) => {
+      const problems = watchBrowserProblems(page);
+      await use(problems);
+      expect(problems, 'the browser reported no console errors and no failed requests').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
