@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::{AppState, router},
+    api::{ApiSettings, AppState, router},
     config::Settings,
     keys::service::KeyService,
     startup,
@@ -44,6 +44,33 @@ pub enum Command {
     /// Show the audit log of key changes.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create, list and delete machine clients of the Management API.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints {"client_id","client_secret","scopes"} once.
+    Create {
+        /// A name to recognise the client by.
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes, e.g. "read:signing_keys create:signing_keys update:signing_keys".
+        #[arg(long)]
+        scopes: String,
+    },
+    /// Every client (never their secrets).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client: it can get no new tokens.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +117,7 @@ impl Cli {
             Command::Audit(AuditCommand::List { limit, json }) => {
                 audit(&settings, limit, json).await
             }
+            Command::Clients(command) => clients(&settings, command).await,
         }
     }
 }
@@ -99,6 +127,8 @@ fn cli_actor() -> Actor {
     Actor {
         name: format!("cli:{user}"),
         remote_addr: None,
+        // The command line is the break-glass path: the rotation limit does not apply.
+        rate_limited: false,
     }
 }
 
@@ -107,10 +137,11 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let keys = startup::open_key_service(settings, &cli_actor()).await?;
     keys.spawn_watcher(WATCH_INTERVAL);
     keys.spawn_spare_key();
-    let state = AppState {
-        keys: keys.clone(),
-        leptos: startup::leptos_options(settings),
-    };
+    let state = AppState::new(
+        keys.clone(),
+        startup::leptos_options(settings),
+        ApiSettings::from(settings),
+    );
     let listener = TcpListener::bind(settings.addr)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -213,6 +244,48 @@ pub fn key_table(views: &[KeyView]) -> String {
         ));
     }
     out
+}
+
+async fn clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result<()> {
+    let service = startup::open_key_service(settings, &cli_actor()).await?;
+    match command {
+        ClientsCommand::Create { name, scopes } => {
+            let client = service.create_client(&name, &scopes).await?;
+            println!("{}", serde_json::to_string_pretty(&client)?);
+        }
+        ClientsCommand::List { json } => {
+            let clients = service.list_clients().await?;
+            if json {
+                let clients: Vec<_> = clients
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "client_id": c.client_id, "name": c.name, "scopes": c.scopes,
+                            "created_at": c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&clients)?);
+            } else {
+                println!("{:<32}  {:<24}  SCOPES", "CLIENT ID", "NAME");
+                for client in clients {
+                    println!(
+                        "{:<32}  {:<24}  {}",
+                        client.client_id,
+                        client.name,
+                        client.scopes.join(" ")
+                    );
+                }
+            }
+        }
+        ClientsCommand::Delete { client_id } => {
+            if !service.delete_client(&client_id).await? {
+                anyhow::bail!("no client with id {client_id}");
+            }
+            println!("deleted: {client_id}");
+        }
+    }
+    Ok(())
 }
 
 async fn audit(settings: &Settings, limit: usize, json: bool) -> anyhow::Result<()> {

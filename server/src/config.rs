@@ -36,6 +36,27 @@ pub struct Settings {
     /// The built dashboard assets (`pkg/`); found automatically when unset.
     #[serde(default)]
     pub site_root: Option<PathBuf>,
+    /// Rotations per rolling day through the API and dashboard (the CLI is exempt); 0 = unlimited.
+    #[serde(default = "default_rotation_limit_per_day")]
+    pub rotation_limit_per_day: u32,
+    /// Lifetime of issued access tokens, in seconds.
+    #[serde(default = "default_token_lifetime_secs")]
+    pub token_lifetime_secs: u64,
+    /// Management API requests per client per minute.
+    #[serde(default = "default_api_rate_limit_per_minute")]
+    pub api_rate_limit_per_minute: u32,
+}
+
+fn default_rotation_limit_per_day() -> u32 {
+    5
+}
+
+fn default_token_lifetime_secs() -> u64 {
+    86_400
+}
+
+fn default_api_rate_limit_per_minute() -> u32 {
+    600
 }
 
 fn default_addr() -> SocketAddr {
@@ -101,6 +122,16 @@ impl Settings {
                 self.tenant_domain
             )));
         }
+        if !(60..=30 * 86_400).contains(&self.token_lifetime_secs) {
+            return Err(ConfigError::Invalid(
+                "token_lifetime_secs must be between 60 and 2592000 (30 days)".into(),
+            ));
+        }
+        if self.api_rate_limit_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "api_rate_limit_per_minute must be at least 1".into(),
+            ));
+        }
         if let Some(url) = &self.database_url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -118,6 +149,17 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("signet.db").display()))
+    }
+
+    /// The key service's options from these settings.
+    pub fn service_options(&self) -> crate::keys::service::ServiceOptions {
+        crate::keys::service::ServiceOptions {
+            rotation_limit: (self.rotation_limit_per_day > 0).then_some(
+                crate::store::RotationLimit {
+                    per_day: self.rotation_limit_per_day,
+                },
+            ),
+        }
     }
 
     /// The master key file in force.
@@ -183,6 +225,8 @@ mod tests {
         assert_eq!(settings.tenant_domain, "localhost");
         assert_eq!(settings.database_url(), "sqlite://data/signet.db");
         assert_eq!(settings.master_key_path(), PathBuf::from("data/master.key"));
+        assert_eq!(settings.rotation_limit_per_day, 5);
+        assert_eq!(settings.token_lifetime_secs, 86_400);
     }
 
     #[test]
@@ -199,6 +243,9 @@ mod tests {
             "tenant_domain = \"-x.example\"",
             "addr = \"nowhere\"",
             "database_url = \"mysql://x\"",
+            "token_lifetime_secs = 5",
+            "rotation_limit_per_day = -1",
+            "api_rate_limit_per_minute = 0",
         ] {
             assert!(Settings::from_toml(text).is_err(), "{text} was accepted");
         }
@@ -217,9 +264,11 @@ mod tests {
             )?;
             jail.set_env("SIGNET_TENANT_DOMAIN", "env.example");
             jail.set_env("SIGNET_TEST_DATABASE_URL", "postgres://ignored");
+            jail.set_env("SIGNET_ROTATION_LIMIT_PER_DAY", "2");
             let settings = Settings::load(Path::new("signet.toml"), true).unwrap();
             assert_eq!(settings.tenant_domain, "env.example");
             assert_eq!(settings.addr.port(), 4000);
+            assert_eq!(settings.rotation_limit_per_day, 2);
             jail.set_env("SIGNET_NO_SUCH_SETTING", "1");
             assert!(Settings::load(Path::new("signet.toml"), true).is_err());
             Ok(())

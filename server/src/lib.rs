@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod keys;
 pub mod startup;
 pub mod store;
+pub mod tokens;
 
 pub use api::{AppState, router};

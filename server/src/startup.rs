@@ -26,7 +26,14 @@ pub async fn open_key_service(settings: &Settings, actor: &Actor) -> anyhow::Res
     let has_keys = !store.load(0).await?.keys.is_empty();
     let master = open_master_key(settings, has_keys)?;
     let store: Arc<dyn KeyStore> = Arc::new(store);
-    Ok(KeyService::start(store, master, &settings.tenant_domain, actor).await?)
+    Ok(KeyService::start(
+        store,
+        master,
+        &settings.tenant_domain,
+        actor,
+        settings.service_options(),
+    )
+    .await?)
 }
 
 /// Creates the data directory when the embedded database or the generated master key live there.

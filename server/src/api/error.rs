@@ -3,11 +3,12 @@
 
 use axum::{
     Json,
-    http::{StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 
+use super::rate_limit::Quota;
 use crate::{
     keys::{lifecycle::KeyError, service::ServiceError},
     store::StoreError,
@@ -21,6 +22,8 @@ pub struct ApiError {
     pub error_code: &'static str,
     /// A sentence for people; never internal details.
     pub message: String,
+    /// Extra response headers (`WWW-Authenticate`, `X-RateLimit-*`).
+    pub headers: Vec<(HeaderName, String)>,
 }
 
 #[derive(Serialize)]
@@ -38,7 +41,51 @@ impl ApiError {
             status,
             error_code,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same error with one more response header.
+    pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The bearer token is missing or not acceptable.
+    pub fn invalid_token(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", message).with_header(
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"signet\", error=\"invalid_token\"",
+        )
+    }
+
+    /// The token lacks the scopes an endpoint needs.
+    pub fn insufficient_scope(expected: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("Insufficient scope, expected {expected}"),
+        )
+    }
+
+    /// The route exists but not for this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method Not Allowed",
+        )
+    }
+
+    /// A limit is reached; `reset` is when it lifts (Unix seconds).
+    pub fn too_many_requests(message: &str, quota: &Quota) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message).with_quota(quota)
+    }
+
+    /// Adds the `X-RateLimit-*` headers of `quota`.
+    pub fn with_quota(mut self, quota: &Quota) -> Self {
+        self.headers.extend(quota.headers());
+        self
     }
 
     /// No such route.
@@ -80,7 +127,13 @@ impl IntoResponse for ApiError {
             error_code: self.error_code,
         };
         let content_type = [(header::CONTENT_TYPE, "application/json; charset=utf-8")];
-        (self.status, content_type, Json(body)).into_response()
+        let mut response = (self.status, content_type, Json(body)).into_response();
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 
@@ -104,6 +157,27 @@ impl From<ServiceError> for ApiError {
                     "The key store is unavailable; try again shortly",
                 )
             }
+            ServiceError::Store(StoreError::RateLimited { limit, reset_at }) => {
+                ApiError::too_many_requests(
+                    &format!(
+                        "The tenant's limit of {limit} key rotations per day is reached; try again after {}",
+                        reset_at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    &Quota {
+                        limit,
+                        remaining: 0,
+                        reset: reset_at.timestamp(),
+                    },
+                )
+            }
+            ServiceError::Client(error) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", error.to_string())
+            }
+            ServiceError::Store(StoreError::DuplicateClient) => ApiError::new(
+                StatusCode::CONFLICT,
+                "client_exists",
+                "A client with that id exists already",
+            ),
             ServiceError::Store(StoreError::Conflict) => ApiError::new(
                 StatusCode::CONFLICT,
                 "concurrent_modification",

@@ -3,36 +3,61 @@
 
 pub mod error;
 mod health;
+mod management;
+mod oauth;
+pub mod rate_limit;
 mod well_known;
 
-use axum::{
-    Router,
-    extract::FromRef,
-    response::Redirect,
-    routing::{any, get},
-};
+use axum::{Router, extract::FromRef, response::Redirect, routing::get};
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
-use self::error::ApiError;
-use crate::keys::service::KeyService;
+use std::{sync::Arc, time::Duration};
+
+use self::rate_limit::ClientRateLimiter;
+use crate::{config::Settings, keys::service::KeyService};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub keys: KeyService,
     pub leptos: LeptosOptions,
+    pub api: Arc<ApiSettings>,
+}
+
+impl AppState {
+    pub fn new(keys: KeyService, leptos: LeptosOptions, api: ApiSettings) -> Self {
+        Self {
+            keys,
+            leptos,
+            api: Arc::new(api),
+        }
+    }
+}
+
+/// How the token endpoint and the Management API behave.
+#[derive(Debug)]
+pub struct ApiSettings {
+    /// Lifetime of issued access tokens.
+    pub token_lifetime: Duration,
+    /// The per-client request limit.
+    pub limiter: ClientRateLimiter,
+}
+
+impl From<&Settings> for ApiSettings {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            token_lifetime: Duration::from_secs(settings.token_lifetime_secs),
+            limiter: ClientRateLimiter::new(settings.api_rate_limit_per_minute),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
     }
-}
-
-async fn api_not_found() -> ApiError {
-    ApiError::route_not_found()
 }
 
 /// The whole application, ready to serve or to drive with `tower::ServiceExt::oneshot`.
@@ -44,8 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(well_known::routes())
-        .route("/api/v2", any(api_not_found))
-        .route("/api/v2/{*rest}", any(api_not_found))
+        .merge(oauth::routes())
+        .nest("/api/v2", management::routes(state.clone()))
         .leptos_routes_with_context(
             &state,
             generate_route_list(app::App),

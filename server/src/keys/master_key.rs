@@ -159,6 +159,18 @@ impl MasterKey {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(self.key.as_slice()))
     }
 
+    /// A 256-bit key for `purpose`, derived from this master key (HMAC-SHA256), so other secrets
+    /// (like the client-secret hashing key) need no storage of their own.
+    pub fn derive_key(&self, purpose: &str) -> Zeroizing<[u8; KEY_LEN]> {
+        use hmac::{Hmac, Mac};
+        let mut derived = Zeroizing::new([0u8; KEY_LEN]);
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_slice()) {
+            mac.update(purpose.as_bytes());
+            derived.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        derived
+    }
+
     /// Encrypts a private key (PKCS#8 DER) for the key `kid`.
     pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<SealedKey, MasterKeyError> {
         let mut nonce = [0u8; NONCE_LEN];

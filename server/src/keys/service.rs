@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, watch};
 
 use crate::{
+    clients::{self, ClientError, ClientRecord, NewClient},
     keys::{
         lifecycle::{Change, KeyError, KeyRecord, Operation},
         master_key::{MasterKey, MasterKeyError},
@@ -24,7 +25,8 @@ use crate::{
             GeneratedKey, Jwk, MaterialError, PrivateKey, PublicMaterial, generate_signing_key,
         },
     },
-    store::{Actor, KeyStore, NewKey, StoreError, StoredKey},
+    store::{Actor, AuditEvent, KeyStore, NewKey, RotationLimit, StoreError, StoredKey},
+    tokens::{Signer, Verifiers},
 };
 
 /// How often a lost race for the key set is retried before giving up.
@@ -42,6 +44,8 @@ pub enum ServiceError {
     MasterKey(#[from] MasterKeyError),
     #[error(transparent)]
     Material(#[from] MaterialError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("key generation was interrupted")]
     Interrupted,
 }
@@ -101,10 +105,23 @@ pub struct Published {
     pub jwks: Bytes,
     /// Strong ETag of `jwks`, quoted.
     pub etag: String,
+    /// The current key, decrypted, for signing tokens.
+    pub signer: Option<Arc<Signer>>,
+    /// Every valid key's public key, for verifying tokens.
+    pub verifiers: Verifiers,
 }
 
 impl Published {
-    fn build(version: i64, keys: Vec<PublishedKey>) -> Result<Self, MaterialError> {
+    fn build(
+        version: i64,
+        keys: Vec<PublishedKey>,
+        signer: Option<Arc<Signer>>,
+    ) -> Result<Self, MaterialError> {
+        let verifiers = Verifiers::new(
+            keys.iter()
+                .filter(|k| k.record.state.is_valid())
+                .map(|k| &k.public),
+        )?;
         // A struct, not `json!`, so every JWK keeps its documented field order.
         #[derive(serde::Serialize)]
         struct Jwks<'a> {
@@ -131,6 +148,8 @@ impl Published {
             keys,
             jwks: Bytes::from(jwks),
             etag,
+            signer,
+            verifiers,
         })
     }
 
@@ -156,7 +175,15 @@ pub struct Rotated {
     pub revoked: Option<String>,
 }
 
+/// How the service behaves, from the settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceOptions {
+    /// Rotations per rolling day for rate-limited actors; `None` means unlimited.
+    pub rotation_limit: Option<RotationLimit>,
+}
+
 struct Inner {
+    options: ServiceOptions,
     store: Arc<dyn KeyStore>,
     master: MasterKey,
     tenant_domain: String,
@@ -198,6 +225,29 @@ fn seal(master: &MasterKey, key: &GeneratedKey) -> Result<NewKey, ServiceError> 
     })
 }
 
+/// The signer for the current key among `keys`: reused from `previous` when the current key is
+/// unchanged, otherwise decrypted with `master`.
+fn current_signer(
+    keys: &[StoredKey],
+    master: &MasterKey,
+    previous: Option<&Arc<Signer>>,
+) -> Result<Option<Arc<Signer>>, ServiceError> {
+    let Some(current) = keys.iter().find(|k| k.record.state == KeyState::Current) else {
+        return Ok(None);
+    };
+    if let Some(signer) = previous.filter(|s| s.kid == current.record.kid) {
+        return Ok(Some(signer.clone()));
+    }
+    let sealed = current.sealed.as_ref().ok_or_else(|| {
+        KeyError::Inconsistent(format!(
+            "current key {} has no private key",
+            current.record.kid
+        ))
+    })?;
+    let private = PrivateKey::from_pkcs8_der(&master.open(&current.record.kid, sealed)?)?;
+    Ok(Some(Arc::new(Signer::new(&current.record.kid, &private)?)))
+}
+
 impl KeyService {
     /// Opens the tenant's keys: provisions a current and a next key if there are none, and checks
     /// that `master` decrypts every valid private key before anything is served.
@@ -206,6 +256,7 @@ impl KeyService {
         master: MasterKey,
         tenant_domain: &str,
         actor: &Actor,
+        options: ServiceOptions,
     ) -> Result<Self, ServiceError> {
         let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         if loaded.keys.is_empty() {
@@ -226,9 +277,12 @@ impl KeyService {
             .iter()
             .map(PublishedKey::from_stored)
             .collect::<Result<_, _>>()?;
-        let (published, _) = watch::channel(Arc::new(Published::build(loaded.version, keys)?));
+        let signer = current_signer(&loaded.keys, &master, None)?;
+        let published = Published::build(loaded.version, keys, signer)?;
+        let (published, _) = watch::channel(Arc::new(published));
         Ok(Self {
             inner: Arc::new(Inner {
+                options,
                 store,
                 master,
                 tenant_domain: tenant_domain.to_owned(),
@@ -257,6 +311,11 @@ impl KeyService {
     /// Succeeds when the database answers.
     pub async fn ping(&self) -> Result<(), ServiceError> {
         Ok(self.inner.store.ping().await?)
+    }
+
+    /// The newest `limit` audit events, newest first.
+    pub async fn audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, ServiceError> {
+        Ok(self.inner.store.audit_events(limit).await?)
     }
 
     /// One key by kid, revoked ones too.
@@ -294,7 +353,8 @@ impl KeyService {
                 None => PublishedKey::from_stored(stored),
             })
             .collect::<Result<_, _>>()?;
-        let published = Arc::new(Published::build(loaded.version, keys)?);
+        let signer = current_signer(&loaded.keys, &self.inner.master, current.signer.as_ref())?;
+        let published = Arc::new(Published::build(loaded.version, keys, signer)?);
         self.inner.published.send_replace(published);
         Ok(true)
     }
@@ -396,7 +456,13 @@ impl KeyService {
             match self
                 .inner
                 .store
-                .apply(op, new_key.clone(), actor, Utc::now())
+                .apply(
+                    op,
+                    new_key.clone(),
+                    actor,
+                    Utc::now(),
+                    self.inner.options.rotation_limit,
+                )
                 .await
             {
                 Err(StoreError::Conflict) if attempt < CONFLICT_RETRIES => {
@@ -414,6 +480,43 @@ impl KeyService {
         );
         self.refresh().await?;
         Ok(change)
+    }
+}
+
+/// Machine clients of the Management API.
+impl KeyService {
+    /// Creates a client; the returned secret is shown once and never stored.
+    pub async fn create_client(&self, name: &str, scopes: &str) -> Result<NewClient, ServiceError> {
+        let (record, shown) = clients::new_client(&self.inner.master, name, scopes, Utc::now())?;
+        self.inner.store.create_client(&record).await?;
+        Ok(shown)
+    }
+
+    /// Every client, oldest first.
+    pub async fn list_clients(&self) -> Result<Vec<ClientRecord>, ServiceError> {
+        Ok(self.inner.store.list_clients().await?)
+    }
+
+    /// Deletes a client; `false` if there was none. Its tokens fail once they expire.
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, ServiceError> {
+        Ok(self.inner.store.delete_client(client_id).await?)
+    }
+
+    /// The client with this id and secret, or `None`. Costs the same whether or not the id exists.
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Option<ClientRecord>, ServiceError> {
+        let master = &self.inner.master;
+        match self.inner.store.find_client(client_id).await? {
+            Some(client) if client.verify_secret(master, secret) => Ok(Some(client)),
+            Some(_) => Ok(None),
+            None => {
+                clients::burn_secret_check(master, client_id, secret);
+                Ok(None)
+            }
+        }
     }
 }
 

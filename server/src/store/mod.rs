@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use self::sql::{SqlStore, is_sqlite as sql_is_sqlite};
+use crate::clients::ClientRecord;
 use crate::keys::{
     lifecycle::{Change, KeyError, KeyRecord, Operation},
     master_key::SealedKey,
@@ -34,6 +35,14 @@ pub struct Actor {
     pub name: String,
     /// The caller's address, when it came over the network.
     pub remote_addr: Option<String>,
+    /// Whether the tenant's rotation limit applies. The CLI is the break-glass path: exempt.
+    pub rate_limited: bool,
+}
+
+/// At most `per_day` rotations in any rolling 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationLimit {
+    pub per_day: u32,
 }
 
 /// One entry of the audit log.
@@ -77,6 +86,12 @@ pub enum StoreError {
     Database(String),
     #[error("cannot prepare the database schema: {0}")]
     Migrate(String),
+    /// The rotation limit is reached until `reset_at`.
+    #[error("the rotation limit of {limit} per day is reached until {reset_at}")]
+    RateLimited { limit: u32, reset_at: DateTime<Utc> },
+    /// A client with that id exists already.
+    #[error("a client with that id exists already")]
+    DuplicateClient,
 }
 
 /// The one seam between Signet and its database.
@@ -96,17 +111,27 @@ pub trait KeyStore: Send + Sync + 'static {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Applies `op` in one transaction: reads the key set, lets the lifecycle decide, writes the
-    /// change (inserting `new_key` when the operation creates one) and its audit event.
+    /// Applies `op` in one transaction: checks the rotation limit (for rate-limited actors), reads
+    /// the key set, lets the lifecycle decide, writes the change (inserting `new_key` when the
+    /// operation creates one) and its audit event.
     async fn apply(
         &self,
         op: &Operation,
         new_key: Option<NewKey>,
         actor: &Actor,
         now: DateTime<Utc>,
+        limit: Option<RotationLimit>,
     ) -> Result<Change, StoreError>;
     /// The newest `limit` audit events, newest first.
     async fn audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Stores a new machine client.
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// One client by id.
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Deletes a client; `false` if there was none.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
 }

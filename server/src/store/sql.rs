@@ -13,7 +13,10 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
 };
 
-use super::{Actor, AuditEvent, KeyStore, NewKey, StoreError, StoredKey, StoredKeys};
+use super::{
+    Actor, AuditEvent, KeyStore, NewKey, RotationLimit, StoreError, StoredKey, StoredKeys,
+};
+use crate::clients::ClientRecord;
 use crate::keys::{
     lifecycle::{Change, KeyRecord, KeySet, Operation},
     master_key::SealedKey,
@@ -241,6 +244,45 @@ async fn insert_audit(
     Ok(())
 }
 
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+async fn check_rotation_limit(
+    tx: &mut Tx,
+    limit: RotationLimit,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS used, MIN(at) AS oldest FROM audit_events \
+         WHERE action IN ('rotate', 'rotate_and_revoke') AND at > $1",
+    )
+    .bind(millis(now) - DAY_MS)
+    .fetch_one(&mut **tx)
+    .await?;
+    let used: i64 = row.try_get("used")?;
+    if used < i64::from(limit.per_day) {
+        return Ok(());
+    }
+    let oldest: Option<i64> = row.try_get("oldest")?;
+    Err(StoreError::RateLimited {
+        limit: limit.per_day,
+        reset_at: from_millis(oldest.unwrap_or(millis(now)) + DAY_MS)?,
+    })
+}
+
+fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(ClientRecord {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        secret_key_id: row.try_get("secret_key_id")?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: from_millis(row.try_get("created_at")?)?,
+    })
+}
+
+const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, secret_key_id, scopes, created_at";
+
 /// A readable summary of a change for the audit log.
 fn describe(change: &Change) -> String {
     let mut parts = Vec::new();
@@ -347,6 +389,7 @@ impl KeyStore for SqlStore {
         new_key: Option<NewKey>,
         actor: &Actor,
         now: DateTime<Utc>,
+        limit: Option<RotationLimit>,
     ) -> Result<Change, StoreError> {
         if op.new_key() != new_key.as_ref().map(|k| k.kid.as_str()) {
             return Err(StoreError::Corrupt(
@@ -354,6 +397,11 @@ impl KeyStore for SqlStore {
             ));
         }
         let (mut tx, version) = begin_change(&self.pool).await?;
+        // Counted under the key set's lock, so concurrent rotations from any process cannot
+        // slip past the limit together.
+        if let (Some(limit), Some(_)) = (limit.filter(|_| actor.rate_limited), op.new_key()) {
+            check_rotation_limit(&mut tx, limit, now).await?;
+        }
         let target = match op {
             Operation::Revoke { kid } => kid.as_str(),
             _ => "",
@@ -417,5 +465,57 @@ impl KeyStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let result = sqlx::query(&format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(&client.secret_hash)
+        .bind(&client.secret_key_id)
+        .bind(client.scopes.join(" "))
+        .bind(millis(client.created_at))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::DuplicateClient)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(client_from_row)
+        .transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(client_from_row)
+        .collect()
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
     }
 }

@@ -144,3 +144,52 @@ fn a_wrong_or_missing_master_key_stops_start_up() {
         "no new key was generated over existing keys"
     );
 }
+
+#[test]
+fn machine_clients_are_created_listed_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = signet(
+        dir.path(),
+        &[
+            "clients",
+            "create",
+            "--name",
+            "deploy",
+            "--scopes",
+            "read:signing_keys update:signing_keys",
+        ],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    let created: Value = serde_json::from_str(&run.stdout).unwrap();
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 43);
+    assert_eq!(
+        created["scopes"],
+        serde_json::json!(["read:signing_keys", "update:signing_keys"])
+    );
+
+    let listed = signet(dir.path(), &["clients", "list"]).stdout;
+    assert!(listed.contains(&id) && listed.contains("deploy"));
+    assert!(!listed.contains(&secret), "secrets are shown once only");
+
+    assert_refused(
+        &signet(
+            dir.path(),
+            &[
+                "clients",
+                "create",
+                "--name",
+                "x",
+                "--scopes",
+                "delete:users",
+            ],
+        ),
+        "unknown scope",
+    );
+    assert!(signet(dir.path(), &["clients", "delete", &id]).ok);
+    assert_refused(
+        &signet(dir.path(), &["clients", "delete", &id]),
+        "no client with id",
+    );
+}

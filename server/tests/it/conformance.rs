@@ -7,7 +7,7 @@ use app::keys::KeyState;
 use chrono::Utc;
 use signet::{
     keys::lifecycle::{KeyError, Operation},
-    store::{KeyStore, SqlStore, StoreError},
+    store::{KeyStore, RotationLimit, SqlStore, StoreError},
 };
 
 use crate::support::{actor, fixture_key};
@@ -68,7 +68,65 @@ conformance!(
     the_schema_refuses_a_revoked_key_with_a_private_part,
     concurrent_rotations_keep_the_invariants,
     the_new_key_must_match_the_operation,
+    the_rotation_limit_counts_the_last_day,
+    clients_are_stored_without_secrets,
 );
+
+async fn the_rotation_limit_counts_the_last_day(store: SqlStore) {
+    provisioned(&store).await;
+    let limit = Some(RotationLimit { per_day: 2 });
+    let rotate = |key: signet::store::NewKey, at| {
+        let store = &store;
+        async move {
+            let op = Operation::Rotate {
+                new_next: key.kid.clone(),
+            };
+            store.apply(&op, Some(key), &actor(), at, limit).await
+        }
+    };
+    let start = Utc::now() - chrono::Duration::hours(30);
+    rotate(fixture_key(0), start).await.unwrap();
+    let now = Utc::now();
+    rotate(fixture_key(1), now).await.unwrap();
+    rotate(fixture_key(2), now).await.unwrap();
+    let refused = rotate(fixture_key(0), now).await.unwrap_err();
+    match refused {
+        StoreError::RateLimited { limit: 2, reset_at } => assert!(reset_at > now),
+        other => panic!("expected the limit, got {other}"),
+    }
+    // The break-glass CLI is not limited; revocations never are.
+    let mut cli = actor();
+    cli.rate_limited = false;
+    let key = fixture_key(1);
+    let op = Operation::Rotate {
+        new_next: key.kid.clone(),
+    };
+    store.apply(&op, Some(key), &cli, now, limit).await.unwrap();
+}
+
+async fn clients_are_stored_without_secrets(store: SqlStore) {
+    let master = crate::support::master();
+    let (record, shown) =
+        signet::clients::new_client(&master, "ci", "read:signing_keys", Utc::now()).unwrap();
+    store.create_client(&record).await.unwrap();
+    assert!(matches!(
+        store.create_client(&record).await,
+        Err(StoreError::DuplicateClient)
+    ));
+    let found = store.find_client(&record.client_id).await.unwrap().unwrap();
+    assert!(found.verify_secret(&master, &shown.client_secret));
+    assert_eq!(found.scopes, ["read:signing_keys"]);
+    assert_eq!(store.list_clients().await.unwrap().len(), 1);
+    assert!(store.delete_client(&record.client_id).await.unwrap());
+    assert!(!store.delete_client(&record.client_id).await.unwrap());
+    assert!(
+        store
+            .find_client(&record.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
 
 async fn provisioning_happens_once(store: SqlStore) {
     let (a, b) = (fixture_key(0), fixture_key(1));
@@ -113,7 +171,7 @@ async fn rotation_is_persisted(store: SqlStore) {
         new_next: c.kid.clone(),
     };
     let change = store
-        .apply(&op, Some(c.clone()), &actor(), Utc::now())
+        .apply(&op, Some(c.clone()), &actor(), Utc::now(), None)
         .await
         .unwrap();
     assert_eq!(change.new_current.as_deref(), Some(b.as_str()));
@@ -148,6 +206,7 @@ async fn revocation_erases_the_private_key(store: SqlStore) {
             Some(c),
             &actor(),
             Utc::now(),
+            None,
         )
         .await
         .unwrap();
@@ -157,6 +216,7 @@ async fn revocation_erases_the_private_key(store: SqlStore) {
             None,
             &actor(),
             Utc::now(),
+            None,
         )
         .await
         .unwrap();
@@ -184,6 +244,7 @@ async fn refused_operations_change_nothing(store: SqlStore) {
             None,
             &actor(),
             Utc::now(),
+            None,
         )
         .await
         .unwrap_err();
@@ -202,6 +263,7 @@ async fn refused_operations_change_nothing(store: SqlStore) {
             None,
             &actor(),
             Utc::now(),
+            None,
         )
         .await
         .unwrap_err();
@@ -217,6 +279,7 @@ async fn refused_operations_change_nothing(store: SqlStore) {
             Some(reused),
             &actor(),
             Utc::now(),
+            None,
         )
         .await
         .unwrap_err();
@@ -256,11 +319,16 @@ async fn the_new_key_must_match_the_operation(store: SqlStore) {
     };
     assert!(
         store
-            .apply(&op, Some(c), &actor(), Utc::now())
+            .apply(&op, Some(c), &actor(), Utc::now(), None)
             .await
             .is_err()
     );
-    assert!(store.apply(&op, None, &actor(), Utc::now()).await.is_err());
+    assert!(
+        store
+            .apply(&op, None, &actor(), Utc::now(), None)
+            .await
+            .is_err()
+    );
 }
 
 async fn concurrent_rotations_keep_the_invariants(store: SqlStore) {
@@ -277,7 +345,7 @@ async fn concurrent_rotations_keep_the_invariants(store: SqlStore) {
                 };
                 loop {
                     match store
-                        .apply(&op, Some(key.clone()), &actor(), Utc::now())
+                        .apply(&op, Some(key.clone()), &actor(), Utc::now(), None)
                         .await
                     {
                         Err(StoreError::Conflict) => tokio::task::yield_now().await,

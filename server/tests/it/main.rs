@@ -3,6 +3,8 @@
 
 mod cli;
 mod conformance;
+mod management_api;
 mod public_endpoints;
 mod service;
 mod support;
+mod token_endpoint;

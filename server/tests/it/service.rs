@@ -7,12 +7,12 @@ use signet::{
     keys::{
         lifecycle::KeyError,
         master_key::{MasterKey, MasterKeyError},
-        service::{KeyService, ServiceError},
+        service::{KeyService, ServiceError, ServiceOptions},
     },
     store::KeyStore,
 };
 
-use crate::support::{TENANT, actor, master, provisioned_store, world};
+use crate::support::{TENANT, actor, provisioned_store, settings, start_service, world};
 
 fn kid_in(service: &KeyService, state: KeyState) -> String {
     service
@@ -50,9 +50,7 @@ async fn revoking_an_unknown_kid_is_not_found() {
 #[tokio::test]
 async fn revocation_is_terminal_and_destroys_the_private_key() {
     let store = provisioned_store().await;
-    let keys = KeyService::start(store.clone(), master(), TENANT, &actor())
-        .await
-        .unwrap();
+    let keys = start_service(store.clone(), &settings(100, 100)).await;
     let old = kid_in(&keys, KeyState::Current);
     keys.rotate(&actor()).await.unwrap();
     let revoked = keys.revoke(&old, &actor()).await.unwrap();
@@ -105,9 +103,7 @@ async fn rotate_and_revoke_is_one_step() {
 #[tokio::test]
 async fn every_change_is_audited_with_its_actor() {
     let store = provisioned_store().await;
-    let keys = KeyService::start(store.clone(), master(), TENANT, &actor())
-        .await
-        .unwrap();
+    let keys = start_service(store.clone(), &settings(100, 100)).await;
     let old = kid_in(&keys, KeyState::Current);
     keys.rotate(&actor()).await.unwrap();
     keys.revoke(&old, &actor()).await.unwrap();
@@ -125,12 +121,8 @@ async fn every_change_is_audited_with_its_actor() {
 #[tokio::test]
 async fn a_second_process_sees_changes_after_refresh() {
     let store = provisioned_store().await;
-    let first = KeyService::start(store.clone(), master(), TENANT, &actor())
-        .await
-        .unwrap();
-    let second = KeyService::start(store, master(), TENANT, &actor())
-        .await
-        .unwrap();
+    let first = start_service(store.clone(), &settings(100, 100)).await;
+    let second = start_service(store, &settings(100, 100)).await;
     let rotated = first.rotate(&actor()).await.unwrap();
 
     assert!(second.refresh().await.unwrap());
@@ -145,9 +137,15 @@ async fn a_second_process_sees_changes_after_refresh() {
 #[tokio::test]
 async fn a_wrong_master_key_is_refused_at_start() {
     let store: Arc<dyn KeyStore> = provisioned_store().await;
-    let error = KeyService::start(store, MasterKey::from_bytes([1; 32]), TENANT, &actor())
-        .await
-        .unwrap_err();
+    let error = KeyService::start(
+        store,
+        MasterKey::from_bytes([1; 32]),
+        TENANT,
+        &actor(),
+        ServiceOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(
         error,
         ServiceError::MasterKey(MasterKeyError::WrongKey { .. })
@@ -157,9 +155,7 @@ async fn a_wrong_master_key_is_refused_at_start() {
 #[tokio::test]
 async fn an_empty_store_is_provisioned_with_generated_keys() {
     let store: Arc<dyn KeyStore> = Arc::new(crate::support::sqlite_store().await);
-    let keys = KeyService::start(store, master(), TENANT, &actor())
-        .await
-        .unwrap();
+    let keys = start_service(store, &settings(100, 100)).await;
     let published = keys.published();
     assert_eq!(published.keys.len(), 2);
     assert_eq!(published.keys[0].record.state, KeyState::Current);

@@ -11,6 +11,8 @@ use chrono::Utc;
 use http_body_util::BodyExt;
 use signet::{
     AppState,
+    api::ApiSettings,
+    config::Settings,
     keys::{
         master_key::MasterKey,
         material::{PrivateKey, new_kid, self_signed_certificate},
@@ -33,6 +35,7 @@ pub fn actor() -> Actor {
     Actor {
         name: "test".into(),
         remote_addr: Some("192.0.2.7".into()),
+        rate_limited: true,
     }
 }
 
@@ -77,20 +80,91 @@ pub struct World {
     pub router: Router,
 }
 
+/// Settings of a test world: defaults, with the rotation limit and request limit adjustable.
+pub fn settings(rotation_limit_per_day: u32, api_rate_limit_per_minute: u32) -> Settings {
+    Settings::from_toml(&format!(
+        "tenant_domain = \"{TENANT}\"\nrotation_limit_per_day = {rotation_limit_per_day}\n\
+         api_rate_limit_per_minute = {api_rate_limit_per_minute}"
+    ))
+    .unwrap()
+}
+
+pub async fn start_service(store: Arc<dyn KeyStore>, settings: &Settings) -> KeyService {
+    KeyService::start(
+        store,
+        master(),
+        TENANT,
+        &actor(),
+        settings.service_options(),
+    )
+    .await
+    .unwrap()
+}
+
 pub async fn world() -> World {
-    let keys = KeyService::start(provisioned_store().await, master(), TENANT, &actor())
-        .await
-        .unwrap();
-    let state = AppState {
-        keys: keys.clone(),
-        leptos: leptos::prelude::LeptosOptions::builder()
+    world_with(settings(100, 1000)).await
+}
+
+pub async fn world_with(settings: Settings) -> World {
+    let keys = start_service(provisioned_store().await, &settings).await;
+    let state = AppState::new(
+        keys.clone(),
+        leptos::prelude::LeptosOptions::builder()
             .output_name("signet")
             .build(),
-    };
+        ApiSettings::from(&settings),
+    );
     World {
         router: router(state),
         keys,
     }
+}
+
+impl World {
+    /// A client with `scopes`, and its secret.
+    pub async fn client(&self, scopes: &str) -> (String, String) {
+        let client = self
+            .keys
+            .create_client("test client", scopes)
+            .await
+            .unwrap();
+        (client.client_id, client.client_secret)
+    }
+
+    /// An access token for a new client with `scopes`.
+    pub async fn token(&self, scopes: &str) -> String {
+        let (id, secret) = self.client(scopes).await;
+        let reply = post_form(
+            &self.router,
+            "/oauth/token",
+            &format!(
+                "grant_type=client_credentials&client_id={id}&client_secret={secret}\
+                 &audience=https://{TENANT}/api/v2/"
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+pub async fn post_form(router: &Router, uri: &str, body: &str) -> Reply {
+    let request = Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send(router, request).await
+}
+
+/// `method uri` with a bearer token.
+pub async fn call(router: &Router, method: &str, uri: &str, token: &str) -> Reply {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    send(router, request).await
 }
 
 pub struct Reply {
