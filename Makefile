@@ -16,7 +16,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # Where the server binary finds the site that `cargo leptos build --release` wrote.
 SITE_ENV := LEPTOS_SITE_ROOT=$(ROOT)/target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=signet LEPTOS_ENV=PROD
 
-.PHONY: tools build run test e2e fmt-check clippy unit playwright
+.PHONY: tools build run test e2e compat fmt-check clippy unit playwright sdk
 
 ## tools: install what the build and tests need (each step skipped when already there)
 tools:
@@ -30,8 +30,8 @@ build: tools
 run: build
 	$(SITE_ENV) target/release/signet serve
 
-## test: format, lints, unit and integration tests, release build, end-to-end suite
-test: tools fmt-check clippy unit build playwright
+## test: format, lints, unit and integration tests, release build, end-to-end suite, Auth0 SDK suite
+test: tools fmt-check clippy unit build playwright sdk
 
 ## e2e: release build, then the end-to-end suite only
 e2e: tools build playwright
@@ -46,6 +46,13 @@ clippy:
 unit:
 	cargo test -p server -p app
 
+## compat: release build, then the Auth0 Python SDK compatibility suite only
+compat: tools build sdk
+
 # Runs against the existing release build; `make e2e` or `make test` build it first.
 playwright:
 	cd end2end && npx playwright test
+
+# The Auth0 SDK suite against the existing release build (makes compat/.venv when missing).
+sdk:
+	bash compat/run.sh

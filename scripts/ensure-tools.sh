@@ -133,6 +133,17 @@ ensure_npm_deps() {
     fi
 }
 
+ensure_python() {
+    # compat/run.sh makes a virtualenv for the Auth0 SDK suite.
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        have "Python $(python3 -c 'import platform; print(platform.python_version())') with venv"
+    else
+        installing "python3 and python3-venv (Debian)"
+        as_root apt-get update -qq
+        as_root apt-get install -y -qq python3 python3-venv </dev/null
+    fi
+}
+
 ensure_wasm_opt() {
     local path
     path=$(command -v wasm-opt) || die "wasm-opt not on PATH: end2end/node_modules/.bin should provide it (npm ci in end2end/)"
@@ -145,6 +156,7 @@ ensure_cargo_leptos
 ensure_wasm_bindgen
 ensure_node
 ensure_npm_deps
+ensure_python
 ensure_wasm_opt
 
 # cargo-leptos (no_downloads) looks wasm-bindgen and wasm-opt up on PATH; the Makefile sets this itself.
