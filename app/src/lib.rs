@@ -16,7 +16,10 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::signing_keys::SigningKeysPage;
+use crate::pages::{
+    sign_in::{SignInPage, SignOutButton},
+    signing_keys::SigningKeysPage,
+};
 
 /// Where the dashboard's server functions live (kept apart from the Management API's `/api/v2`).
 pub const SERVER_FN_PREFIX: &str = "/_signet";
@@ -41,6 +44,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The header of every page: brand, and sign-out once signed in.
+#[component]
+fn TopBar(signed_in: bool) -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <span class="brand">"Signet"</span>
+            {signed_in.then(|| view! { <SignOutButton /> })}
+        </header>
+    }
+}
+
 /// The dashboard application.
 #[component]
 pub fn App() -> impl IntoView {
@@ -54,12 +68,10 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="signet" href="/pkg/signet.css" />
         <Title text="Signet" />
         <Router>
-            <header class="topbar">
-                <span class="brand">"Signet"</span>
-            </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                    <Route path=path!("/tenant/signing_keys") view=SigningKeysPage />
+                    <Route path=path!("/login") view=|| view! { <TopBar signed_in=false /> <SignInPage /> } />
+                    <Route path=path!("/tenant/signing_keys") view=|| view! { <TopBar signed_in=true /> <SigningKeysPage /> } />
                 </Routes>
             </main>
         </Router>

@@ -134,11 +134,13 @@ fn cli_actor() -> Actor {
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let _lock = startup::lock_embedded_database(settings)?;
-    let keys = startup::open_key_service(settings, &cli_actor()).await?;
+    let (keys, operator) = startup::open(settings, &cli_actor()).await?;
+    startup::ensure_operator_password(settings, &operator).await?;
     keys.spawn_watcher(WATCH_INTERVAL);
     keys.spawn_spare_key();
     let state = AppState::new(
         keys.clone(),
+        operator,
         startup::leptos_options(settings),
         ApiSettings::from(settings),
     );

@@ -42,6 +42,9 @@ pub struct Settings {
     /// Lifetime of issued access tokens, in seconds.
     #[serde(default = "default_token_lifetime_secs")]
     pub token_lifetime_secs: u64,
+    /// The dashboard's operator password; generated and printed once at first start when unset.
+    #[serde(default)]
+    pub admin_password: Option<String>,
     /// Management API requests per client per minute.
     #[serde(default = "default_api_rate_limit_per_minute")]
     pub api_rate_limit_per_minute: u32,
@@ -125,6 +128,15 @@ impl Settings {
         if !(60..=30 * 86_400).contains(&self.token_lifetime_secs) {
             return Err(ConfigError::Invalid(
                 "token_lifetime_secs must be between 60 and 2592000 (30 days)".into(),
+            ));
+        }
+        if self
+            .admin_password
+            .as_ref()
+            .is_some_and(|p| p.chars().count() < 12)
+        {
+            return Err(ConfigError::Invalid(
+                "admin_password must be at least 12 characters".into(),
             ));
         }
         if self.api_rate_limit_per_minute == 0 {

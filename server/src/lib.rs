@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod keys;
+pub mod operator;
 pub mod startup;
 pub mod store;
 pub mod tokens;

@@ -13,11 +13,20 @@ use sqlx::sqlite::SqliteConnectOptions;
 use crate::{
     config::Settings,
     keys::{master_key::MasterKey, service::KeyService},
+    operator::OperatorService,
     store::{Actor, KeyStore, SqlStore, sql_is_sqlite},
 };
 
 /// Opens the database and the master key, provisioning the tenant on first start.
 pub async fn open_key_service(settings: &Settings, actor: &Actor) -> anyhow::Result<KeyService> {
+    Ok(open(settings, actor).await?.0)
+}
+
+/// The key service and the operator service, sharing one database.
+pub async fn open(
+    settings: &Settings,
+    actor: &Actor,
+) -> anyhow::Result<(KeyService, OperatorService)> {
     prepare_data_dir(settings)?;
     let url = settings.database_url();
     let store = SqlStore::connect(&url)
@@ -26,14 +35,34 @@ pub async fn open_key_service(settings: &Settings, actor: &Actor) -> anyhow::Res
     let has_keys = !store.load(0).await?.keys.is_empty();
     let master = open_master_key(settings, has_keys)?;
     let store: Arc<dyn KeyStore> = Arc::new(store);
-    Ok(KeyService::start(
-        store,
+    let keys = KeyService::start(
+        store.clone(),
         master,
         &settings.tenant_domain,
         actor,
         settings.service_options(),
     )
-    .await?)
+    .await?;
+    Ok((keys, OperatorService::new(store)))
+}
+
+/// Sets the configured operator password, or generates one on first start and prints it once.
+pub async fn ensure_operator_password(
+    settings: &Settings,
+    operator: &OperatorService,
+) -> anyhow::Result<()> {
+    if let Some(password) = &settings.admin_password {
+        return Ok(operator.set_password(password).await?);
+    }
+    if !operator.has_password().await? {
+        let password = crate::operator::generate_password();
+        operator.set_password(&password).await?;
+        // Printed once, on standard output, never logged.
+        println!(
+            "Signet dashboard password (shown once; set SIGNET_ADMIN_PASSWORD to choose your own): {password}"
+        );
+    }
+    Ok(())
 }
 
 /// Creates the data directory when the embedded database or the generated master key live there.

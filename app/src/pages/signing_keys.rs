@@ -11,7 +11,8 @@ use crate::{
 /// Lists the tenant's signing keys: valid ones, then the most recent revoked ones.
 #[server(prefix = "/_signet", endpoint = "list_signing_keys")]
 pub async fn list_signing_keys() -> Result<Vec<KeyView>, DashboardError> {
-    crate::service::signing_keys()?.list_signing_keys().await
+    let service = crate::error::with_status(crate::service::signing_keys())?;
+    crate::error::with_status(service.list_signing_keys().await)
 }
 
 /// The Signing Keys page.

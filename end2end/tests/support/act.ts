@@ -2,13 +2,29 @@
 import { execFileSync } from 'node:child_process';
 import type { APIRequestContext, Page } from '@playwright/test';
 import { expect } from './fixtures';
-import { repoRoot, signetBinary, signetEnvironment } from './environment';
+import { operatorPassword, repoRoot, signetBinary, signetEnvironment } from './environment';
 import * as find from './find';
 
-/** Opens `path` (the dashboard's home by default) and waits until the page is hydrated. */
+/** Opens `path` (the dashboard's home by default), signing in when asked, and waits until the page is hydrated. */
 export async function open(page: Page, path = '/'): Promise<void> {
   await page.goto(path);
+  if (new URL(page.url()).pathname === '/login') {
+    await signIn(page, operatorPassword);
+    await expect(page).toHaveURL(/\/tenant\/signing_keys$/);
+  }
   await waitForHydration(page);
+}
+
+/** Types the operator password on the sign-in page and submits it. */
+export async function signIn(page: Page, password: string): Promise<void> {
+  await waitForHydration(page);
+  await page.getByLabel('Operator password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Signs out from the top bar. */
+export async function signOut(page: Page): Promise<void> {
+  await page.getByTestId('sign-out').click();
 }
 
 export async function openSigningKeys(page: Page): Promise<void> {

@@ -18,12 +18,15 @@ export const port = Number(process.env.E2E_PORT ?? 3400);
 export const listenAddr = `127.0.0.1:${port}`;
 export const baseURL = `http://${listenAddr}`;
 export const tenantDomain = 'e2e.signet.test';
+/** The dashboard's operator password for this suite's server. */
+export const operatorPassword = 'e2e operator password';
 
 /** The settings the e2e server and the CLI share: same data directory, same tenant. */
 export const signetSettings: Record<string, string> = {
   SIGNET_ADDR: listenAddr,
   SIGNET_DATA_DIR: dataDir,
   SIGNET_TENANT_DOMAIN: tenantDomain,
+  SIGNET_ADMIN_PASSWORD: operatorPassword,
 };
 
 /** Where the server finds the site that cargo-leptos built (it runs outside cargo-leptos). */

@@ -27,12 +27,15 @@ function watchBrowserProblems(page: Page): string[] {
   return problems;
 }
 
-export const test = base.extend<{ browserProblems: string[] }>({
+export const test = base.extend<{ browserProblems: string[]; expectedProblems: string[] }>({
+  /** Problems a story causes on purpose (e.g. a refused sign-in), matched exactly; none by default. */
+  expectedProblems: [[], { option: true }],
   browserProblems: [
-    async ({ page }, use) => {
+    async ({ page, expectedProblems }, use) => {
       const problems = watchBrowserProblems(page);
       await use(problems);
-      expect(problems, 'the browser reported no console errors and no failed requests').toEqual([]);
+      const unexpected = problems.filter((problem) => !expectedProblems.includes(problem));
+      expect(unexpected, 'the browser reported no console errors and no failed requests').toEqual([]);
     },
     { auto: true },
   ],

@@ -6,6 +6,7 @@ mod health;
 mod management;
 mod oauth;
 pub mod rate_limit;
+mod session;
 mod well_known;
 
 use axum::{Router, extract::FromRef, response::Redirect, routing::get};
@@ -16,20 +17,27 @@ use tower_http::trace::TraceLayer;
 use std::{sync::Arc, time::Duration};
 
 use self::rate_limit::ClientRateLimiter;
-use crate::{config::Settings, keys::service::KeyService};
+use crate::{config::Settings, keys::service::KeyService, operator::OperatorService};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub keys: KeyService,
+    pub operator: OperatorService,
     pub leptos: LeptosOptions,
     pub api: Arc<ApiSettings>,
 }
 
 impl AppState {
-    pub fn new(keys: KeyService, leptos: LeptosOptions, api: ApiSettings) -> Self {
+    pub fn new(
+        keys: KeyService,
+        operator: OperatorService,
+        leptos: LeptosOptions,
+        api: ApiSettings,
+    ) -> Self {
         Self {
             keys,
+            operator,
             leptos,
             api: Arc::new(api),
         }
@@ -62,7 +70,8 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// The whole application, ready to serve or to drive with `tower::ServiceExt::oneshot`.
 pub fn router(state: AppState) -> Router {
-    let service: app::service::SharedSigningKeys = std::sync::Arc::new(state.keys.clone());
+    let service: app::service::SharedSigningKeys = Arc::new(state.keys.clone());
+    let operator: app::service::SharedOperator = Arc::new(state.operator.clone());
     let leptos_options = state.leptos.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/tenant/signing_keys") }))
@@ -74,11 +83,18 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             generate_route_list(app::App),
-            move || provide_context(service.clone()),
+            move || {
+                provide_context(service.clone());
+                provide_context(operator.clone());
+            },
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::guard,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

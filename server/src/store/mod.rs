@@ -134,4 +134,24 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
     /// Deletes a client; `false` if there was none.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// The operator's password hash, once set.
+    async fn operator_password_hash(&self) -> Result<Option<String>, StoreError>;
+    /// Sets the operator's password hash.
+    async fn set_operator_password_hash(&self, hash: &str) -> Result<(), StoreError>;
+    /// Stores a new session (by the hash of its id).
+    async fn create_session(
+        &self,
+        id_hash: &[u8],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Extends a live session to `expires_at`; `false` if it is unknown or expired.
+    async fn touch_session(
+        &self,
+        id_hash: &[u8],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a session.
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<(), StoreError>;
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod dashboard_auth;
 mod management_api;
 mod public_endpoints;
 mod service;

@@ -226,24 +226,3 @@ async fn the_home_page_redirects_to_signing_keys() {
     assert!(reply.status.is_redirection());
     assert_eq!(reply.header("location"), "/tenant/signing_keys");
 }
-
-#[tokio::test]
-async fn the_signing_keys_page_lists_real_keys_server_side() {
-    let world = world().await;
-    let reply = get(&world.router, "/tenant/signing_keys").await;
-    assert_eq!(reply.status, 200);
-    let html = reply.text();
-    let published = world.keys.published();
-    for key in &published.keys {
-        assert!(
-            html.contains(&key.record.kid),
-            "page lacks {}",
-            key.record.kid
-        );
-        assert!(html.contains(&key.public.fingerprint));
-    }
-    assert!(html.contains("Currently Used"));
-    assert!(html.contains("Next in Queue"));
-    assert!(html.contains("No key has been revoked."));
-    assert!(!html.contains("PRIVATE KEY"));
-}

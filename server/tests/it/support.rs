@@ -18,12 +18,14 @@ use signet::{
         material::{PrivateKey, new_kid, self_signed_certificate},
         service::KeyService,
     },
+    operator::OperatorService,
     router,
     store::{Actor, KeyStore, NewKey, SqlStore},
 };
 use tower::ServiceExt;
 
 pub const TENANT: &str = "tenant.signet.test";
+pub const OPERATOR_PASSWORD: &str = "operator password for tests";
 
 const FIXTURES: [&str; 3] = [
     include_str!("../../fixtures/rsa-2048-a.pk8.pem"),
@@ -106,9 +108,13 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(settings: Settings) -> World {
-    let keys = start_service(provisioned_store().await, &settings).await;
+    let store = provisioned_store().await;
+    let keys = start_service(store.clone(), &settings).await;
+    let operator = OperatorService::new(store);
+    operator.set_password(OPERATOR_PASSWORD).await.unwrap();
     let state = AppState::new(
         keys.clone(),
+        operator,
         leptos::prelude::LeptosOptions::builder()
             .output_name("signet")
             .build(),

@@ -1,0 +1,126 @@
+//! The dashboard's guard: pages and server functions need an operator session, and server
+//! function posts must come from Signet's own pages.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use chrono::Utc;
+
+use super::AppState;
+use crate::operator::{self, OperatorError};
+
+/// Server functions anyone may call: signing in needs no session.
+const PUBLIC_SERVER_FNS: [&str; 1] = ["/_signet/sign_in"];
+
+fn is_page(path: &str) -> bool {
+    path.starts_with("/tenant/")
+}
+
+fn is_server_fn(path: &str) -> bool {
+    path.starts_with("/_signet/")
+}
+
+/// A cross-site request: its `Origin` is another site, or the browser says it is.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_mismatch = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| {
+            let origin_host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            origin_host != host
+        });
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site" || site == "same-site");
+    origin_mismatch || fetch_site
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        message.to_owned(),
+    )
+        .into_response()
+}
+
+/// Lets a request through only when its session (if it needs one) is live.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let (page, server_fn) = (is_page(&path), is_server_fn(&path));
+    if !page && !server_fn {
+        return next.run(request).await;
+    }
+    if server_fn && request.method() == Method::POST && is_cross_site(request.headers()) {
+        return refuse(StatusCode::FORBIDDEN, "Cross-site requests are refused.");
+    }
+    if server_fn && PUBLIC_SERVER_FNS.contains(&path.as_str()) {
+        return next.run(request).await;
+    }
+    let session = request
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(operator::session_from_cookies);
+    let live = match session {
+        Some(id) => state.operator.check(id, Utc::now()).await,
+        None => Ok(false),
+    };
+    match live {
+        Ok(true) => {
+            let mut response = next.run(request).await;
+            // Authenticated pages are never cached by browsers or proxies.
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Ok(false) if page => Redirect::to("/login").into_response(),
+        Ok(false) => refuse(StatusCode::UNAUTHORIZED, "Sign in to continue."),
+        Err(error) => {
+            tracing::warn!(%error, "cannot check the operator session");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signet cannot reach its database.",
+            )
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl app::service::Operator for operator::OperatorService {
+    async fn sign_in(
+        &self,
+        password: &str,
+        addr: Option<std::net::IpAddr>,
+        secure: bool,
+    ) -> Result<String, app::error::DashboardError> {
+        use app::error::DashboardError;
+        match operator::OperatorService::sign_in(self, password, addr, Utc::now()).await {
+            Ok(id) => Ok(operator::session_cookie(Some(&id), secure)),
+            Err(OperatorError::WrongPassword) => Err(DashboardError::WrongPassword),
+            Err(OperatorError::Throttled(minutes)) => Err(DashboardError::TooManyAttempts(minutes)),
+            Err(error) => {
+                tracing::warn!(%error, "sign-in failed");
+                Err(DashboardError::Unavailable)
+            }
+        }
+    }
+
+    async fn sign_out(&self, cookie_header: Option<&str>, secure: bool) -> String {
+        if let Some(id) = cookie_header.and_then(operator::session_from_cookies)
+            && let Err(error) = operator::OperatorService::sign_out(self, id).await
+        {
+            tracing::warn!(%error, "cannot delete a session");
+        }
+        operator::session_cookie(None, secure)
+    }
+}

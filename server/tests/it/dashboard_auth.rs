@@ -1,0 +1,131 @@
+//! The dashboard's sign-in: sessions, cookies, throttling, cross-site refusal.
+
+use axum::{body::Body, http::Request};
+
+use crate::support::{OPERATOR_PASSWORD, Reply, World, get, send, world};
+
+async fn sign_in(world: &World, password: &str, origin: Option<&str>) -> Reply {
+    let mut request = Request::post("/_signet/sign_in")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("host", "signet.test");
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let body = format!("password={}", password.replace(' ', "+"));
+    send(&world.router, request.body(Body::from(body)).unwrap()).await
+}
+
+fn session_cookie(reply: &Reply) -> String {
+    let cookie = reply.header("set-cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn get_with(world: &World, uri: &str, cookie: &str) -> Reply {
+    let request = Request::get(uri)
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .unwrap();
+    send(&world.router, request).await
+}
+
+#[tokio::test]
+async fn pages_and_server_functions_need_a_session() {
+    let world = world().await;
+    let page = get(&world.router, "/tenant/signing_keys").await;
+    assert!(page.status.is_redirection());
+    assert_eq!(page.header("location"), "/login");
+    let list = send(
+        &world.router,
+        Request::post("/_signet/list_signing_keys")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list.status, 401);
+    let forged = get_with(&world, "/tenant/signing_keys", "signet_session=forged").await;
+    assert!(forged.status.is_redirection());
+    assert_eq!(get(&world.router, "/login").await.status, 200);
+}
+
+#[tokio::test]
+async fn signing_in_opens_a_strict_http_only_session() {
+    let world = world().await;
+    let reply = sign_in(&world, OPERATOR_PASSWORD, Some("http://signet.test")).await;
+    assert!(
+        reply.status.is_redirection(),
+        "{}: {}",
+        reply.status,
+        reply.text()
+    );
+    assert_eq!(reply.header("location"), "/tenant/signing_keys");
+    let set_cookie = reply.header("set-cookie");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+
+    let cookie = session_cookie(&reply);
+    let page = get_with(&world, "/tenant/signing_keys", &cookie).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), "no-store");
+    let html = page.text();
+    for key in &world.keys.published().keys {
+        assert!(html.contains(&key.record.kid));
+    }
+
+    // Every sign-in issues a new session id (no fixation).
+    let again = session_cookie(&sign_in(&world, OPERATOR_PASSWORD, None).await);
+    assert_ne!(again, cookie);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let world = world().await;
+    let cookie = session_cookie(&sign_in(&world, OPERATOR_PASSWORD, None).await);
+    let request = Request::post("/_signet/sign_out")
+        .header("cookie", &cookie)
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&world.router, request).await;
+    assert!(reply.header("set-cookie").contains("Max-Age=0"));
+    let page = get_with(&world, "/tenant/signing_keys", &cookie).await;
+    assert!(
+        page.status.is_redirection(),
+        "the old cookie no longer works"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_fail_and_are_throttled() {
+    let world = world().await;
+    for _ in 0..5 {
+        let reply = sign_in(&world, "not the password", None).await;
+        assert!(
+            reply.headers.get("set-cookie").is_none_or(|c| !c
+                .to_str()
+                .unwrap()
+                .contains("signet_session=")
+                || c.to_str().unwrap().contains("Max-Age=0"))
+        );
+    }
+    // Locked out now, even with the right password.
+    let reply = sign_in(&world, OPERATOR_PASSWORD, None).await;
+    assert!(
+        reply.headers.get("set-cookie").is_none(),
+        "{}",
+        reply.text()
+    );
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let world = world().await;
+    let reply = sign_in(&world, OPERATOR_PASSWORD, Some("https://evil.example")).await;
+    assert_eq!(reply.status, 403);
+    let cookie = session_cookie(&sign_in(&world, OPERATOR_PASSWORD, None).await);
+    let request = Request::post("/_signet/list_signing_keys")
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&world.router, request).await.status, 403);
+}
