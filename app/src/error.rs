@@ -6,6 +6,8 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{KeyState, is_kid};
+
 /// Why a dashboard action failed. The page matches on the variant and never shows raw server text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum DashboardError {
@@ -21,9 +23,41 @@ pub enum DashboardError {
     /// The session is missing or expired.
     #[error("Your session has ended. Sign in again to continue.")]
     SignedOut,
+    /// The tenant's rotation limit is reached; `reset_at` is an ISO-8601 UTC instant.
+    #[error(
+        "You have rotated {limit} times in the last 24 hours, the tenant's limit. The next \
+         rotation is possible after {reset_at} UTC; `signet keys rotate` on the server is not limited."
+    )]
+    RotationLimit { limit: u32, reset_at: String },
+    /// The keys changed between opening the dialog and confirming it (another operator, the
+    /// CLI, the API, another instance); nothing was done.
+    #[error(
+        "The signing keys changed while this dialog was open, so nothing was done. The list now \
+         shows the latest keys: review them and try again."
+    )]
+    KeysChanged,
+    /// The key is no longer previously used, e.g. another operator revoked it first.
+    #[error("{}", not_revocable(kid, *state))]
+    NotRevocable { kid: String, state: KeyState },
+    /// No such key.
+    #[error("There is no signing key {0}. The list shows the keys there are.")]
+    KeyNotFound(String),
     /// The request never reached the server or its answer could not be read.
     #[error("The request did not reach Signet ({0}). Check your connection and try again.")]
     Transport(String),
+}
+
+fn not_revocable(kid: &str, state: KeyState) -> String {
+    match state {
+        KeyState::Revoked => format!(
+            "Key {kid} was already revoked, perhaps by another operator. Nothing else changed."
+        ),
+        other => format!(
+            "Key {kid} is now {}, so it cannot be revoked: only previously used keys can. \
+             Rotate first if you mean to retire it.",
+            other.label().to_lowercase()
+        ),
+    }
 }
 
 impl FromServerFnError for DashboardError {
@@ -40,11 +74,100 @@ impl DashboardError {
     pub fn status(&self) -> u16 {
         match self {
             DashboardError::WrongPassword | DashboardError::SignedOut => 401,
-            DashboardError::TooManyAttempts(_) => 429,
+            DashboardError::TooManyAttempts(_) | DashboardError::RotationLimit { .. } => 429,
             DashboardError::Unavailable => 503,
+            DashboardError::KeysChanged | DashboardError::NotRevocable { .. } => 409,
+            DashboardError::KeyNotFound(_) => 404,
             DashboardError::Transport(_) => 400,
         }
     }
+
+    /// The query string a plain form post is redirected back with (`failed=…`).
+    pub fn to_query(&self) -> String {
+        match self {
+            DashboardError::Unavailable => "failed=unavailable".into(),
+            DashboardError::WrongPassword => "failed=wrong_password".into(),
+            DashboardError::TooManyAttempts(minutes) => {
+                format!("failed=too_many_attempts&minutes={minutes}")
+            }
+            DashboardError::SignedOut => "failed=signed_out".into(),
+            DashboardError::RotationLimit { limit, reset_at } => {
+                format!("failed=rotation_limit&limit={limit}&reset_at={reset_at}")
+            }
+            DashboardError::KeysChanged => "failed=keys_changed".into(),
+            DashboardError::NotRevocable { kid, state } => {
+                format!("failed=not_revocable&kid={kid}&state={state}")
+            }
+            DashboardError::KeyNotFound(kid) => format!("failed=key_not_found&kid={kid}"),
+            DashboardError::Transport(_) => "failed=transport".into(),
+        }
+    }
+
+    /// Reads [`DashboardError::to_query`] back. Every value is checked: the URL is anybody's
+    /// to edit, and the page shows only sentences it wrote itself.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let number = |name: &str| get(name).and_then(|v| v.parse::<u64>().ok());
+        let kid = || get("kid").filter(|kid| is_kid(kid));
+        Some(match get("failed")?.as_str() {
+            "unavailable" => DashboardError::Unavailable,
+            "wrong_password" => DashboardError::WrongPassword,
+            "too_many_attempts" => DashboardError::TooManyAttempts(number("minutes")?),
+            "signed_out" => DashboardError::SignedOut,
+            "rotation_limit" => DashboardError::RotationLimit {
+                limit: u32::try_from(number("limit")?).ok()?,
+                reset_at: get("reset_at").filter(|at| {
+                    at.len() <= 30
+                        && at
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b":.-".contains(&b))
+                })?,
+            },
+            "keys_changed" => DashboardError::KeysChanged,
+            "not_revocable" => DashboardError::NotRevocable {
+                kid: kid()?,
+                state: KeyState::parse(&get("state")?)?,
+            },
+            "key_not_found" => DashboardError::KeyNotFound(kid()?),
+            _ => return None,
+        })
+    }
+}
+
+/// Whether this server function call is a plain HTML form post (no JavaScript yet): the browser
+/// asked for a page, not for data.
+#[cfg(feature = "ssr")]
+pub fn plain_form_post() -> bool {
+    leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
+/// Finishes a server function. A plain form post is redirected to `page` with the outcome in
+/// the query (`done` from `on_success`, or `failed=…`), so it works without JavaScript; a call
+/// from the hydrated page gets the value, or the error with its HTTP status.
+#[cfg(feature = "ssr")]
+pub fn respond<T>(
+    result: Result<T, DashboardError>,
+    page: &str,
+    on_success: impl FnOnce(&T) -> Option<String>,
+) -> Result<T, DashboardError> {
+    if !plain_form_post() {
+        return with_status(result);
+    }
+    let query = match &result {
+        Ok(value) => on_success(value),
+        Err(error) => Some(error.to_query()),
+    };
+    let target = match query {
+        Some(query) => format!("{page}?{query}"),
+        None => page.to_owned(),
+    };
+    leptos_axum::redirect(&target);
+    result
 }
 
 /// Passes a server function's result through, setting the response status for an error.
@@ -57,4 +180,70 @@ pub fn with_status<T>(result: Result<T, DashboardError>) -> Result<T, DashboardE
         response.set_status(status);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(error: &DashboardError) -> Option<DashboardError> {
+        let query = error.to_query();
+        let params: Vec<(String, String)> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        DashboardError::from_query(|name| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn errors_survive_the_redirect_of_a_plain_form_post() {
+        for error in [
+            DashboardError::Unavailable,
+            DashboardError::WrongPassword,
+            DashboardError::TooManyAttempts(15),
+            DashboardError::SignedOut,
+            DashboardError::RotationLimit {
+                limit: 5,
+                reset_at: "2026-11-23T10:00:00.000Z".into(),
+            },
+            DashboardError::KeysChanged,
+            DashboardError::NotRevocable {
+                kid: "abc".into(),
+                state: KeyState::Revoked,
+            },
+            DashboardError::KeyNotFound("abc".into()),
+        ] {
+            assert_eq!(round_trip(&error).as_ref(), Some(&error), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_forged_error_query_shows_nothing() {
+        let forged = |name: &str| match name {
+            "failed" => Some("key_not_found".to_owned()),
+            "kid" => Some("<img src=x onerror=alert(1)>".to_owned()),
+            _ => None,
+        };
+        assert_eq!(DashboardError::from_query(forged), None);
+    }
+
+    #[test]
+    fn a_revoked_key_is_explained_in_words() {
+        let error = DashboardError::NotRevocable {
+            kid: "k1".into(),
+            state: KeyState::Revoked,
+        };
+        assert!(error.to_string().contains("already revoked"));
+        let error = DashboardError::NotRevocable {
+            kid: "k1".into(),
+            state: KeyState::Current,
+        };
+        assert!(error.to_string().contains("currently used"));
+    }
 }

@@ -101,6 +101,111 @@ pub struct KeyView {
 /// How many revoked keys the lists show (Auth0 shows the last three).
 pub const REVOKED_KEYS_SHOWN: usize = 3;
 
+/// What the Signing Keys page shows: the tenant, and its keys as of one store version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    /// The tenant whose keys these are (the certificates' CN).
+    pub tenant_domain: String,
+    /// The key set's version; the live stream announces newer ones.
+    pub version: i64,
+    /// Valid keys (current, next, previous newest first), then the most recent revoked keys.
+    pub keys: Vec<KeyView>,
+}
+
+impl KeyList {
+    /// The key in `state` (the newest one, for previous keys).
+    pub fn first_in(&self, state: KeyState) -> Option<&KeyView> {
+        self.keys.iter().find(|key| key.state == state)
+    }
+}
+
+/// A lifecycle action the dashboard performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAction {
+    Rotate,
+    Revoke,
+    RotateAndRevoke,
+}
+
+impl KeyAction {
+    /// The name used in the page's URL after a form post.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAction::Rotate => "rotate",
+            KeyAction::Revoke => "revoke",
+            KeyAction::RotateAndRevoke => "rotate_and_revoke",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyAction> {
+        [
+            KeyAction::Rotate,
+            KeyAction::Revoke,
+            KeyAction::RotateAndRevoke,
+        ]
+        .into_iter()
+        .find(|action| action.as_str() == s)
+    }
+}
+
+/// What a successful action did, for the toast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyActionDone {
+    pub action: KeyAction,
+    /// The key that became current (rotations), or the key revoked (revocation).
+    pub kid: String,
+    /// The key a rotate-and-revoke revoked.
+    pub revoked: Option<String>,
+}
+
+impl KeyActionDone {
+    /// The toast's sentence.
+    pub fn message(&self) -> String {
+        match (self.action, &self.revoked) {
+            (KeyAction::Revoke, _) => format!("Key {} revoked.", self.kid),
+            (KeyAction::RotateAndRevoke, Some(revoked)) => format!(
+                "Key {revoked} revoked. Key {} now signs new tokens.",
+                self.kid
+            ),
+            _ => format!(
+                "Signing key rotated. Key {} now signs new tokens.",
+                self.kid
+            ),
+        }
+    }
+
+    /// The query string a plain form post is redirected back with.
+    pub fn to_query(&self) -> String {
+        let mut query = format!("done={}&kid={}", self.action.as_str(), self.kid);
+        if let Some(revoked) = &self.revoked {
+            query.push_str("&revoked=");
+            query.push_str(revoked);
+        }
+        query
+    }
+
+    /// Reads [`KeyActionDone::to_query`]'s parameters back; kids are checked, as the URL is
+    /// anybody's to edit.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let action = KeyAction::parse(&get("done")?)?;
+        let kid = get("kid").filter(|kid| is_kid(kid))?;
+        let revoked = get("revoked").filter(|kid| is_kid(kid));
+        Some(Self {
+            action,
+            kid,
+            revoked,
+        })
+    }
+}
+
+/// Whether `s` looks like a key id Signet issues: 1–64 URL-safe characters.
+pub fn is_kid(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +217,40 @@ mod tests {
             .filter(|s| s.can_revoke())
             .collect();
         assert_eq!(revocable, vec![KeyState::Previous]);
+    }
+
+    #[test]
+    fn a_done_action_survives_the_redirect_query() {
+        let done = KeyActionDone {
+            action: KeyAction::RotateAndRevoke,
+            kid: "new_Kid-1".into(),
+            revoked: Some("oldKid".into()),
+        };
+        let query = done.to_query();
+        let params: Vec<(String, String)> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(KeyActionDone::from_query(get), Some(done));
+    }
+
+    #[test]
+    fn a_forged_result_query_is_ignored() {
+        let get = |name: &str| match name {
+            "done" => Some("rotate".to_owned()),
+            "kid" => Some("<script>".to_owned()),
+            _ => None,
+        };
+        assert_eq!(KeyActionDone::from_query(get), None);
+        assert!(!is_kid(&"a".repeat(65)));
+        assert!(is_kid("Ab_9-z"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! Compiles for the server (`ssr`) and the browser (`hydrate`); nothing in here may need a
 //! private key, a database or any crypto crate.
 
+#[cfg(feature = "hydrate")]
+mod browser;
 pub mod error;
 pub mod keys;
 pub mod pages;
@@ -55,6 +57,10 @@ fn TopBar(signed_in: bool) -> impl IntoView {
     }
 }
 
+/// Whether the page is interactive yet: controls that need JavaScript show only then.
+#[derive(Debug, Clone, Copy)]
+pub struct Hydrated(pub Signal<bool>);
+
 /// The dashboard application.
 #[component]
 pub fn App() -> impl IntoView {
@@ -63,6 +69,7 @@ pub fn App() -> impl IntoView {
     // the end-to-end tests wait for it before clicking.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    provide_context(Hydrated(hydrated.into()));
 
     view! {
         <Stylesheet id="signet" href="/pkg/signet.css" />

@@ -6,13 +6,39 @@
 
 use std::sync::Arc;
 
-use crate::{error::DashboardError, keys::KeyView};
+use crate::{
+    error::DashboardError,
+    keys::{KeyActionDone, KeyList},
+};
 
-/// The key operations the dashboard performs.
+/// The key operations the dashboard performs, on the operator's behalf. `from` is the caller's
+/// address, for the audit log. Each action names the key the operator confirmed, so a change
+/// made elsewhere in the meantime refuses the action ([`DashboardError::KeysChanged`]) instead
+/// of acting on keys the operator never saw.
 #[async_trait::async_trait]
 pub trait SigningKeys: Send + Sync + 'static {
-    /// Valid keys (current, next, previous newest first), then the most recent revoked keys.
-    async fn list_signing_keys(&self) -> Result<Vec<KeyView>, DashboardError>;
+    /// The tenant and its keys: valid ones (current, next, previous newest first), then the most
+    /// recent revoked ones.
+    async fn list_signing_keys(&self) -> Result<KeyList, DashboardError>;
+    /// Rotates; `next_kid` is the key the dialog said would become current.
+    async fn rotate(
+        &self,
+        next_kid: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<KeyActionDone, DashboardError>;
+    /// Rotates and revokes the key that was current; `current_kid` is the key the dialog said
+    /// would be revoked.
+    async fn rotate_and_revoke(
+        &self,
+        current_kid: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<KeyActionDone, DashboardError>;
+    /// Revokes a previously used key.
+    async fn revoke(
+        &self,
+        kid: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<KeyActionDone, DashboardError>;
 }
 
 /// How the service travels through Leptos context.
@@ -43,4 +69,13 @@ pub fn operator() -> Result<SharedOperator, DashboardError> {
 /// The service from context; absent only if the server forgot to provide it.
 pub fn signing_keys() -> Result<SharedSigningKeys, DashboardError> {
     leptos::prelude::use_context::<SharedSigningKeys>().ok_or(DashboardError::Unavailable)
+}
+
+/// The address the current request came from, for the audit log and sign-in throttling.
+pub async fn client_addr() -> Option<std::net::IpAddr> {
+    use axum::extract::ConnectInfo;
+    leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|ConnectInfo(addr)| addr.ip())
 }

@@ -154,11 +154,15 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         "Signet is serving; dashboard at http://{}/tenant/signing_keys",
         settings.addr
     );
+    let stopping = state.clone();
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        stopping.stop();
+    })
     .await
     .context("server error")
 }

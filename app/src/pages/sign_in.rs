@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 use crate::error::DashboardError;
 
@@ -10,11 +11,8 @@ pub const HOME: &str = "/tenant/signing_keys";
 
 #[cfg(feature = "ssr")]
 async fn request_facts() -> (Option<std::net::IpAddr>, bool, Option<String>) {
-    use axum::{extract::ConnectInfo, http::HeaderMap};
-    let addr = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .ok()
-        .map(|ConnectInfo(addr)| addr.ip());
+    use axum::http::HeaderMap;
+    let addr = crate::service::client_addr().await;
     let headers = leptos_axum::extract::<HeaderMap>()
         .await
         .unwrap_or_default();
@@ -43,11 +41,19 @@ fn set_cookie(cookie: &str) {
 #[server(prefix = "/_signet", endpoint = "sign_in")]
 pub async fn sign_in(password: String) -> Result<(), DashboardError> {
     let (addr, secure, _) = request_facts().await;
-    let operator = crate::error::with_status(crate::service::operator())?;
-    let cookie = crate::error::with_status(operator.sign_in(&password, addr, secure).await)?;
-    set_cookie(&cookie);
-    leptos_axum::redirect(HOME);
-    Ok(())
+    let signed_in = match crate::service::operator() {
+        Ok(operator) => operator.sign_in(&password, addr, secure).await,
+        Err(error) => Err(error),
+    };
+    match signed_in {
+        Ok(cookie) => {
+            set_cookie(&cookie);
+            leptos_axum::redirect(HOME);
+            Ok(())
+        }
+        // Without JavaScript: back to the sign-in page, which says what went wrong.
+        Err(error) => crate::error::respond(Err(error), "/login", |_| None),
+    }
 }
 
 /// Ends the operator session and goes to the sign-in page.
@@ -67,7 +73,13 @@ pub async fn sign_out() -> Result<(), DashboardError> {
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let pending = action.pending();
-    let error = move || action.value().get().and_then(Result::err);
+    // A plain form post comes back as `/login?failed=…`.
+    let query = use_query_map().get_untracked();
+    let redirected = DashboardError::from_query(|name| query.get(name));
+    let error = move || match action.value().get() {
+        Some(result) => result.err(),
+        None => redirected.clone(),
+    };
     view! {
         <Title text="Sign in · Signet" />
         <div class="page signin">

@@ -1,6 +1,7 @@
 //! Signet's HTTP surface: public endpoints, probes, the dashboard, and (under `/api/v2`) the
 //! Management API.
 
+mod dashboard;
 pub mod error;
 mod health;
 mod management;
@@ -26,6 +27,9 @@ pub struct AppState {
     pub operator: OperatorService,
     pub leptos: LeptosOptions,
     pub api: Arc<ApiSettings>,
+    /// Set to `true` when the server starts shutting down: long-lived responses (the dashboard's
+    /// event stream) end so that graceful shutdown does not wait on them.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -40,7 +44,13 @@ impl AppState {
             operator,
             leptos,
             api: Arc::new(api),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Ends the long-lived responses; called when shutdown begins.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
     }
 }
 
@@ -80,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(well_known::routes())
         .merge(oauth::routes())
         .nest("/api/v2", management::routes(state.clone()))
+        .merge(dashboard::routes())
         .leptos_routes_with_context(
             &state,
             generate_route_list(app::App),

@@ -9,6 +9,8 @@ use axum::{
 };
 use chrono::Utc;
 
+use app::error::DashboardError;
+
 use super::AppState;
 use crate::operator::{self, OperatorError};
 
@@ -53,16 +55,17 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 
 /// Lets a request through only when its session (if it needs one) is live.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let (page, server_fn) = (is_page(&path), is_server_fn(&path));
+    // Decided on the borrowed path: the JWKS and API hot paths pass through without allocating.
+    let path = request.uri().path();
+    let (page, server_fn) = (is_page(path), is_server_fn(path));
     if !page && !server_fn {
         return next.run(request).await;
     }
     if server_fn && request.method() == Method::POST && is_cross_site(request.headers()) {
         return refuse(StatusCode::FORBIDDEN, "Cross-site requests are refused.");
     }
-    if server_fn && PUBLIC_SERVER_FNS.contains(&path.as_str()) {
-        return next.run(request).await;
+    if server_fn && PUBLIC_SERVER_FNS.contains(&path) {
+        return framework_errors_are_bad_requests(next.run(request).await);
     }
     let session = request
         .headers()
@@ -73,9 +76,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Some(id) => state.operator.check(id, Utc::now()).await,
         None => Ok(false),
     };
+    let plain_form = accepts_html(request.headers());
     match live {
         Ok(true) => {
             let mut response = next.run(request).await;
+            if server_fn {
+                response = framework_errors_are_bad_requests(response);
+            }
             // Authenticated pages are never cached by browsers or proxies.
             response.headers_mut().insert(
                 header::CACHE_CONTROL,
@@ -84,15 +91,54 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             response
         }
         Ok(false) if page => Redirect::to("/login").into_response(),
-        Ok(false) => refuse(StatusCode::UNAUTHORIZED, "Sign in to continue."),
+        // A form posted without JavaScript: back to the sign-in page, which says why.
+        Ok(false) if plain_form => Redirect::to("/login?failed=signed_out").into_response(),
+        Ok(false) => server_fn_error(&DashboardError::SignedOut),
         Err(error) => {
             tracing::warn!(%error, "cannot check the operator session");
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Signet cannot reach its database.",
-            )
+            if page {
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Signet cannot reach its database. Try again in a moment.",
+                )
+            } else {
+                server_fn_error(&DashboardError::Unavailable)
+            }
         }
     }
+}
+
+/// Signet's own server-function errors carry their status (never 500); a 500 from a server
+/// function is the framework refusing the request itself (arguments that do not decode, sent
+/// as `DashboardError::Transport`): the caller's fault, so a 400.
+fn framework_errors_are_bad_requests(mut response: Response) -> Response {
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// The browser asked for a page: a navigation or a plain form post.
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A refusal in the server functions' own error encoding, so the page shows it in words.
+fn server_fn_error(error: &DashboardError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 #[async_trait::async_trait]

@@ -100,7 +100,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
 
 /// The certificate encodings offered for download.
 #[derive(Debug, Clone, Copy)]
-enum Format {
+pub(super) enum Format {
     Pem,
     RawPem,
     Cer,
@@ -163,13 +163,18 @@ async fn download(
             .current()
             .ok_or_else(|| ApiError::internal(&"no current signing key is published"))?,
     };
+    Ok(attachment(&state, key, format))
+}
+
+/// `key`'s certificate in `format`, as a file download named `<tenant>-<kid>.<ext>`.
+pub(super) fn attachment(state: &AppState, key: &PublishedKey, format: Format) -> Response {
     let filename = format!(
         "{}-{}.{}",
         state.keys.tenant_domain(),
         key.record.kid,
         format.extension()
     );
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (
@@ -180,5 +185,5 @@ async fn download(
         ],
         format.body(key),
     )
-        .into_response())
+        .into_response()
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use app::{
     error::DashboardError,
-    keys::{KeyState, KeyView, REVOKED_KEYS_SHOWN},
+    keys::{KeyAction, KeyActionDone, KeyList, KeyState, KeyView, REVOKED_KEYS_SHOWN},
     service::SigningKeys,
 };
 use axum::body::Bytes;
@@ -520,14 +520,123 @@ impl KeyService {
     }
 }
 
-#[async_trait::async_trait]
-impl SigningKeys for KeyService {
-    async fn list_signing_keys(&self) -> Result<Vec<KeyView>, DashboardError> {
-        Ok(self
+/// The dashboard's words for a failed operation; causes that are Signet's own problem go to the
+/// log, not to the page.
+fn dashboard_error(error: ServiceError) -> DashboardError {
+    match error {
+        ServiceError::Key(KeyError::NotFound(kid)) => DashboardError::KeyNotFound(shown_kid(&kid)),
+        ServiceError::Key(KeyError::NotRevocable { kid, state }) => DashboardError::NotRevocable {
+            kid: shown_kid(&kid),
+            state,
+        },
+        ServiceError::Store(StoreError::RateLimited { limit, reset_at }) => {
+            DashboardError::RotationLimit {
+                limit,
+                reset_at: iso(reset_at),
+            }
+        }
+        ServiceError::Store(StoreError::Conflict) => DashboardError::KeysChanged,
+        ServiceError::Store(StoreError::Unavailable(cause)) => {
+            tracing::warn!(%cause, "dashboard action failed: database unavailable");
+            DashboardError::Unavailable
+        }
+        other => {
+            tracing::error!(error = %other, "dashboard action failed");
+            DashboardError::Unavailable
+        }
+    }
+}
+
+/// A kid as the page may repeat it: one Signet could have issued, or a placeholder.
+fn shown_kid(kid: &str) -> String {
+    if app::keys::is_kid(kid) {
+        kid.to_owned()
+    } else {
+        "(malformed key id)".to_owned()
+    }
+}
+
+impl KeyService {
+    /// The dashboard operator, acting from `from`.
+    fn operator_actor(from: Option<std::net::IpAddr>) -> Actor {
+        Actor {
+            name: "operator".to_owned(),
+            remote_addr: from.map(|addr| addr.to_string()),
+            rate_limited: true,
+        }
+    }
+
+    /// Fails with [`DashboardError::KeysChanged`] unless the newest committed key set has
+    /// `kid` in `state`: the operator confirmed an action on what the page showed.
+    async fn expect_state(&self, kid: &str, state: KeyState) -> Result<(), DashboardError> {
+        self.refresh().await.map_err(dashboard_error)?;
+        match self
             .published()
             .keys
             .iter()
-            .map(PublishedKey::view)
-            .collect())
+            .find(|key| key.record.state == state)
+        {
+            Some(key) if key.record.kid == kid => Ok(()),
+            _ => Err(DashboardError::KeysChanged),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SigningKeys for KeyService {
+    async fn list_signing_keys(&self) -> Result<KeyList, DashboardError> {
+        let published = self.published();
+        Ok(KeyList {
+            tenant_domain: self.tenant_domain().to_owned(),
+            version: published.version,
+            keys: published.keys.iter().map(PublishedKey::view).collect(),
+        })
+    }
+
+    async fn rotate(
+        &self,
+        next_kid: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<KeyActionDone, DashboardError> {
+        self.expect_state(next_kid, KeyState::Next).await?;
+        let rotated = KeyService::rotate(self, &Self::operator_actor(from))
+            .await
+            .map_err(dashboard_error)?;
+        Ok(KeyActionDone {
+            action: KeyAction::Rotate,
+            kid: rotated.current.record.kid,
+            revoked: None,
+        })
+    }
+
+    async fn rotate_and_revoke(
+        &self,
+        current_kid: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<KeyActionDone, DashboardError> {
+        self.expect_state(current_kid, KeyState::Current).await?;
+        let rotated = KeyService::rotate_and_revoke(self, &Self::operator_actor(from))
+            .await
+            .map_err(dashboard_error)?;
+        Ok(KeyActionDone {
+            action: KeyAction::RotateAndRevoke,
+            kid: rotated.current.record.kid,
+            revoked: rotated.revoked,
+        })
+    }
+
+    async fn revoke(
+        &self,
+        kid: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<KeyActionDone, DashboardError> {
+        let revoked = KeyService::revoke(self, kid, &Self::operator_actor(from))
+            .await
+            .map_err(dashboard_error)?;
+        Ok(KeyActionDone {
+            action: KeyAction::Revoke,
+            kid: revoked.record.kid,
+            revoked: None,
+        })
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod dashboard_actions;
 mod dashboard_auth;
 mod management_api;
 mod public_endpoints;

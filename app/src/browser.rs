@@ -1,0 +1,85 @@
+//! What only the browser can do: the clipboard, local time, timers, and the live stream of key
+//! events. Compiled for the `hydrate` build only.
+
+use futures_util::{
+    StreamExt,
+    future::{AbortHandle, Abortable},
+};
+use gloo_net::eventsource::{State, futures::EventSource};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Where the server announces key-set versions (see the server's `api::dashboard`).
+const KEY_EVENTS_URL: &str = "/_signet/events";
+
+/// How long to wait before opening the stream again after the browser gave up on it.
+const RECONNECT_MS: i32 = 3_000;
+
+/// Puts `text` on the clipboard.
+pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let promise = window.navigator().clipboard().write_text(text);
+    JsFuture::from(promise)
+        .await
+        .map(|_| ())
+        .map_err(|error| format!("{error:?}"))
+}
+
+/// `iso` (UTC) in the browser's time zone and locale, e.g. "22 Nov 2026, 10:04".
+pub fn local_time(iso: &str) -> Option<String> {
+    let date = js_sys::Date::new(&JsValue::from_str(iso));
+    if date.get_time().is_nan() {
+        return None;
+    }
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into()).ok()?;
+    js_sys::Reflect::set(&options, &"timeStyle".into(), &"medium".into()).ok()?;
+    date.to_locale_string("default", &options).as_string()
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Calls `on_version` with every key-set version the server announces, for as long as the
+/// returned handle is not aborted. The browser reconnects a dropped stream by itself; when it
+/// gives up (the server answered with an error, e.g. while it restarts), the stream is opened
+/// again after a pause.
+pub fn follow_key_events(on_version: impl Fn(i64) + 'static) -> AbortHandle {
+    let (handle, registration) = AbortHandle::new_pair();
+    let follow = async move {
+        loop {
+            if let Ok(mut source) = EventSource::new(KEY_EVENTS_URL) {
+                if let Ok(mut events) = source.subscribe("keys") {
+                    while let Some(event) = events.next().await {
+                        match event {
+                            Ok((_, message)) => {
+                                if let Some(version) =
+                                    message.data().as_string().and_then(|d| d.parse().ok())
+                                {
+                                    on_version(version);
+                                }
+                            }
+                            // Still CONNECTING: the browser is retrying on its own.
+                            Err(_) if source.state() != State::Closed => {}
+                            Err(_) => break,
+                        }
+                    }
+                }
+                source.close();
+            }
+            sleep(RECONNECT_MS).await;
+        }
+    };
+    leptos::task::spawn_local(async move {
+        let _ = Abortable::new(follow, registration).await;
+    });
+    handle
+}
