@@ -83,3 +83,41 @@ pub fn follow_key_events(on_version: impl Fn(i64) + 'static) -> AbortHandle {
     });
     handle
 }
+
+/// Keeps Tab and Shift+Tab inside `container` (a modal dialog): past the last control focus
+/// wraps to the first, and back.
+pub fn trap_focus(container: &web_sys::Element, event: &web_sys::KeyboardEvent) {
+    if event.key() != "Tab" {
+        return;
+    }
+    let Ok(found) = container.query_selector_all(
+        "button:not([disabled]), a[href], input:not([type=hidden]):not([disabled])",
+    ) else {
+        return;
+    };
+    let controls: Vec<web_sys::HtmlElement> = (0..found.length())
+        .filter_map(|i| found.item(i))
+        .filter_map(|node| node.dyn_into().ok())
+        .collect();
+    let (Some(first), Some(last)) = (controls.first(), controls.last()) else {
+        return;
+    };
+    let active = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element());
+    let is = |control: &web_sys::HtmlElement| {
+        active
+            .as_ref()
+            .is_some_and(|a| a == control.unchecked_ref::<web_sys::Element>())
+    };
+    let inside = active
+        .as_ref()
+        .is_some_and(|a| container.contains(Some(a.unchecked_ref())));
+    if event.shift_key() && (is(first) || !inside) {
+        event.prevent_default();
+        let _ = last.focus();
+    } else if !event.shift_key() && (is(last) || !inside) {
+        event.prevent_default();
+        let _ = first.focus();
+    }
+}

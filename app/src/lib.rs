@@ -14,6 +14,7 @@ pub mod service;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -68,7 +69,14 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, so this flips once the page is interactive;
     // the end-to-end tests wait for it before clicking.
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    Effect::new(move |_| {
+        hydrated.set(true);
+        // Time to interactive, for the end-to-end suite's measurement.
+        #[cfg(feature = "hydrate")]
+        if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = performance.mark("signet-hydrated");
+        }
+    });
     provide_context(Hydrated(hydrated.into()));
 
     view! {
@@ -78,7 +86,13 @@ pub fn App() -> impl IntoView {
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("/login") view=|| view! { <TopBar signed_in=false /> <SignInPage /> } />
-                    <Route path=path!("/tenant/signing_keys") view=|| view! { <TopBar signed_in=true /> <SigningKeysPage /> } />
+                    // Rendered whole before it is sent (not streamed): the page must work without
+                    // JavaScript, which out-of-order streaming needs to place its content.
+                    <Route
+                        path=path!("/tenant/signing_keys")
+                        view=|| view! { <TopBar signed_in=true /> <SigningKeysPage /> }
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

@@ -17,6 +17,18 @@ test.describe.serial('Signing Keys', () => {
     await check.exactlyOneKeyIn(page, 'current');
     await check.exactlyOneKeyIn(page, 'next');
     await check.revokedKeysSectionShown(page);
+
+    // Time to interactive of a full page load, signed in: reported, not asserted against a budget.
+    await page.goto('/tenant/signing_keys');
+    await act.waitForHydration(page);
+    const timing = await page.evaluate(() => ({
+      interactive: performance.getEntriesByName('signet-hydrated')[0]?.startTime ?? -1,
+      response: (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).responseEnd,
+    }));
+    expect(timing.interactive, 'the page marks the moment it became interactive').toBeGreaterThan(0);
+    console.log(
+      `Signing Keys page: HTML received at ${timing.response.toFixed(0)} ms, interactive at ${timing.interactive.toFixed(0)} ms`,
+    );
   });
 
   test('the listed keys are exactly the published JWKS, with matching fingerprints', async ({ page, request }) => {

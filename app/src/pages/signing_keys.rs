@@ -378,17 +378,28 @@ fn ConfirmDialog(
     actions: Actions,
 ) -> impl IntoView {
     let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
+    // Server-rendered (asked for by `?confirm=…`), the dialog is simply open in the page; made in
+    // the browser, it opens as a modal below.
+    let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
+    // The `close` event of turning a server-opened dialog into a modal is not a cancel.
+    let reopening = StoredValue::new(false);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if let Some(dialog) = dialog_ref.get() {
-            // Opened by the server (no JavaScript yet): reopen it as a modal.
             if dialog.open() {
+                reopening.set_value(true);
                 dialog.close();
             }
             let _ = dialog.show_modal();
         }
     });
-    let on_close = move |_| actions.confirm.set(None);
+    let on_close = move |_| {
+        if reopening.get_value() {
+            reopening.set_value(false);
+        } else {
+            actions.confirm.set(None);
+        }
+    };
     let kid_of = |key: &Option<KeyView>| {
         key.as_ref()
             .map_or_else(|| "(none)".to_owned(), |k| k.kid.clone())
@@ -471,11 +482,19 @@ fn ConfirmDialog(
     view! {
         <dialog
             node_ref=dialog_ref
-            open
+            open=!hydrated
             class="dialog"
             aria-labelledby="confirm-title"
             data-testid="confirm-dialog"
             on:close=on_close
+            on:keydown=move |event| {
+                #[cfg(feature = "hydrate")]
+                if let Some(dialog) = dialog_ref.get_untracked() {
+                    crate::browser::trap_focus(&dialog, &event);
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = event;
+            }
         >
             <h2 id="confirm-title">{title}</h2>
             {body}

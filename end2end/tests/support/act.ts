@@ -101,3 +101,27 @@ export async function screenshot(
   await openSigningKeys(page);
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
 }
+
+/** Opens the "…" menu of a key's row. */
+export async function openMenu(page: Page, kid: string): Promise<void> {
+  await find.keyRow(page, kid).locator('summary').click();
+}
+
+/** Chooses an item of a key's "…" menu (opening it first). */
+export async function chooseFromMenu(page: Page, kid: string, item: string): Promise<void> {
+  await openMenu(page, kid);
+  await find.menuItem(page, kid, item).click();
+}
+
+/** Confirms the open dialog with its confirming button. */
+export async function confirm(page: Page, button: string): Promise<void> {
+  await find.confirmDialog(page).getByRole('button', { name: button, exact: true }).click();
+}
+
+/** Signs in a fresh browser context of the same browser (a second operator, or one without JavaScript). */
+export async function signInElsewhere(page: Page): Promise<void> {
+  await page.goto('/login');
+  await page.getByLabel('Operator password').fill(operatorPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/tenant\/signing_keys$/);
+}

@@ -27,6 +27,8 @@ export const signetSettings: Record<string, string> = {
   SIGNET_DATA_DIR: dataDir,
   SIGNET_TENANT_DOMAIN: tenantDomain,
   SIGNET_ADMIN_PASSWORD: operatorPassword,
+  // The stories rotate from the page more than the default five times a day allows.
+  SIGNET_ROTATION_LIMIT_PER_DAY: '100',
 };
 
 /** Where the server finds the site that cargo-leptos built (it runs outside cargo-leptos). */

@@ -94,3 +94,8 @@ export async function sidewaysOverflow(page: Page): Promise<number> {
     return root.scrollWidth - root.clientWidth;
   });
 }
+
+export const confirmDialog = (page: Page): Locator => page.getByTestId('confirm-dialog');
+export const toasts = (page: Page): Locator => page.getByTestId('toast');
+export const menuItem = (page: Page, kid: string, name: string): Locator =>
+  keyRow(page, kid).getByRole('button', { name, exact: true }).or(keyRow(page, kid).getByRole('link', { name, exact: true }));
