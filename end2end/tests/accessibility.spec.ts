@@ -1,0 +1,44 @@
+// Everyone can use the page: axe-core finds no WCAG 2 A/AA violation (contrast included) on the
+// sign-in page, the Signing Keys page, an open dialog and an open menu, in light and dark.
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+import { expect, test } from './support/fixtures';
+import * as act from './support/act';
+import * as find from './support/find';
+
+async function violations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return results.violations.map(
+    (violation) => `${violation.id} (${violation.impact}): ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+  );
+}
+
+for (const colorScheme of ['light', 'dark'] as const) {
+  test.describe(`Accessibility, ${colorScheme}`, () => {
+    test.use({ colorScheme });
+
+    test('the sign-in page', async ({ browser }) => {
+      const context = await browser.newContext({ colorScheme });
+      const page = await context.newPage();
+      await page.goto('/login');
+      await act.waitForHydration(page);
+      expect(await violations(page)).toEqual([]);
+      await context.close();
+    });
+
+    test('the Signing Keys page, its menu and its dialog', async ({ page }) => {
+      await act.openSigningKeys(page);
+      expect(await violations(page), 'the page').toEqual([]);
+
+      const current = find.kidIn(await find.listedKeys(page), 'current');
+      await act.openMenu(page, current);
+      expect(await violations(page), 'with a key menu open').toEqual([]);
+      await page.keyboard.press('Escape');
+
+      await page.getByRole('button', { name: 'Rotate & Revoke Key', exact: true }).click();
+      await expect(find.confirmDialog(page)).toBeVisible();
+      expect(await violations(page), 'with the Rotate & Revoke dialog open').toEqual([]);
+      await page.keyboard.press('Escape');
+    });
+  });
+}
