@@ -43,7 +43,7 @@ pub enum DashboardError {
     #[error("There is no signing key {0}. The list shows the keys there are.")]
     KeyNotFound(String),
     /// The request never reached the server or its answer could not be read.
-    #[error("The request did not reach Signet ({0}). Check your connection and try again.")]
+    #[error("The request did not reach Signet. Check your connection and try again.")]
     Transport(String),
 }
 

@@ -227,3 +227,25 @@ test.describe.serial('Acting on signing keys', () => {
     await other.close();
   });
 });
+
+test.describe('Live updates after network loss', () => {
+  // Requests made while the network is cut fail, and the browser says so; nothing else may go wrong.
+  test.use({ expectedProblemPatterns: [/net::ERR_INTERNET_DISCONNECTED/] });
+
+  test('an open page that lost the network catches up by itself when it is back', async ({ page, request }) => {
+    await act.openSigningKeys(page);
+    await markWindow(page);
+    const next = find.kidIn(await find.listedKeys(page), 'next');
+
+    await page.context().setOffline(true);
+    act.signet('keys', 'rotate');
+    await page.waitForTimeout(1_500);
+    await page.context().setOffline(false);
+
+    await expect(find.keyRow(page, next), 'the page caught up without a reload').toHaveAttribute('data-state', 'current', {
+      timeout: 10_000,
+    });
+    await windowStillMarked(page);
+    expect((await find.listedKeys(page)).map((k) => k.kid)).toEqual(await find.publishedKids(request));
+  });
+});

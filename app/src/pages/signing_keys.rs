@@ -162,19 +162,22 @@ pub fn SigningKeysPage() -> impl IntoView {
     let rotate = ServerAction::<RotateSigningKey>::new();
     let rotate_and_revoke = ServerAction::<RotateAndRevokeSigningKey>::new();
     let revoke = ServerAction::<RevokeSigningKey>::new();
-    // The newest key-set version announced by the live stream.
-    let announced = RwSignal::new(0_i64);
+    // Bumped to fetch the lists again: the live stream announced another version, or a fetch
+    // failed and is retried.
+    let refetch = RwSignal::new(0_u64);
     let keys = Resource::new(
         move || {
             (
                 rotate.version().get(),
                 rotate_and_revoke.version().get(),
                 revoke.version().get(),
-                announced.get(),
+                refetch.get(),
             )
         },
         |_| list_signing_keys(),
     );
+    // The last lists fetched: shown, marked as possibly stale, while Signet cannot be reached.
+    let last_good = StoredValue::new(None::<KeyList>);
 
     // After a plain form post the server redirected here with the outcome in the query.
     let query = use_query_map().get_untracked();
@@ -198,15 +201,23 @@ pub fn SigningKeysPage() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let follow = crate::browser::follow_key_events(move |version| {
-            let shown = keys
-                .get_untracked()
-                .and_then(Result::ok)
-                .map_or(0, |list| list.version);
-            if version != shown && version != announced.get_untracked() {
-                announced.set(version);
+            let shown = last_good.with_value(|list| list.as_ref().map(|list| list.version));
+            if shown != Some(version) {
+                refetch.update(|n| *n += 1);
             }
         });
         on_cleanup(move || follow.abort());
+        // A fetch that did not get through (network loss, Signet restarting) is retried.
+        Effect::new(move |_| {
+            if let Some(Err(DashboardError::Transport(_) | DashboardError::Unavailable)) =
+                keys.get()
+            {
+                leptos::task::spawn_local(async move {
+                    crate::browser::sleep(3_000).await;
+                    refetch.update(|n| *n += 1);
+                });
+            }
+        });
     }
 
     let actions = Actions {
@@ -222,8 +233,29 @@ pub fn SigningKeysPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading signing keys…"</p> }>
                 {move || Suspend::new(async move {
                     match keys.await {
-                        Ok(list) => Either::Left(view! { <KeysPage list actions /> }),
-                        Err(error) => Either::Right(view! { <ErrorNotice error /> }),
+                        Ok(list) => {
+                            last_good.set_value(Some(list.clone()));
+                            view! { <KeysPage list actions /> }.into_any()
+                        }
+                        Err(error) => {
+                            let passing = matches!(
+                                error,
+                                DashboardError::Transport(_) | DashboardError::Unavailable
+                            );
+                            match last_good.get_value().filter(|_| passing) {
+                                Some(list) => {
+                                    view! {
+                                        <p class="notice notice-error" role="alert" data-testid="stale-notice">
+                                            {error.to_string()}
+                                            " The keys below are as last seen; the page retries by itself."
+                                        </p>
+                                        <KeysPage list actions />
+                                    }
+                                        .into_any()
+                                }
+                                None => view! { <ErrorNotice error /> }.into_any(),
+                            }
+                        }
                     }
                 })}
             </Transition>
@@ -256,7 +288,7 @@ fn ErrorNotice(error: DashboardError) -> impl IntoView {
 }
 
 #[component]
-fn KeysPage(list: KeyList, actions: Actions) -> impl IntoView {
+fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
     let current = list.first_in(KeyState::Current).cloned();
     let next = list.first_in(KeyState::Next).cloned();
     let dialog = move || {
@@ -297,6 +329,7 @@ fn KeysPage(list: KeyList, actions: Actions) -> impl IntoView {
         </section>
         {dialog}
     }
+    .into_any()
 }
 
 /// A button that opens a confirmation: a GET form that asks the server for the page with the
@@ -330,7 +363,7 @@ fn ConfirmButton(
 }
 
 #[component]
-fn RotationSettings(actions: Actions) -> impl IntoView {
+fn RotationSettings(actions: Actions) -> AnyView {
     view! {
         <section class="card" aria-labelledby="rotation-title">
             <h2 id="rotation-title">"Rotation Settings"</h2>
@@ -366,6 +399,7 @@ fn RotationSettings(actions: Actions) -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }
 
 /// The confirmation dialog: modal once hydrated (focus stays inside, Escape cancels), an inline
@@ -537,7 +571,7 @@ fn ConfirmSubmit(
 }
 
 #[component]
-fn ValidKeys(valid: Vec<KeyView>, actions: Actions) -> impl IntoView {
+fn ValidKeys(valid: Vec<KeyView>, actions: Actions) -> AnyView {
     view! {
         <section class="card" aria-labelledby="valid-keys-title">
             <h2 id="valid-keys-title">"List of Valid Keys"</h2>
@@ -569,10 +603,11 @@ fn ValidKeys(valid: Vec<KeyView>, actions: Actions) -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
-fn ValidKeyRow(key: KeyView, actions: Actions) -> impl IntoView {
+fn ValidKeyRow(key: KeyView, actions: Actions) -> AnyView {
     let row_kid = key.kid.clone();
     let state = key.state;
     view! {
@@ -597,12 +632,13 @@ fn ValidKeyRow(key: KeyView, actions: Actions) -> impl IntoView {
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// The "…" menu of a valid key. A `<details>` element, so it opens without JavaScript too;
 /// the copy items appear once the page is hydrated (they need the clipboard).
 #[component]
-fn KeyMenu(key: KeyView, actions: Actions) -> impl IntoView {
+fn KeyMenu(key: KeyView, actions: Actions) -> AnyView {
     let hydrated = use_context::<Hydrated>().map_or(Signal::stored(false), |h| h.0);
     let menu_ref = NodeRef::<leptos::html::Details>::new();
     let close_menu = move || {
@@ -706,6 +742,7 @@ fn KeyMenu(key: KeyView, actions: Actions) -> impl IntoView {
             </div>
         </details>
     }
+    .into_any()
 }
 
 #[component]

@@ -27,14 +27,23 @@ function watchBrowserProblems(page: Page): string[] {
   return problems;
 }
 
-export const test = base.extend<{ browserProblems: string[]; expectedProblems: string[] }>({
+export const test = base.extend<{
+  browserProblems: string[];
+  expectedProblems: string[];
+  expectedProblemPatterns: RegExp[];
+}>({
   /** Problems a story causes on purpose (e.g. a refused sign-in), matched exactly; none by default. */
   expectedProblems: [[], { option: true }],
+  /** Problems a story causes on purpose whose number depends on timing (e.g. while it cuts the network). */
+  expectedProblemPatterns: [[], { option: true }],
   browserProblems: [
-    async ({ page, expectedProblems }, use) => {
+    async ({ page, expectedProblems, expectedProblemPatterns }, use) => {
       const problems = watchBrowserProblems(page);
       await use(problems);
-      const unexpected = problems.filter((problem) => !expectedProblems.includes(problem));
+      const unexpected = problems.filter(
+        (problem) =>
+          !expectedProblems.includes(problem) && !expectedProblemPatterns.some((pattern) => pattern.test(problem)),
+      );
       expect(unexpected, 'the browser reported no console errors and no failed requests').toEqual([]);
     },
     { auto: true },
