@@ -1,6 +1,10 @@
-//! The `signet` command line: `serve`, and `keys …` for scripts and break-glass use.
+//! The `signet` command line: `serve`, `keys …` for scripts and break-glass use, and the
+//! operator's `master-key rotate`, `backup` and `restore`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::Context;
 use app::keys::KeyView;
@@ -9,10 +13,11 @@ use tokio::net::TcpListener;
 
 use crate::{
     api::{ApiSettings, AppState, router},
+    backup,
     config::Settings,
-    keys::service::KeyService,
+    keys::{master_key::MasterKey, service::KeyService},
     startup,
-    store::Actor,
+    store::{Actor, MasterKeyRotation, SqlStore},
 };
 
 /// How often a server looks for changes made by other processes (CLI, other servers).
@@ -47,6 +52,31 @@ pub enum Command {
     /// Create, list and delete machine clients of the Management API.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Re-encrypt every private key under a new master key.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCommand),
+    /// Write a consistent snapshot of the embedded database to FILE while servers keep running.
+    Backup {
+        /// Where to write the snapshot; must not exist.
+        file: PathBuf,
+    },
+    /// Replace the embedded database with a backup (stop the servers first).
+    Restore {
+        /// A file written by `signet backup`.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MasterKeyCommand {
+    /// Re-encrypt every private key and client hashing key under the key in --new-key-file, in
+    /// one transaction; then restart the servers with SIGNET_MASTER_KEY_FILE set to that file.
+    Rotate {
+        /// The new master key: 32 random bytes in base64, made with
+        /// `openssl rand -base64 32 > FILE; chmod 600 FILE`.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +148,17 @@ impl Cli {
                 audit(&settings, limit, json).await
             }
             Command::Clients(command) => clients(&settings, command).await,
+            Command::MasterKey(MasterKeyCommand::Rotate { new_key_file }) => {
+                rotate_master_key(&settings, &new_key_file).await
+            }
+            Command::Backup { file } => {
+                println!("{}", backup::backup(&settings, &file).await?);
+                Ok(())
+            }
+            Command::Restore { file } => {
+                println!("{}", backup::restore(&settings, &file).await?);
+                Ok(())
+            }
         }
     }
 }
@@ -133,6 +174,12 @@ fn cli_actor() -> Actor {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    // A bad certificate stops Signet before it opens anything, rather than half-started.
+    let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let _lock = startup::lock_embedded_database(settings)?;
     let (keys, operator) = startup::open(settings, &cli_actor()).await?;
     startup::ensure_operator_password(settings, &operator).await?;
@@ -151,20 +198,16 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         addr = %settings.addr,
         tenant = keys.tenant_domain(),
         site_root = %state.leptos.site_root,
-        "Signet is serving; dashboard at http://{}/tenant/signing_keys",
+        "Signet is serving; dashboard at {scheme}://{}/tenant/signing_keys",
         settings.addr
     );
     let stopping = state.clone();
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    crate::http_server::serve(listener, router(state), tls, async move {
         shutdown_signal().await;
         stopping.stop();
     })
-    .await
-    .context("server error")
+    .await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -289,6 +332,53 @@ async fn clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result
                 anyhow::bail!("no client with id {client_id}");
             }
             println!("deleted: {client_id}");
+        }
+    }
+    Ok(())
+}
+
+async fn rotate_master_key(settings: &Settings, new_key_file: &Path) -> anyhow::Result<()> {
+    let current = MasterKey::load(&settings.master_key_path())
+        .context("cannot load the current master key (SIGNET_MASTER_KEY_FILE)")?;
+    let new = MasterKey::load(new_key_file).context("cannot load the new master key")?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(new_key_file)?.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "signet: warning: {} is readable by other users; chmod 600 it",
+                new_key_file.display()
+            );
+        }
+    }
+    // Printed as given to the servers, so it must not depend on this command's directory.
+    let new_key_file = std::path::absolute(new_key_file)?;
+    let store = SqlStore::connect(&settings.database_url())
+        .await
+        .context("cannot open the database")?;
+    match store
+        .rotate_master_key(&current, &new, &cli_actor(), chrono::Utc::now())
+        .await?
+    {
+        MasterKeyRotation::Rotated {
+            from,
+            to,
+            private_keys,
+            client_hash_keys,
+        } => {
+            println!(
+                "re-encrypted {private_keys} private signing keys and {client_hash_keys} client                  hashing keys from master key {from} to {to}"
+            );
+            println!(
+                "now restart every Signet server with SIGNET_MASTER_KEY_FILE={}",
+                new_key_file.display()
+            );
+        }
+        MasterKeyRotation::AlreadyDone { to } => {
+            println!(
+                "nothing to do: every key is already encrypted under master key {to}; servers                  must run with SIGNET_MASTER_KEY_FILE={}",
+                new_key_file.display()
+            );
         }
     }
     Ok(())

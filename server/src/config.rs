@@ -48,6 +48,12 @@ pub struct Settings {
     /// Management API requests per client per minute.
     #[serde(default = "default_api_rate_limit_per_minute")]
     pub api_rate_limit_per_minute: u32,
+    /// PEM certificate chain for built-in HTTPS (with `tls_key_file`); plain HTTP when unset.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 fn default_rotation_limit_per_day() -> u32 {
@@ -142,6 +148,11 @@ impl Settings {
         if self.api_rate_limit_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "api_rate_limit_per_minute must be at least 1".into(),
+            ));
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert_file and tls_key_file go together: set both for HTTPS, or neither".into(),
             ));
         }
         if let Some(url) = &self.database_url

@@ -183,6 +183,16 @@ impl From<ServiceError> for ApiError {
                 "concurrent_modification",
                 "Another change to the signing keys happened at the same moment; try again",
             ),
+            // This instance still runs with a retired master key: another instance can serve the
+            // change, and the operator's log says which key to restart this one with.
+            ServiceError::Store(error @ StoreError::MasterKeyMismatch { .. }) => {
+                tracing::error!(%error, "refusing a key change");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "master_key_mismatch",
+                    "This Signet instance runs with an outdated master key and cannot change keys until it is restarted; try again shortly",
+                )
+            }
             other => ApiError::internal(&other),
         }
     }
@@ -243,6 +253,14 @@ mod tests {
                 ServiceError::Store(StoreError::Conflict),
                 409,
                 "concurrent_modification",
+            ),
+            (
+                ServiceError::Store(StoreError::MasterKeyMismatch {
+                    stored: "mk-new".into(),
+                    process: "mk-old".into(),
+                }),
+                503,
+                "master_key_mismatch",
             ),
             (
                 ServiceError::Store(StoreError::Database("secret detail".into())),

@@ -13,6 +13,7 @@ use axum::{
     routing::{get, post, put},
 };
 use chrono::Utc;
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::{AppState, error::ApiError};
@@ -28,21 +29,85 @@ const UPDATE: &str = "update:signing_keys";
 /// Longest bearer token accepted; real ones are under 1 KB.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// No endpoint here needs a body (Auth0's SDKs send at most `{}`): anything larger is refused.
+const MAX_BODY: usize = 16 * 1024;
+
+/// A body still arriving after this long is a slow-request attack, not a client.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub fn routes(state: AppState) -> Router<AppState> {
-    let not_allowed = || async { ApiError::method_not_allowed() };
+    // RFC 9110 §15.5.6: a 405 names the methods the route does allow.
+    let not_allowed = |allow: &'static str| {
+        move || async move { ApiError::method_not_allowed().with_header(header::ALLOW, allow) }
+    };
     Router::new()
-        .route("/keys/signing", get(list_keys).fallback(not_allowed))
+        .route(
+            "/keys/signing",
+            get(list_keys).fallback(not_allowed("GET,HEAD")),
+        )
         .route(
             "/keys/signing/rotate",
-            post(rotate_key).fallback(not_allowed),
+            post(rotate_key).fallback(not_allowed("POST")),
         )
-        .route("/keys/signing/{kid}", get(get_key).fallback(not_allowed))
+        .route(
+            "/keys/signing/{kid}",
+            get(get_key).fallback(not_allowed("GET,HEAD")),
+        )
         .route(
             "/keys/signing/{kid}/revoke",
-            put(revoke_key).fallback(not_allowed),
+            put(revoke_key).fallback(not_allowed("PUT")),
         )
         .route_layer(middleware::from_fn_with_state(state, authenticate))
         .fallback(|| async { ApiError::route_not_found() })
+        // Outermost: an oversized or dawdling body is refused before any token is verified.
+        .layer(middleware::from_fn(bounded_body))
+}
+
+/// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`], refusing in Auth0's shape
+/// (413, 408) rather than leaving the limit to whatever a handler might extract.
+async fn bounded_body(request: Request, next: Next) -> Response {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The request body is larger than {MAX_BODY} bytes"),
+        )
+        .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let read = async {
+        let mut chunks = body.into_data_stream();
+        let mut buffered = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|_| None)?;
+            if buffered.len() + chunk.len() > MAX_BODY {
+                return Err(Some(too_large()));
+            }
+            buffered.extend_from_slice(&chunk);
+        }
+        Ok(buffered)
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(body)) => next.run(Request::from_parts(parts, body.into())).await,
+        Ok(Err(Some(refusal))) => refusal,
+        Ok(Err(None)) => {
+            ApiError::bad_request("The request body could not be read").into_response()
+        }
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body did not arrive in time",
+        )
+        .into_response(),
+    }
 }
 
 /// An authenticated Management API caller.

@@ -7,13 +7,19 @@ mod health;
 mod management;
 mod oauth;
 pub mod rate_limit;
+mod security_headers;
 mod session;
+mod token_throttle;
 mod well_known;
 
 use axum::{Router, extract::FromRef, response::Redirect, routing::get};
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::trace::TraceLayer;
+use tower_http::{
+    LatencyUnit,
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
 
 use std::{sync::Arc, time::Duration};
 
@@ -61,6 +67,8 @@ pub struct ApiSettings {
     pub token_lifetime: Duration,
     /// The per-client request limit.
     pub limiter: ClientRateLimiter,
+    /// Failed client authentications at the token endpoint.
+    pub token_throttle: token_throttle::TokenThrottle,
 }
 
 impl From<&Settings> for ApiSettings {
@@ -68,6 +76,7 @@ impl From<&Settings> for ApiSettings {
         Self {
             token_lifetime: Duration::from_secs(settings.token_lifetime_secs),
             limiter: ClientRateLimiter::new(settings.api_rate_limit_per_minute),
+            token_throttle: token_throttle::TokenThrottle::default(),
         }
     }
 }
@@ -97,16 +106,30 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(service.clone());
                 provide_context(operator.clone());
+                security_headers::provide_page_nonce();
             },
             move || app::shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(security_headers::provide_page_nonce, app::shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::guard,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Outside the guard, so its refusals and redirects carry the headers too.
+        .layer(axum::middleware::from_fn(security_headers::add))
+        // One line per request at info (SPEC §10): method, path and status with its latency.
+        // Headers are left out, so neither bearer tokens nor session cookies reach the log.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
         .with_state(state)
 }

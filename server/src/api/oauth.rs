@@ -1,9 +1,9 @@
 //! `POST /oauth/token`: the client-credentials grant, with RFC 6749 request and error shapes.
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State},
+    extract::{ConnectInfo, DefaultBodyLimit, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
@@ -39,6 +39,8 @@ struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    /// Seconds to wait, sent as `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -47,6 +49,19 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Too many failed authentications of this client from this address (Auth0's error code).
+    fn too_many_attempts(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed attempts to authenticate this client; try again later",
+            )
         }
     }
 
@@ -79,6 +94,11 @@ impl IntoResponse for OAuthError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Basic realm=\"signet\""),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }
@@ -144,9 +164,23 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 
 async fn token(
     State(state): State<AppState>,
+    connection: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
+    // The body's own rejections (too large, unreadable) answer in OAuth's shape too.
+    let body = body.map_err(|rejection| {
+        OAuthError::new(
+            rejection.status(),
+            "invalid_request",
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("The request body is larger than {MAX_BODY} bytes")
+            } else {
+                "The request body could not be read".to_owned()
+            },
+        )
+    })?;
+    let addr = connection.map(|Extension(ConnectInfo(addr))| addr.ip());
     let request = parse_request(&headers, &body)?;
     match request.grant_type.as_deref() {
         None => return Err(OAuthError::invalid_request("grant_type is required")),
@@ -174,6 +208,15 @@ async fn token(
         (None, Some(id), Some(secret)) => (id, secret),
         _ => return Err(OAuthError::invalid_client()),
     };
+    let throttle = &state.api.token_throttle;
+    if let Some(seconds) = throttle.locked(&client_id, addr, Utc::now()) {
+        // The client id is not logged: a confused caller may have pasted a secret into it.
+        tracing::warn!(
+            ?addr,
+            "token request throttled after failed authentications"
+        );
+        return Err(OAuthError::too_many_attempts(seconds));
+    }
     let client = state
         .keys
         .authenticate_client(&client_id, &secret)
@@ -186,7 +229,11 @@ async fn token(
                 "Signet cannot reach its database; try again shortly",
             )
         })?
-        .ok_or_else(OAuthError::invalid_client)?;
+        .ok_or_else(|| {
+            throttle.fail(&client_id, addr, Utc::now());
+            OAuthError::invalid_client()
+        })?;
+    throttle.succeed(&client_id, addr);
 
     let expected_audience = tokens::management_audience(state.keys.tenant_domain());
     if let Some(audience) = request.audience.as_deref()

@@ -26,8 +26,14 @@ fn is_server_fn(path: &str) -> bool {
 }
 
 /// A cross-site request: its `Origin` is another site, or the browser says it is.
-fn is_cross_site(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+fn is_cross_site(request: &Request) -> bool {
+    let headers = request.headers();
+    // HTTP/1.1 names the site in `Host`; HTTP/2 (browsers over HTTPS) in the `:authority`
+    // pseudo-header, which arrives as the URI's authority.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
     let origin_mismatch = headers
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
@@ -61,7 +67,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     if !page && !server_fn {
         return next.run(request).await;
     }
-    if server_fn && request.method() == Method::POST && is_cross_site(request.headers()) {
+    if server_fn && request.method() == Method::POST && is_cross_site(&request) {
         return refuse(StatusCode::FORBIDDEN, "Cross-site requests are refused.");
     }
     if server_fn && PUBLIC_SERVER_FNS.contains(&path) {

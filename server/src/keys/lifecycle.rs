@@ -442,6 +442,238 @@ mod tests {
         assert_eq!(set.next().kid, "k49");
     }
 
+    /// Properties of any sequence of operations, checked against a model written separately
+    /// from the state machine: SPEC §1's invariants hold after every step.
+    mod properties {
+        use std::collections::HashSet;
+
+        use proptest::{prelude::*, sample::Index};
+
+        use super::*;
+
+        /// Which kid a step names.
+        #[derive(Debug, Clone)]
+        enum Target {
+            Current,
+            Next,
+            Previous(Index),
+            Revoked(Index),
+            Unknown,
+        }
+
+        /// The kid a step offers for the new next key.
+        #[derive(Debug, Clone)]
+        enum NewKid {
+            Fresh,
+            /// Any kid the tenant ever had, revoked ones included.
+            Used(Index),
+        }
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            Rotate(NewKid),
+            Revoke(Target),
+            RotateAndRevoke(NewKid),
+        }
+
+        fn new_kid() -> impl Strategy<Value = NewKid> {
+            prop_oneof![
+                3 => Just(NewKid::Fresh),
+                1 => any::<Index>().prop_map(NewKid::Used),
+            ]
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            let target = prop_oneof![
+                1 => Just(Target::Current),
+                1 => Just(Target::Next),
+                3 => any::<Index>().prop_map(Target::Previous),
+                1 => any::<Index>().prop_map(Target::Revoked),
+                1 => Just(Target::Unknown),
+            ];
+            prop_oneof![
+                3 => new_kid().prop_map(Step::Rotate),
+                3 => target.prop_map(Step::Revoke),
+                1 => new_kid().prop_map(Step::RotateAndRevoke),
+            ]
+        }
+
+        /// What the lifecycle should hold, as plain lists.
+        #[derive(Debug, Clone)]
+        struct Model {
+            current: String,
+            next: String,
+            previous: Vec<String>,
+            revoked: Vec<String>,
+            /// Every kid ever handed out, in order.
+            used: Vec<String>,
+        }
+
+        impl Model {
+            fn pick(kids: &[String], index: &Index) -> Option<String> {
+                (!kids.is_empty()).then(|| index.get(kids).clone())
+            }
+
+            fn kid_for(&self, target: &Target) -> String {
+                match target {
+                    Target::Current => Some(self.current.clone()),
+                    Target::Next => Some(self.next.clone()),
+                    Target::Previous(i) => Self::pick(&self.previous, i),
+                    Target::Revoked(i) => Self::pick(&self.revoked, i),
+                    Target::Unknown => None,
+                }
+                .unwrap_or_else(|| "never-issued".to_owned())
+            }
+
+            fn state_of(&self, kid: &str) -> Option<KeyState> {
+                if kid == self.current {
+                    Some(KeyState::Current)
+                } else if kid == self.next {
+                    Some(KeyState::Next)
+                } else if self.previous.iter().any(|k| k == kid) {
+                    Some(KeyState::Previous)
+                } else if self.revoked.iter().any(|k| k == kid) {
+                    Some(KeyState::Revoked)
+                } else {
+                    None
+                }
+            }
+
+            fn rotate(&mut self, new_next: &str) {
+                let retired = std::mem::replace(&mut self.current, self.next.clone());
+                self.previous.push(retired);
+                self.next = new_next.to_owned();
+                self.used.push(new_next.to_owned());
+            }
+
+            fn revoke(&mut self, kid: &str) {
+                self.previous.retain(|k| k != kid);
+                self.revoked.push(kid.to_owned());
+            }
+        }
+
+        /// Checks `set` against `model` and SPEC §1's invariants.
+        fn check(set: &KeySet, model: &Model) -> Result<(), TestCaseError> {
+            prop_assert!(KeySet::new(set.keys().to_vec()).is_ok(), "{set:?}");
+            prop_assert_eq!(&set.current().kid, &model.current);
+            prop_assert_eq!(&set.next().kid, &model.next);
+            let kids: HashSet<&str> = set.keys().iter().map(|k| k.kid.as_str()).collect();
+            let used: HashSet<&str> = model.used.iter().map(String::as_str).collect();
+            prop_assert_eq!(kids, used, "every kid ever issued is kept, once");
+            for key in set.keys() {
+                prop_assert_eq!(Some(key.state), model.state_of(&key.kid), "{:?}", key);
+                match key.state {
+                    KeyState::Next => prop_assert!(key.current_since.is_none()),
+                    KeyState::Current => {
+                        prop_assert!(key.current_since.is_some() && key.current_until.is_none())
+                    }
+                    KeyState::Previous => prop_assert!(
+                        key.current_since <= key.current_until && key.revoked_at.is_none()
+                    ),
+                    KeyState::Revoked => prop_assert!(
+                        key.current_until.is_some() && key.current_until <= key.revoked_at
+                    ),
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn any_sequence_of_operations_keeps_the_invariants(
+                steps in prop::collection::vec(step(), 0..60)
+            ) {
+                let mut set = KeySet::provision("k0", "k1", t(0)).unwrap();
+                let mut model = Model {
+                    current: "k0".into(),
+                    next: "k1".into(),
+                    previous: vec![],
+                    revoked: vec![],
+                    used: vec!["k0".into(), "k1".into()],
+                };
+                for (i, step) in steps.iter().enumerate() {
+                    let now = t(i64::try_from(i).unwrap() + 1);
+                    let fresh = format!("k{}", model.used.len());
+                    let offered = |new: &NewKid| match new {
+                        NewKid::Fresh => fresh.clone(),
+                        NewKid::Used(i) => i.get(&model.used).clone(),
+                    };
+                    let (op, expected) = match step {
+                        Step::Rotate(new) => {
+                            let new_next = offered(new);
+                            let mut after = model.clone();
+                            after.rotate(&new_next);
+                            let expected = if model.used.contains(&new_next) {
+                                Err(KeyError::KidReused(new_next.clone()))
+                            } else {
+                                Ok(after)
+                            };
+                            (Operation::Rotate { new_next }, expected)
+                        }
+                        Step::RotateAndRevoke(new) => {
+                            let new_next = offered(new);
+                            let mut after = model.clone();
+                            after.rotate(&new_next);
+                            after.revoke(&model.current);
+                            let expected = if model.used.contains(&new_next) {
+                                Err(KeyError::KidReused(new_next.clone()))
+                            } else {
+                                Ok(after)
+                            };
+                            (Operation::RotateAndRevoke { new_next }, expected)
+                        }
+                        Step::Revoke(target) => {
+                            let kid = model.kid_for(target);
+                            let expected = match model.state_of(&kid) {
+                                None => Err(KeyError::NotFound(kid.clone())),
+                                Some(KeyState::Previous) => {
+                                    let mut after = model.clone();
+                                    after.revoke(&kid);
+                                    Ok(after)
+                                }
+                                Some(state) => Err(KeyError::NotRevocable { kid: kid.clone(), state }),
+                            };
+                            (Operation::Revoke { kid }, expected)
+                        }
+                    };
+                    let before = set.clone();
+                    match (set.plan(&op, now), expected) {
+                        (Ok(change), Ok(after)) => {
+                            let applied = set.apply(&change);
+                            // Only the keys the operation names move, and they move at `now`.
+                            for key in applied.keys() {
+                                let old = before.find(&key.kid);
+                                if old != Some(key) {
+                                    prop_assert!(
+                                        key.created_at == now
+                                            || key.current_since == Some(now)
+                                            || key.current_until == Some(now)
+                                            || key.revoked_at == Some(now),
+                                        "{:?} changed without a timestamp of now", key
+                                    );
+                                }
+                                if let Some(old) = old.filter(|old| old.state == KeyState::Revoked) {
+                                    prop_assert_eq!(old, key, "revocation is terminal");
+                                }
+                            }
+                            set = applied;
+                            model = after;
+                        }
+                        (Err(error), Err(expected)) => prop_assert_eq!(error, expected),
+                        (got, expected) => prop_assert!(
+                            false,
+                            "step {:?}: planned {:?}, expected {:?}", step, got, expected.map(|_| ())
+                        ),
+                    }
+                    prop_assert_eq!(&set.keys().len(), &model.used.len());
+                    check(&set, &model)?;
+                }
+            }
+        }
+    }
+
     #[test]
     fn invariant_violations_are_reported() {
         let two_current = vec![

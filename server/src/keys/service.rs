@@ -4,7 +4,14 @@
 //! It keeps the published key set (views, JWKS body, ETag) in memory, rebuilt once per change,
 //! and follows changes other processes commit by polling the store's version.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use app::{
     error::DashboardError,
@@ -17,7 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, watch};
 
 use crate::{
-    clients::{self, ClientError, ClientRecord, NewClient},
+    clients::{self, ClientError, ClientHashKeys, ClientRecord, NewClient},
     keys::{
         lifecycle::{Change, KeyError, KeyRecord, Operation},
         master_key::{MasterKey, MasterKeyError},
@@ -192,6 +199,13 @@ struct Inner {
     published: watch::Sender<Arc<Published>>,
     /// Serialises rebuilds so an older load never overwrites a newer one.
     refresh: Mutex<()>,
+    /// Clients as last read from the database, so tokens are still issued while it is down.
+    known_clients: std::sync::RwLock<HashMap<String, ClientRecord>>,
+    /// Whether the last look at the database found it unreachable: changes then fail at once
+    /// instead of each waiting for a connection, and clients are taken from `known_clients`.
+    database_down: AtomicBool,
+    /// Keys that check client secrets, also those hashed under a retired master key.
+    client_hash_keys: ClientHashKeys,
 }
 
 /// Cheap to clone; every clone is the same service.
@@ -272,6 +286,7 @@ impl KeyService {
                 PrivateKey::from_pkcs8_der(&master.open(&key.record.kid, sealed)?)?;
             }
         }
+        let client_hash_keys = ClientHashKeys::open(&master, &store.client_hash_keys().await?)?;
         let keys = loaded
             .keys
             .iter()
@@ -289,6 +304,9 @@ impl KeyService {
                 spare: Mutex::new(None),
                 published,
                 refresh: Mutex::new(()),
+                known_clients: std::sync::RwLock::default(),
+                database_down: AtomicBool::new(false),
+                client_hash_keys,
             }),
         })
     }
@@ -310,7 +328,16 @@ impl KeyService {
 
     /// Succeeds when the database answers.
     pub async fn ping(&self) -> Result<(), ServiceError> {
-        Ok(self.inner.store.ping().await?)
+        let result = self.inner.store.ping().await;
+        self.note_reachability(matches!(result, Err(StoreError::Unavailable(_))));
+        Ok(result?)
+    }
+
+    /// Remembers whether the database answered, for [`Self::ensure_database_up`].
+    fn note_reachability(&self, unreachable: bool) {
+        self.inner
+            .database_down
+            .store(unreachable, Ordering::Relaxed);
     }
 
     /// The newest `limit` audit events, newest first.
@@ -334,6 +361,25 @@ impl KeyService {
 
     /// Reloads the key set if the store changed since it was last published; `true` if it did.
     pub async fn refresh(&self) -> Result<bool, ServiceError> {
+        let result = self.reload().await;
+        self.note_reachability(matches!(
+            result,
+            Err(ServiceError::Store(StoreError::Unavailable(_)))
+        ));
+        result
+    }
+
+    /// Fails at once while the last look at the database found it unreachable.
+    fn ensure_database_up(&self) -> Result<(), ServiceError> {
+        if self.inner.database_down.load(Ordering::Relaxed) {
+            return Err(ServiceError::Store(StoreError::Unavailable(
+                "the database did not answer the last check".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    async fn reload(&self) -> Result<bool, ServiceError> {
         let _guard = self.inner.refresh.lock().await;
         let store = &self.inner.store;
         if store.version().await? == self.published().version {
@@ -359,16 +405,28 @@ impl KeyService {
         Ok(true)
     }
 
-    /// Follows changes committed by other processes (CLI, other servers), every `interval`.
+    /// Follows changes committed by other processes (CLI, other servers), every `interval`, and
+    /// notices when the database goes away and when it is back.
     pub fn spawn_watcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // An outage is logged when it starts and when it ends, not twice a second.
+            let mut failing = false;
             loop {
                 ticker.tick().await;
-                if let Err(error) = service.refresh().await {
-                    tracing::warn!(%error, "cannot refresh the signing keys from the database");
+                match service.refresh().await {
+                    Err(error) if !failing => {
+                        failing = true;
+                        tracing::warn!(%error, "cannot refresh the signing keys from the database; serving the last key set");
+                    }
+                    Err(_) => {}
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("the database is back; following key changes again");
+                    }
+                    Ok(_) => {}
                 }
             }
         })
@@ -416,6 +474,7 @@ impl KeyService {
         actor: &Actor,
         operation: impl FnOnce(String) -> Operation,
     ) -> Result<Rotated, ServiceError> {
+        self.ensure_database_up()?;
         let spare = self.inner.spare.lock().await.take();
         let fresh = match spare {
             Some(key) => key,
@@ -451,6 +510,7 @@ impl KeyService {
         new_key: Option<NewKey>,
         actor: &Actor,
     ) -> Result<Change, ServiceError> {
+        self.ensure_database_up()?;
         let mut attempt = 0;
         let change = loop {
             match self
@@ -485,6 +545,43 @@ impl KeyService {
 
 /// Machine clients of the Management API.
 impl KeyService {
+    /// A client by id from the database; while the database is unreachable, the client as last
+    /// read from it, so token issuance outlives a database outage. A client deleted by another
+    /// process during the outage is only forgotten once the database is back.
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let known = &self.inner.known_clients;
+        if self.inner.database_down.load(Ordering::Relaxed) {
+            let known = known
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(client) = known.get(client_id) {
+                return Ok(Some(client.clone()));
+            }
+        }
+        match self.inner.store.find_client(client_id).await {
+            Ok(found) => {
+                let mut known = known
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                match &found {
+                    Some(client) => known.insert(client_id.to_owned(), client.clone()),
+                    None => known.remove(client_id),
+                };
+                Ok(found)
+            }
+            Err(StoreError::Unavailable(cause)) => {
+                let known = known
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                match known.get(client_id) {
+                    Some(client) => Ok(Some(client.clone())),
+                    None => Err(StoreError::Unavailable(cause)),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Creates a client; the returned secret is shown once and never stored.
     pub async fn create_client(&self, name: &str, scopes: &str) -> Result<NewClient, ServiceError> {
         let (record, shown) = clients::new_client(&self.inner.master, name, scopes, Utc::now())?;
@@ -499,7 +596,13 @@ impl KeyService {
 
     /// Deletes a client; `false` if there was none. Its tokens fail once they expire.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, ServiceError> {
-        Ok(self.inner.store.delete_client(client_id).await?)
+        let deleted = self.inner.store.delete_client(client_id).await?;
+        self.inner
+            .known_clients
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(client_id);
+        Ok(deleted)
     }
 
     /// The client with this id and secret, or `None`. Costs the same whether or not the id exists.
@@ -508,12 +611,12 @@ impl KeyService {
         client_id: &str,
         secret: &str,
     ) -> Result<Option<ClientRecord>, ServiceError> {
-        let master = &self.inner.master;
-        match self.inner.store.find_client(client_id).await? {
-            Some(client) if client.verify_secret(master, secret) => Ok(Some(client)),
+        let hash_keys = &self.inner.client_hash_keys;
+        match self.find_client(client_id).await? {
+            Some(client) if hash_keys.verify(&client, secret) => Ok(Some(client)),
             Some(_) => Ok(None),
             None => {
-                clients::burn_secret_check(master, client_id, secret);
+                hash_keys.burn(client_id, secret);
                 Ok(None)
             }
         }

@@ -1,10 +1,12 @@
 //! Persistence of signing keys and their audit log, behind one interface.
 
+mod maintenance;
 mod sql;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use self::maintenance::{MasterKeyRotation, MasterKeyRotationError};
 pub use self::sql::{SqlStore, is_sqlite as sql_is_sqlite};
 use crate::clients::ClientRecord;
 use crate::keys::{
@@ -92,6 +94,13 @@ pub enum StoreError {
     /// A client with that id exists already.
     #[error("a client with that id exists already")]
     DuplicateClient,
+    /// This process's master key is not the one the stored keys are sealed under (the master key
+    /// was rotated while it ran): it must not write a key the others cannot open.
+    #[error(
+        "the signing keys are encrypted under master key {stored} but this process has {process}; \
+         restart it with the new SIGNET_MASTER_KEY_FILE"
+    )]
+    MasterKeyMismatch { stored: String, process: String },
 }
 
 /// The one seam between Signet and its database.
@@ -122,6 +131,9 @@ pub trait KeyStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: Option<RotationLimit>,
     ) -> Result<Change, StoreError>;
+    /// The client-secret hashing keys of retired master keys, by `secret_key_id`, each sealed
+    /// under the current master key.
+    async fn client_hash_keys(&self) -> Result<Vec<(String, SealedKey)>, StoreError>;
     /// The newest `limit` audit events, newest first.
     async fn audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
     /// Succeeds when the database answers.

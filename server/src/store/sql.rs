@@ -49,7 +49,8 @@ impl SqlStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            // Short, so that while the database is down a change fails fast with a 503 instead of queueing.
+            .acquire_timeout(Duration::from_secs(2))
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
@@ -146,12 +147,18 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
             sqlx::Error::Database(db) => match db.code().as_deref() {
                 // PostgreSQL serialization failure / deadlock; SQLite busy or locked.
                 Some("40001" | "40P01" | "5" | "6" | "517") => StoreError::Conflict,
+                // PostgreSQL connection exceptions (class 08) and a server shutting down or
+                // starting up (57P01–57P03): the database is away, not wrong.
+                Some(code) if code.starts_with("08") || code.starts_with("57P0") => {
+                    StoreError::Unavailable(error.to_string())
+                }
                 _ => StoreError::Database(error.to_string()),
             },
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
@@ -397,6 +404,9 @@ impl KeyStore for SqlStore {
             ));
         }
         let (mut tx, version) = begin_change(&self.pool).await?;
+        if let Some(key) = &new_key {
+            super::maintenance::ensure_sealed_under(&mut tx, &key.sealed.master_key_id).await?;
+        }
         // Counted under the key set's lock, so concurrent rotations from any process cannot
         // slip past the limit together.
         if let (Some(limit), Some(_)) = (limit.filter(|_| actor.rate_limited), op.new_key()) {
@@ -437,6 +447,10 @@ impl KeyStore for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(change)
+    }
+
+    async fn client_hash_keys(&self) -> Result<Vec<(String, SealedKey)>, StoreError> {
+        self.load_client_hash_keys().await
     }
 
     async fn audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
