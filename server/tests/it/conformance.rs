@@ -22,26 +22,7 @@ async fn fresh_store(backend: &str) -> Option<SqlStore> {
             Some(SqlStore::connect(&url).await.unwrap())
         }
         "postgres" => {
-            let Ok(base) = std::env::var("SIGNET_TEST_DATABASE_URL") else {
-                eprintln!(
-                    "SKIPPED: PostgreSQL conformance (set SIGNET_TEST_DATABASE_URL to run it)"
-                );
-                return None;
-            };
-            let schema = format!(
-                "signet_test_{}",
-                signet::keys::material::new_kid()
-                    .to_lowercase()
-                    .replace('-', "_")
-            );
-            sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            let separator = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            let url = crate::support::postgres_schema_url("storage conformance").await?;
             Some(SqlStore::connect(&url).await.unwrap())
         }
         other => panic!("unknown backend {other}"),

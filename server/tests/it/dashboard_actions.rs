@@ -9,22 +9,9 @@ use http_body_util::BodyExt;
 use signet::store::Actor;
 use tower::ServiceExt;
 
-use crate::support::{OPERATOR_PASSWORD, Reply, World, actor, send, settings, world, world_with};
-
-/// Signs in and returns the `name=value` session cookie.
-async fn operator_cookie(world: &World) -> String {
-    let request = Request::post("/_signet/sign_in")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "text/html")
-        .body(Body::from(format!(
-            "password={}",
-            OPERATOR_PASSWORD.replace(' ', "+")
-        )))
-        .unwrap();
-    let reply = send(&world.router, request).await;
-    let cookie = reply.header("set-cookie");
-    cookie.split(';').next().unwrap().to_owned()
-}
+use crate::support::{
+    Reply, World, actor, get_with_cookie, operator_session, send, settings, world, world_with,
+};
 
 /// How the call is made: by the hydrated page (wants data) or by a plain form post (wants a page).
 #[derive(Clone, Copy)]
@@ -57,15 +44,6 @@ async fn action(
     .await
 }
 
-async fn page(world: &World, cookie: &str, uri: &str) -> Reply {
-    let request = Request::get(uri)
-        .header("cookie", cookie)
-        .header("accept", "text/html")
-        .body(Body::empty())
-        .unwrap();
-    send(&world.router, request).await
-}
-
 fn kid_in(world: &World, state: &str) -> String {
     world
         .keys
@@ -90,7 +68,7 @@ fn kids(world: &World) -> Vec<(String, String)> {
 #[tokio::test]
 async fn rotating_from_the_page_moves_the_keys_and_is_audited_as_the_operator() {
     let world = world().await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
     let (current, next) = (kid_in(&world, "current"), kid_in(&world, "next"));
 
     let reply = action(
@@ -115,7 +93,7 @@ async fn rotating_from_the_page_moves_the_keys_and_is_audited_as_the_operator() 
 #[tokio::test]
 async fn a_confirmation_of_keys_that_changed_meanwhile_changes_nothing() {
     let world = world().await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
     let stale_next = kid_in(&world, "next");
     // Someone else rotates while the dialog is open.
     world.keys.rotate(&actor()).await.unwrap();
@@ -153,7 +131,7 @@ async fn a_confirmation_of_keys_that_changed_meanwhile_changes_nothing() {
 #[tokio::test]
 async fn rotate_and_revoke_revokes_the_key_the_operator_confirmed() {
     let world = world().await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
     let (current, next) = (kid_in(&world, "current"), kid_in(&world, "next"));
     let reply = action(
         &world,
@@ -173,7 +151,7 @@ async fn rotate_and_revoke_revokes_the_key_the_operator_confirmed() {
 #[tokio::test]
 async fn revoking_without_javascript_redirects_back_with_the_outcome() {
     let world = world().await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
     world.keys.rotate(&actor()).await.unwrap();
     let previous = kid_in(&world, "previous");
 
@@ -193,7 +171,7 @@ async fn revoking_without_javascript_redirects_back_with_the_outcome() {
     );
     assert_eq!(kid_in(&world, "revoked"), previous);
 
-    let shown = page(&world, &cookie, &location).await;
+    let shown = get_with_cookie(&world.router, &location, &cookie).await;
     assert!(
         shown.text().contains(&format!("Key {previous} revoked.")),
         "the page says what happened"
@@ -212,7 +190,7 @@ async fn revoking_without_javascript_redirects_back_with_the_outcome() {
     assert_eq!(reply.status, 302);
     let location = reply.header("location").to_owned();
     assert!(location.contains("failed=not_revocable"), "{location}");
-    let shown = page(&world, &cookie, &location).await;
+    let shown = get_with_cookie(&world.router, &location, &cookie).await;
     assert!(
         shown
             .text()
@@ -235,7 +213,7 @@ async fn revoking_without_javascript_redirects_back_with_the_outcome() {
 #[tokio::test]
 async fn refusals_are_sentences_with_a_status_never_a_500() {
     let world = world_with(settings(1, 1000)).await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
 
     // Only previously used keys can be revoked.
     let current = kid_in(&world, "current");
@@ -308,7 +286,7 @@ async fn refusals_are_sentences_with_a_status_never_a_500() {
         &format!("next_kid={next}"),
     )
     .await;
-    let shown = page(&world, &cookie, reply.header("location")).await;
+    let shown = get_with_cookie(&world.router, reply.header("location"), &cookie).await;
     assert!(
         shown.text().contains("the tenant&#x27;s limit")
             || shown.text().contains("the tenant's limit")
@@ -365,56 +343,60 @@ async fn actions_without_a_session_change_nothing_and_say_so() {
 #[tokio::test]
 async fn certificates_download_for_valid_keys_only() {
     let world = world().await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
     let next = kid_in(&world, "next");
 
-    let pem = page(
-        &world,
-        &cookie,
+    let pem = get_with_cookie(
+        &world.router,
         &format!("/tenant/signing_keys/{next}/certificate.pem"),
+        &cookie,
     )
     .await;
     assert_eq!(pem.status, 200);
     assert!(pem.header("content-disposition").starts_with("attachment;"));
     assert!(pem.text().starts_with("-----BEGIN CERTIFICATE-----\r\n"));
-    let cer = page(
-        &world,
-        &cookie,
+    let cer = get_with_cookie(
+        &world.router,
         &format!("/tenant/signing_keys/{next}/certificate.cer"),
+        &cookie,
     )
     .await;
     assert_eq!(cer.body[0], 0x30, "DER starts with a SEQUENCE");
-    let p7b = page(
-        &world,
-        &cookie,
+    let p7b = get_with_cookie(
+        &world.router,
         &format!("/tenant/signing_keys/{next}/certificate.p7b"),
+        &cookie,
     )
     .await;
     assert!(p7b.text().starts_with("-----BEGIN PKCS7-----"));
 
     assert_eq!(
-        page(
-            &world,
-            &cookie,
-            &format!("/tenant/signing_keys/{next}/key.pem")
+        get_with_cookie(
+            &world.router,
+            &format!("/tenant/signing_keys/{next}/key.pem"),
+            &cookie
         )
         .await
         .status,
         404
     );
     assert_eq!(
-        page(&world, &cookie, "/tenant/signing_keys/nope/certificate.pem")
-            .await
-            .status,
+        get_with_cookie(
+            &world.router,
+            "/tenant/signing_keys/nope/certificate.pem",
+            &cookie
+        )
+        .await
+        .status,
         404
     );
 
     world.keys.rotate_and_revoke(&actor()).await.unwrap();
     let revoked = kid_in(&world, "revoked");
-    let gone = page(
-        &world,
-        &cookie,
+    let gone = get_with_cookie(
+        &world.router,
         &format!("/tenant/signing_keys/{revoked}/certificate.pem"),
+        &cookie,
     )
     .await;
     assert_eq!(gone.status, 404, "a revoked certificate is not offered");
@@ -454,7 +436,7 @@ async fn next_version(body: &mut Body) -> i64 {
 #[tokio::test]
 async fn the_event_stream_announces_every_change() {
     let world = world().await;
-    let cookie = operator_cookie(&world).await;
+    let cookie = operator_session(&world).await;
     let request = Request::get("/_signet/events")
         .header("cookie", &cookie)
         .header("accept", "text/event-stream")

@@ -2,31 +2,17 @@
 
 use axum::{body::Body, http::Request};
 
-use crate::support::{OPERATOR_PASSWORD, Reply, World, get, send, world};
+use crate::support::{
+    OPERATOR_PASSWORD, Reply, World, get, get_with_cookie, send, session_cookie, sign_in_request,
+    world,
+};
 
 async fn sign_in(world: &World, password: &str, origin: Option<&str>) -> Reply {
-    let mut request = Request::post("/_signet/sign_in")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "text/html")
-        .header("host", "signet.test");
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    let body = format!("password={}", password.replace(' ', "+"));
-    send(&world.router, request.body(Body::from(body)).unwrap()).await
-}
-
-fn session_cookie(reply: &Reply) -> String {
-    let cookie = reply.header("set-cookie");
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-async fn get_with(world: &World, uri: &str, cookie: &str) -> Reply {
-    let request = Request::get(uri)
-        .header("cookie", cookie)
-        .body(Body::empty())
-        .unwrap();
-    send(&world.router, request).await
+    let origin: Vec<(&str, &str)> = origin
+        .map(|origin| ("origin", origin))
+        .into_iter()
+        .collect();
+    send(&world.router, sign_in_request(password, &origin)).await
 }
 
 #[tokio::test]
@@ -43,7 +29,12 @@ async fn pages_and_server_functions_need_a_session() {
     )
     .await;
     assert_eq!(list.status, 401);
-    let forged = get_with(&world, "/tenant/signing_keys", "signet_session=forged").await;
+    let forged = get_with_cookie(
+        &world.router,
+        "/tenant/signing_keys",
+        "signet_session=forged",
+    )
+    .await;
     assert!(forged.status.is_redirection());
     assert_eq!(get(&world.router, "/login").await.status, 200);
 }
@@ -63,7 +54,7 @@ async fn signing_in_opens_a_strict_http_only_session() {
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
 
     let cookie = session_cookie(&reply);
-    let page = get_with(&world, "/tenant/signing_keys", &cookie).await;
+    let page = get_with_cookie(&world.router, "/tenant/signing_keys", &cookie).await;
     assert_eq!(page.status, 200);
     assert_eq!(page.header("cache-control"), "no-store");
     let html = page.text();
@@ -87,7 +78,7 @@ async fn signing_out_ends_the_session() {
         .unwrap();
     let reply = send(&world.router, request).await;
     assert!(reply.header("set-cookie").contains("Max-Age=0"));
-    let page = get_with(&world, "/tenant/signing_keys", &cookie).await;
+    let page = get_with_cookie(&world.router, "/tenant/signing_keys", &cookie).await;
     assert!(
         page.status.is_redirection(),
         "the old cookie no longer works"

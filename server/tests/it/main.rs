@@ -1,12 +1,21 @@
 //! Signet's integration tests: one binary, one module per area.
 #![expect(clippy::unwrap_used)]
 
+mod attacks;
 mod cli;
 mod conformance;
+mod crash;
 mod dashboard_actions;
 mod dashboard_auth;
+mod database_outage;
+mod log_secrets;
 mod management_api;
+mod operations;
+mod process;
+mod properties;
 mod public_endpoints;
+mod scale_out;
 mod service;
 mod support;
+mod tls;
 mod token_endpoint;

@@ -12,19 +12,7 @@ use signet::{
     store::KeyStore,
 };
 
-use crate::support::{TENANT, actor, provisioned_store, settings, start_service, world};
-
-fn kid_in(service: &KeyService, state: KeyState) -> String {
-    service
-        .published()
-        .keys
-        .iter()
-        .find(|k| k.record.state == state)
-        .unwrap()
-        .record
-        .kid
-        .clone()
-}
+use crate::support::{TENANT, actor, kid_in, provisioned_store, settings, start_service, world};
 
 #[tokio::test]
 async fn current_and_next_keys_cannot_be_revoked() {

@@ -60,6 +60,27 @@ pub fn fixture_key(index: usize) -> NewKey {
     }
 }
 
+/// The URL of a fresh, empty schema on the PostgreSQL server named by `SIGNET_TEST_DATABASE_URL`,
+/// or `None` (after saying that `what` was skipped) when the variable is unset.
+pub async fn postgres_schema_url(what: &str) -> Option<String> {
+    let Ok(base) = std::env::var("SIGNET_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: {what} on PostgreSQL (set SIGNET_TEST_DATABASE_URL to run it)");
+        return None;
+    };
+    let schema = format!("signet_test_{}", new_kid().to_lowercase().replace('-', "_"));
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{base}{separator}options=-c%20search_path%3D{schema}"
+    ))
+}
+
 /// An empty in-memory SQLite store, migrated.
 pub async fn sqlite_store() -> SqlStore {
     SqlStore::connect("sqlite::memory:").await.unwrap()
@@ -108,7 +129,11 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(settings: Settings) -> World {
-    let store = provisioned_store().await;
+    world_on(provisioned_store().await, settings).await
+}
+
+/// A world on `store`, which may be empty (the service then provisions it).
+pub async fn world_on(store: Arc<dyn KeyStore>, settings: Settings) -> World {
     let keys = start_service(store.clone(), &settings).await;
     let operator = OperatorService::new(store);
     operator.set_password(OPERATOR_PASSWORD).await.unwrap();
@@ -207,4 +232,53 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
 
 pub async fn get(router: &Router, uri: &str) -> Reply {
     send(router, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+/// The dashboard's sign-in form posted with `password`, from the same site unless `headers` say
+/// otherwise (`origin`, `cookie`, …).
+pub fn sign_in_request(password: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut request = Request::post("/_signet/sign_in")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("host", "signet.test");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = format!("password={}", password.replace(' ', "+"));
+    request.body(Body::from(body)).unwrap()
+}
+
+/// The `name=value` of the cookie a reply sets.
+pub fn session_cookie(reply: &Reply) -> String {
+    let cookie = reply.header("set-cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// Signs the operator in; the `name=value` session cookie.
+pub async fn operator_session(world: &World) -> String {
+    let reply = send(&world.router, sign_in_request(OPERATOR_PASSWORD, &[])).await;
+    assert!(reply.status.is_redirection(), "{}", reply.text());
+    session_cookie(&reply)
+}
+
+/// The kid of the key `keys` publishes in `state` (current or next: there is exactly one).
+pub fn kid_in(keys: &KeyService, state: app::keys::KeyState) -> String {
+    keys.published()
+        .keys
+        .iter()
+        .find(|k| k.record.state == state)
+        .unwrap()
+        .record
+        .kid
+        .clone()
+}
+
+/// `GET uri` as a browser holding `cookie`.
+pub async fn get_with_cookie(router: &Router, uri: &str, cookie: &str) -> Reply {
+    let request = Request::get(uri)
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .unwrap();
+    send(router, request).await
 }
