@@ -16,7 +16,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # Where the server binary finds the site that `cargo leptos build --release` wrote.
 SITE_ENV := LEPTOS_SITE_ROOT=$(ROOT)/target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=signet LEPTOS_ENV=PROD
 
-.PHONY: tools build run test e2e compat fmt-check clippy unit playwright sdk
+.PHONY: tools build run test e2e compat fmt-check clippy unit playwright sdk fuzz
 
 ## tools: install what the build and tests need (each step skipped when already there)
 tools:
@@ -56,3 +56,16 @@ playwright:
 # The Auth0 SDK suite against the existing release build (makes compat/.venv when missing).
 sdk:
 	bash compat/run.sh
+
+## fuzz: run each cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; not part of `make test`)
+# New inputs go to fuzz/corpus/<target> (ignored by git); fuzz/seeds/<target> are read-only
+# starting points. A crash stops the run and leaves its input in fuzz/artifacts/<target>.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := bearer_token kid_path config
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	for target in $(FUZZ_TARGETS); do \
+	  mkdir -p $(ROOT)/fuzz/corpus/$$target; \
+	  cargo +nightly fuzz run $$target $(ROOT)/fuzz/corpus/$$target $(ROOT)/fuzz/seeds/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -dict=$(ROOT)/fuzz/dictionaries/$$target.dict -print_final_stats=1; \
+	done
