@@ -187,18 +187,7 @@ mod tests {
     use super::*;
 
     fn round_trip(error: &DashboardError) -> Option<DashboardError> {
-        let query = error.to_query();
-        let params: Vec<(String, String)> = query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        DashboardError::from_query(|name| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        DashboardError::from_query(crate::keys::query_param(&error.to_query()))
     }
 
     #[test]

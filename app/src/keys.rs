@@ -199,6 +199,18 @@ impl KeyActionDone {
     }
 }
 
+/// The value of `name` in `query` (`a=1&b=2`), for tests of the redirect queries.
+#[cfg(test)]
+pub(crate) fn query_param(query: &str) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_owned())
+    }
+}
+
 /// Whether `s` looks like a key id Signet issues: 1–64 URL-safe characters.
 pub fn is_kid(s: &str) -> bool {
     (1..=64).contains(&s.len())
@@ -227,18 +239,7 @@ mod tests {
             revoked: Some("oldKid".into()),
         };
         let query = done.to_query();
-        let params: Vec<(String, String)> = query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(KeyActionDone::from_query(get), Some(done));
+        assert_eq!(KeyActionDone::from_query(query_param(&query)), Some(done));
     }
 
     #[test]

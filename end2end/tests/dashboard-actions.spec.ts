@@ -82,11 +82,7 @@ test.describe.serial('Acting on signing keys', () => {
     request,
   }) => {
     await act.openSigningKeys(page);
-    if ((await find.keyRowsIn(page, 'previous').count()) === 0) {
-      await act.rotateWithCli(request);
-      await act.reload(page);
-    }
-    const previous = find.kidIn(await find.listedKeys(page), 'previous');
+    const previous = await act.ensurePreviousKey(page, request);
     const current = find.kidIn(await find.listedKeys(page), 'current');
 
     await act.openMenu(page, current);
@@ -175,11 +171,7 @@ test.describe.serial('Acting on signing keys', () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await act.signInElsewhere(page);
-    if ((await find.keyRowsIn(page, 'previous').count()) === 0) {
-      await act.rotateWithCli(request);
-      await page.reload();
-    }
-    const previous = find.kidIn(await find.listedKeys(page), 'previous');
+    const previous = await act.ensurePreviousKey(page, request, { javaScript: false });
 
     await act.chooseFromMenu(page, previous, 'Revoke Key');
     await expect(page).toHaveURL(new RegExp(`confirm=revoke&kid=${previous}`));

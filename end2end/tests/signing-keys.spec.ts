@@ -79,12 +79,7 @@ test.describe.serial('Signing Keys', () => {
     request,
   }) => {
     await act.openSigningKeys(page);
-    if ((await find.keyRowsIn(page, 'previous').count()) === 0) {
-      // Run on its own, this story makes its own previous key.
-      await act.rotateWithCli(request);
-      await act.reload(page);
-    }
-    const previous = find.kidIn(await find.listedKeys(page), 'previous');
+    const previous = await act.ensurePreviousKey(page, request);
 
     await act.revokeWithCli(request, previous);
     await act.reload(page);

@@ -24,15 +24,25 @@ pub async fn list_signing_keys() -> Result<KeyList, DashboardError> {
     crate::error::with_status(service.list_signing_keys().await)
 }
 
-/// Rotates the signing key; `next_kid` is the key the operator confirmed would become current.
-#[server(prefix = "/_signet", endpoint = "rotate_signing_key")]
-pub async fn rotate_signing_key(next_kid: String) -> Result<KeyActionDone, DashboardError> {
+/// Runs a key action on the operator's behalf and answers as [`crate::error::respond`] does.
+#[cfg(feature = "ssr")]
+async fn key_action<F, Fut>(act: F) -> Result<KeyActionDone, DashboardError>
+where
+    F: FnOnce(crate::service::SharedSigningKeys, Option<std::net::IpAddr>) -> Fut,
+    Fut: std::future::Future<Output = Result<KeyActionDone, DashboardError>>,
+{
     let from = crate::service::client_addr().await;
     let result = match crate::service::signing_keys() {
-        Ok(service) => service.rotate(&next_kid, from).await,
+        Ok(service) => act(service, from).await,
         Err(error) => Err(error),
     };
     crate::error::respond(result, HOME, |done| Some(done.to_query()))
+}
+
+/// Rotates the signing key; `next_kid` is the key the operator confirmed would become current.
+#[server(prefix = "/_signet", endpoint = "rotate_signing_key")]
+pub async fn rotate_signing_key(next_kid: String) -> Result<KeyActionDone, DashboardError> {
+    key_action(|keys, from| async move { keys.rotate(&next_kid, from).await }).await
 }
 
 /// Rotates and revokes the key that was current; `current_kid` is the key the operator
@@ -41,23 +51,13 @@ pub async fn rotate_signing_key(next_kid: String) -> Result<KeyActionDone, Dashb
 pub async fn rotate_and_revoke_signing_key(
     current_kid: String,
 ) -> Result<KeyActionDone, DashboardError> {
-    let from = crate::service::client_addr().await;
-    let result = match crate::service::signing_keys() {
-        Ok(service) => service.rotate_and_revoke(&current_kid, from).await,
-        Err(error) => Err(error),
-    };
-    crate::error::respond(result, HOME, |done| Some(done.to_query()))
+    key_action(|keys, from| async move { keys.rotate_and_revoke(&current_kid, from).await }).await
 }
 
 /// Revokes a previously used key.
 #[server(prefix = "/_signet", endpoint = "revoke_signing_key")]
 pub async fn revoke_signing_key(kid: String) -> Result<KeyActionDone, DashboardError> {
-    let from = crate::service::client_addr().await;
-    let result = match crate::service::signing_keys() {
-        Ok(service) => service.revoke(&kid, from).await,
-        Err(error) => Err(error),
-    };
-    crate::error::respond(result, HOME, |done| Some(done.to_query()))
+    key_action(|keys, from| async move { keys.revoke(&kid, from).await }).await
 }
 
 /// The confirmation the page is asking for.

@@ -125,3 +125,20 @@ export async function signInElsewhere(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/tenant\/signing_keys$/);
 }
+
+/**
+ * Makes sure the page lists a previously used key, rotating with the CLI if there is none (a story
+ * run on its own makes its own); returns its kid. `javaScript: false` for a page without it.
+ */
+export async function ensurePreviousKey(
+  page: Page,
+  request: APIRequestContext,
+  { javaScript = true }: { javaScript?: boolean } = {},
+): Promise<string> {
+  if ((await find.keyRowsIn(page, 'previous').count()) === 0) {
+    await rotateWithCli(request);
+    if (javaScript) await reload(page);
+    else await page.reload();
+  }
+  return find.kidIn(await find.listedKeys(page), 'previous');
+}

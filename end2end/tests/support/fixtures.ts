@@ -15,8 +15,10 @@ function watchBrowserProblems(page: Page): string[] {
   page.on('pageerror', (error) => problems.push(`uncaught exception: ${error.message}`));
   page.on('requestfailed', (request) => {
     const reason = request.failure()?.errorText ?? 'unknown';
-    // A reload cuts an open event stream short; that is not a failure of the page.
-    if (request.resourceType() === 'eventsource' && reason === 'net::ERR_ABORTED') return;
+    // A reload or navigation cuts short what the page was still fetching in the background (its
+    // event stream, the browser's own favicon request); that is not a failure of the page.
+    const background = request.resourceType() === 'eventsource' || /\/favicon\.(svg|ico)$/.test(request.url());
+    if (background && reason === 'net::ERR_ABORTED') return;
     problems.push(`request failed: ${request.method()} ${request.url()} (${reason})`);
   });
   page.on('response', (response) => {
