@@ -38,6 +38,9 @@ use crate::{
 
 /// How often a lost race for the key set is retried before giving up.
 const CONFLICT_RETRIES: u32 = 5;
+/// How many next keys wait ready-made: a burst of this many rotations waits for no RSA
+/// generation (about 0.1–0.5 s of CPU each).
+const SPARE_KEYS: usize = 3;
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +121,30 @@ pub struct Published {
     pub verifiers: Verifiers,
 }
 
+/// The JWKS document `{"keys":[…]}` of `jwks`, in order, and its strong ETag (quoted).
+pub fn jwks_document<'a>(
+    jwks: impl IntoIterator<Item = &'a Jwk>,
+) -> Result<(Bytes, String), MaterialError> {
+    // A struct, not `json!`, so every JWK keeps its documented field order.
+    #[derive(serde::Serialize)]
+    struct Jwks<'a> {
+        keys: Vec<&'a Jwk>,
+    }
+    let jwks = Jwks {
+        keys: jwks.into_iter().collect(),
+    };
+    let jwks = serde_json::to_vec(&jwks).map_err(|e| MaterialError::Encoding(e.to_string()))?;
+    let digest = Sha256::digest(&jwks);
+    let etag = format!(
+        "\"{}\"",
+        digest[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    Ok((Bytes::from(jwks), etag))
+}
+
 impl Published {
     fn build(
         version: i64,
@@ -129,31 +156,15 @@ impl Published {
                 .filter(|k| k.record.state.is_valid())
                 .map(|k| &k.public),
         )?;
-        // A struct, not `json!`, so every JWK keeps its documented field order.
-        #[derive(serde::Serialize)]
-        struct Jwks<'a> {
-            keys: Vec<&'a Jwk>,
-        }
-        let jwks = Jwks {
-            keys: keys
-                .iter()
+        let (jwks, etag) = jwks_document(
+            keys.iter()
                 .filter(|k| k.record.state.is_valid())
-                .map(|k| &k.public.jwk)
-                .collect(),
-        };
-        let jwks = serde_json::to_vec(&jwks).map_err(|e| MaterialError::Encoding(e.to_string()))?;
-        let digest = Sha256::digest(&jwks);
-        let etag = format!(
-            "\"{}\"",
-            digest[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+                .map(|k| &k.public.jwk),
+        )?;
         Ok(Self {
             version,
             keys,
-            jwks: Bytes::from(jwks),
+            jwks,
             etag,
             signer,
             verifiers,
@@ -194,8 +205,11 @@ struct Inner {
     store: Arc<dyn KeyStore>,
     master: MasterKey,
     tenant_domain: String,
-    /// A key generated ahead of time, so a rotation never waits for RSA generation.
-    spare: Mutex<Option<GeneratedKey>>,
+    /// Keys generated ahead of time, so a rotation never waits for RSA generation: up to
+    /// `SPARE_KEYS`, refilled in the background by one task at a time.
+    spares: std::sync::Mutex<Vec<GeneratedKey>>,
+    /// Whether a background task is refilling `spares`.
+    filling_spares: AtomicBool,
     published: watch::Sender<Arc<Published>>,
     /// Serialises rebuilds so an older load never overwrites a newer one.
     refresh: Mutex<()>,
@@ -301,7 +315,8 @@ impl KeyService {
                 store,
                 master,
                 tenant_domain: tenant_domain.to_owned(),
-                spare: Mutex::new(None),
+                spares: std::sync::Mutex::new(Vec::with_capacity(SPARE_KEYS)),
+                filling_spares: AtomicBool::new(false),
                 published,
                 refresh: Mutex::new(()),
                 known_clients: std::sync::RwLock::default(),
@@ -388,10 +403,15 @@ impl KeyService {
         let loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         // Certificates of keys already published are not parsed again.
         let current = self.published();
+        let known: HashMap<&str, &PublishedKey> = current
+            .keys
+            .iter()
+            .map(|key| (key.record.kid.as_str(), key))
+            .collect();
         let keys = loaded
             .keys
             .iter()
-            .map(|stored| match current.find(&stored.record.kid) {
+            .map(|stored| match known.get(stored.record.kid.as_str()) {
                 Some(known) => Ok(PublishedKey {
                     record: stored.record.clone(),
                     public: known.public.clone(),
@@ -432,20 +452,47 @@ impl KeyService {
         })
     }
 
-    /// Generates the spare next key in the background if there is none.
+    /// Tops the spare keys up to `SPARE_KEYS` in the background, unless that is under way.
     pub fn spawn_spare_key(&self) {
+        if self.inner.filling_spares.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let service = self.clone();
         tokio::spawn(async move {
-            let mut spare = service.inner.spare.lock().await;
-            if spare.is_none() {
-                match generate(&service.inner.tenant_domain).await {
-                    Ok(key) => *spare = Some(key),
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot pre-generate the next signing key")
+            loop {
+                while service.spare_count() < SPARE_KEYS {
+                    // Generated without holding the lock: rotations take spares meanwhile.
+                    match generate(&service.inner.tenant_domain).await {
+                        Ok(key) => service.lock_spares().push(key),
+                        Err(error) => {
+                            // The next rotation generates its key itself and tries again.
+                            tracing::warn!(%error, "cannot pre-generate the next signing key");
+                            service.inner.filling_spares.store(false, Ordering::Release);
+                            return;
+                        }
                     }
+                }
+                service.inner.filling_spares.store(false, Ordering::Release);
+                // A rotation that took a spare after the last count found this task still busy
+                // and started none: go on for it, unless another task already has.
+                if service.spare_count() >= SPARE_KEYS
+                    || service.inner.filling_spares.swap(true, Ordering::AcqRel)
+                {
+                    break;
                 }
             }
         });
+    }
+
+    fn lock_spares(&self) -> std::sync::MutexGuard<'_, Vec<GeneratedKey>> {
+        self.inner
+            .spares
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn spare_count(&self) -> usize {
+        self.lock_spares().len()
     }
 
     /// current → previous, next → current, and a fresh next key.
@@ -475,7 +522,7 @@ impl KeyService {
         operation: impl FnOnce(String) -> Operation,
     ) -> Result<Rotated, ServiceError> {
         self.ensure_database_up()?;
-        let spare = self.inner.spare.lock().await.take();
+        let spare = self.lock_spares().pop();
         let fresh = match spare {
             Some(key) => key,
             None => generate(&self.inner.tenant_domain).await?,
@@ -489,7 +536,7 @@ impl KeyService {
             Ok(change) => change,
             Err(error) => {
                 // The key was never stored: keep it for the next attempt.
-                self.inner.spare.lock().await.get_or_insert(fresh);
+                self.lock_spares().push(fresh);
                 return Err(error);
             }
         };
