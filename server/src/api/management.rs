@@ -3,11 +3,14 @@
 //! Every handler has the same shape: the caller is authenticated by middleware, the scope is
 //! checked on the first line, input is validated, one service call, one response.
 
+use std::sync::{PoisonError, RwLock};
+
 use app::keys::{KeyState, KeyView};
 use axum::{
     Extension, Json, Router,
+    body::Bytes,
     extract::{ConnectInfo, Path, Request, State, rejection::PathRejection},
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -18,6 +21,7 @@ use serde::Serialize;
 
 use super::{AppState, error::ApiError};
 use crate::{
+    keys::service::Published,
     store::Actor,
     tokens::{self, AccessClaims, TokenError},
 };
@@ -275,12 +279,44 @@ fn kid_from_path(path: Result<Path<String>, PathRejection>) -> Result<String, Ap
 async fn list_keys(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<Vec<SigningKeyObject>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     caller.require_all(&[READ])?;
-    let published = state.keys.published();
-    Ok(Json(
-        published.keys.iter().map(|k| k.view().into()).collect(),
+    let body = state.api.key_list.body(&state.keys.published())?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
     ))
+}
+
+/// The body of `GET /keys/signing` for the key set it was built from. Every caller gets the same
+/// list until the keys change, so it is serialised once per change, not once per request (with
+/// a thousand previous keys it is megabytes of certificates).
+#[derive(Debug, Default)]
+pub struct KeyListCache(RwLock<Option<(i64, Bytes)>>);
+
+impl KeyListCache {
+    fn body(&self, published: &Published) -> Result<Bytes, ApiError> {
+        if let Some((version, body)) = &*self.0.read().unwrap_or_else(PoisonError::into_inner)
+            && *version == published.version
+        {
+            return Ok(body.clone());
+        }
+        let objects: Vec<SigningKeyObject> =
+            published.keys.iter().map(|k| k.view().into()).collect();
+        let body = Bytes::from(serde_json::to_vec(&objects).map_err(|e| ApiError::internal(&e))?);
+        let mut cached = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        // A request that read an older key set must not replace a newer list.
+        if cached
+            .as_ref()
+            .is_none_or(|(version, _)| *version < published.version)
+        {
+            *cached = Some((published.version, body.clone()));
+        }
+        Ok(body)
+    }
 }
 
 async fn get_key(

@@ -69,6 +69,8 @@ pub struct ApiSettings {
     pub limiter: ClientRateLimiter,
     /// Failed client authentications at the token endpoint.
     pub token_throttle: token_throttle::TokenThrottle,
+    /// The Management API's key list, serialised once per key change.
+    pub key_list: management::KeyListCache,
 }
 
 impl From<&Settings> for ApiSettings {
@@ -77,6 +79,7 @@ impl From<&Settings> for ApiSettings {
             token_lifetime: Duration::from_secs(settings.token_lifetime_secs),
             limiter: ClientRateLimiter::new(settings.api_rate_limit_per_minute),
             token_throttle: token_throttle::TokenThrottle::default(),
+            key_list: management::KeyListCache::default(),
         }
     }
 }
