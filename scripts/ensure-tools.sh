@@ -13,7 +13,7 @@ cd "$root"
 
 CARGO_LEPTOS_VERSION=0.3.10
 NODE_MAJOR_MIN=20 # @playwright/test needs Node.js 20 or later
-DEBIAN_PACKAGES=(chromium fonts-liberation wrk openssl curl)
+DEBIAN_PACKAGES=(chromium fonts-liberation wrk openssl curl brotli)
 # wasm-opt comes from the npm package `binaryen`, a dev dependency of end2end/.
 node_bin="$root/end2end/node_modules/.bin"
 

@@ -1,0 +1,116 @@
+//! Micro-benchmarks of Signet's hot paths, on fixture keys (no RSA generation):
+//!
+//!   cargo bench -p server --bench hot_paths
+//!
+//! `sign` and `verify` are the token endpoint's and the Management API's per-request RSA work;
+//! `jwks` is the document rebuilt after every key change (3 keys is a fresh tenant, 1000 a
+//! tenant after 1000 rotations); `ssr` renders the signed-in Signing Keys page through the whole
+//! router, as `GET /tenant/signing_keys` does.
+
+use std::{hint::black_box, time::Duration};
+
+use chrono::Utc;
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use signet::{
+    keys::{
+        material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
+        service::jwks_document,
+    },
+    tokens::{self, Signer, Verifiers},
+};
+
+#[path = "../tests/it/support.rs"]
+#[allow(dead_code, clippy::unwrap_used)]
+mod support;
+
+const TENANT: &str = support::TENANT;
+const KEY: &str = include_str!("../fixtures/rsa-2048-a.pk8.pem");
+
+fn fixture() -> (PrivateKey, PublicMaterial) {
+    let Ok(private) = PrivateKey::from_pkcs8_pem(KEY) else {
+        panic!("the fixture key does not parse");
+    };
+    let kid = new_kid();
+    let Ok(cert) = self_signed_certificate(&private, TENANT, Utc::now()) else {
+        panic!("cannot certify the fixture key");
+    };
+    let Ok(public) = PublicMaterial::from_certificate(&kid, &cert) else {
+        panic!("cannot read the fixture certificate");
+    };
+    (private, public)
+}
+
+fn tokens(c: &mut Criterion) {
+    let (private, public) = fixture();
+    let Ok(signer) = Signer::new(&public.kid, &private) else {
+        panic!("cannot make a signer");
+    };
+    let Ok(verifiers) = Verifiers::new([&public]) else {
+        panic!("cannot make a verifier");
+    };
+    let scopes = vec!["read:signing_keys".to_owned()];
+    let issue = || {
+        tokens::issue(
+            &signer,
+            TENANT,
+            "bench-client",
+            &scopes,
+            Duration::from_secs(86_400),
+            Utc::now(),
+        )
+    };
+    c.bench_function("sign (RS256 access token)", |b| {
+        b.iter(|| black_box(issue().is_ok()))
+    });
+    let Ok((token, _)) = issue() else {
+        panic!("cannot issue a token");
+    };
+    // A token's first use: the RSA verification (a fresh key set remembers no token).
+    c.bench_function("verify (RS256 access token, first use)", |b| {
+        b.iter_batched(
+            || match Verifiers::new([&public]) {
+                Ok(fresh) => fresh,
+                Err(error) => panic!("cannot make a verifier: {error}"),
+            },
+            |fresh| black_box(tokens::verify(&fresh, TENANT, black_box(&token)).is_ok()),
+            BatchSize::SmallInput,
+        )
+    });
+    // The same token again: what a client calling the Management API repeatedly costs.
+    c.bench_function("verify (RS256 access token, used again)", |b| {
+        b.iter(|| black_box(tokens::verify(&verifiers, TENANT, black_box(&token)).is_ok()))
+    });
+}
+
+fn jwks(c: &mut Criterion) {
+    let (_, public) = fixture();
+    let mut group = c.benchmark_group("jwks serialisation");
+    for keys in [3usize, 1000] {
+        let jwks = vec![&public.jwk; keys];
+        group.bench_with_input(BenchmarkId::from_parameter(keys), &jwks, |b, jwks| {
+            b.iter(|| black_box(jwks_document(jwks.iter().copied()).is_ok()))
+        });
+    }
+    group.finish();
+}
+
+fn ssr(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        panic!("no tokio runtime");
+    };
+    let (router, cookie) = runtime.block_on(async {
+        let world = support::world().await;
+        let cookie = support::operator_session(&world).await;
+        (world.router, cookie)
+    });
+    c.bench_function("ssr (signed-in Signing Keys page)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let reply = support::get_with_cookie(&router, "/tenant/signing_keys", &cookie).await;
+            assert_eq!(reply.status, 200);
+            black_box(reply.body.len())
+        })
+    });
+}
+
+criterion_group!(benches, tokens, jwks, ssr);
+criterion_main!(benches);
