@@ -73,7 +73,8 @@ impl From<StoreError> for ServiceError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedKey {
     pub record: KeyRecord,
-    pub public: PublicMaterial,
+    /// Shared by every key set this key is in: a rebuild after a change copies no certificate.
+    pub public: Arc<PublicMaterial>,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -83,7 +84,10 @@ fn iso(t: DateTime<Utc>) -> String {
 impl PublishedKey {
     fn from_stored(key: &StoredKey) -> Result<Self, MaterialError> {
         Ok(Self {
-            public: PublicMaterial::from_certificate(&key.record.kid, &key.cert_der)?,
+            public: Arc::new(PublicMaterial::from_certificate(
+                &key.record.kid,
+                &key.cert_der,
+            )?),
             record: key.record.clone(),
         })
     }
@@ -154,7 +158,7 @@ impl Published {
         let verifiers = Verifiers::new(
             keys.iter()
                 .filter(|k| k.record.state.is_valid())
-                .map(|k| &k.public),
+                .map(|k| k.public.as_ref()),
         )?;
         let (jwks, etag) = jwks_document(
             keys.iter()
@@ -414,7 +418,7 @@ impl KeyService {
             .map(|stored| match known.get(stored.record.kid.as_str()) {
                 Some(known) => Ok(PublishedKey {
                     record: stored.record.clone(),
-                    public: known.public.clone(),
+                    public: Arc::clone(&known.public),
                 }),
                 None => PublishedKey::from_stored(stored),
             })

@@ -26,6 +26,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 const KEY_COLUMNS: &str = "kid, state, cert_der, private_key, master_key_id, created_at, \
                            current_since, current_until, revoked_at";
+/// The lifecycle columns only: what planning a change needs, without the certificates and
+/// sealed private keys (kilobytes per key, a thousand previous keys after a thousand rotations).
+const RECORD_COLUMNS: &str = "kid, state, created_at, current_since, current_until, revoked_at";
 
 /// A [`KeyStore`] on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -115,10 +118,21 @@ fn optional_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
     ms.map(from_millis).transpose()
 }
 
-fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
+fn record_from_row(row: &AnyRow) -> Result<KeyRecord, StoreError> {
     let state: String = row.try_get("state")?;
     let state = KeyState::parse(&state)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown key state {state:?}")))?;
+    Ok(KeyRecord {
+        kid: row.try_get("kid")?,
+        state,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        current_since: optional_time(row.try_get("current_since")?)?,
+        current_until: optional_time(row.try_get("current_until")?)?,
+        revoked_at: optional_time(row.try_get("revoked_at")?)?,
+    })
+}
+
+fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
     let private_key: Option<Vec<u8>> = row.try_get("private_key")?;
     let master_key_id: Option<String> = row.try_get("master_key_id")?;
     let sealed = match (private_key, master_key_id) {
@@ -129,14 +143,7 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
         _ => None,
     };
     Ok(StoredKey {
-        record: KeyRecord {
-            kid: row.try_get("kid")?,
-            state,
-            created_at: from_millis(row.try_get("created_at")?)?,
-            current_since: optional_time(row.try_get("current_since")?)?,
-            current_until: optional_time(row.try_get("current_until")?)?,
-            revoked_at: optional_time(row.try_get("revoked_at")?)?,
-        },
+        record: record_from_row(row)?,
         cert_der: row.try_get("cert_der")?,
         sealed,
     })
@@ -314,15 +321,27 @@ impl KeyStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?;
         let mut keys = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE state <> 'revoked' \
-             ORDER BY CASE state WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, \
-             current_since DESC, kid"
+            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE state <> 'revoked'"
         ))
         .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(key_from_row)
         .collect::<Result<Vec<_>, _>>()?;
+        // Sorted here, not by an ORDER BY: the database would sort whole rows, certificates and
+        // sealed keys included (megabytes with a thousand previous keys), on every reload.
+        // Current, next, then previous keys newest first (by when they became current), then kid.
+        let rank = |state: KeyState| match state {
+            KeyState::Current => 0,
+            KeyState::Next => 1,
+            _ => 2,
+        };
+        keys.sort_by(|a, b| {
+            rank(a.record.state)
+                .cmp(&rank(b.record.state))
+                .then_with(|| b.record.current_since.cmp(&a.record.current_since))
+                .then_with(|| a.record.kid.cmp(&b.record.kid))
+        });
         let revoked = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM signing_keys WHERE state = 'revoked' \
              ORDER BY revoked_at DESC, kid LIMIT $1"
@@ -419,13 +438,13 @@ impl KeyStore for SqlStore {
         // Valid keys decide every operation; a revoked target is loaded so that revoking it
         // again is refused as "already revoked" rather than "not found".
         let records = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE state <> 'revoked' OR kid = $1"
+            "SELECT {RECORD_COLUMNS} FROM signing_keys WHERE state <> 'revoked' OR kid = $1"
         ))
         .bind(target)
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|row| key_from_row(row).map(|key| key.record))
+        .map(record_from_row)
         .collect::<Result<Vec<_>, _>>()?;
         let change = KeySet::new(records)?.plan(op, now)?;
 
