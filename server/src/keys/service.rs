@@ -28,9 +28,7 @@ use crate::{
     keys::{
         lifecycle::{Change, KeyError, KeyRecord, Operation},
         master_key::{MasterKey, MasterKeyError},
-        material::{
-            GeneratedKey, Jwk, MaterialError, PrivateKey, PublicMaterial, generate_signing_key,
-        },
+        material::{GeneratedKey, MaterialError, PrivateKey, PublicMaterial, generate_signing_key},
     },
     store::{Actor, AuditEvent, KeyStore, NewKey, RotationLimit, StoreError, StoredKey},
     tokens::{Signer, Verifiers},
@@ -75,6 +73,8 @@ pub struct PublishedKey {
     pub record: KeyRecord,
     /// Shared by every key set this key is in: a rebuild after a change copies no certificate.
     pub public: Arc<PublicMaterial>,
+    /// `public.jwk` as the JWKS serialises it, made once per key, not once per key change.
+    jwk_json: Arc<[u8]>,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -83,11 +83,12 @@ fn iso(t: DateTime<Utc>) -> String {
 
 impl PublishedKey {
     fn from_stored(key: &StoredKey) -> Result<Self, MaterialError> {
+        let public = PublicMaterial::from_certificate(&key.record.kid, &key.cert_der)?;
+        let jwk_json =
+            serde_json::to_vec(&public.jwk).map_err(|e| MaterialError::Encoding(e.to_string()))?;
         Ok(Self {
-            public: Arc::new(PublicMaterial::from_certificate(
-                &key.record.kid,
-                &key.cert_der,
-            )?),
+            public: Arc::new(public),
+            jwk_json: jwk_json.into(),
             record: key.record.clone(),
         })
     }
@@ -125,20 +126,18 @@ pub struct Published {
     pub verifiers: Verifiers,
 }
 
-/// The JWKS document `{"keys":[…]}` of `jwks`, in order, and its strong ETag (quoted).
-pub fn jwks_document<'a>(
-    jwks: impl IntoIterator<Item = &'a Jwk>,
-) -> Result<(Bytes, String), MaterialError> {
-    // A struct, not `json!`, so every JWK keeps its documented field order.
-    #[derive(serde::Serialize)]
-    struct Jwks<'a> {
-        keys: Vec<&'a Jwk>,
+/// The JWKS document `{"keys":[…]}` of the serialised JWKs `jwks`, in order, and its strong
+/// ETag (quoted). Byte for byte what serialising the list of JWKs gives.
+pub fn jwks_document<'a>(jwks: impl IntoIterator<Item = &'a [u8]>) -> (Bytes, String) {
+    let mut document = b"{\"keys\":[".to_vec();
+    for (i, jwk) in jwks.into_iter().enumerate() {
+        if i > 0 {
+            document.push(b',');
+        }
+        document.extend_from_slice(jwk);
     }
-    let jwks = Jwks {
-        keys: jwks.into_iter().collect(),
-    };
-    let jwks = serde_json::to_vec(&jwks).map_err(|e| MaterialError::Encoding(e.to_string()))?;
-    let digest = Sha256::digest(&jwks);
+    document.extend_from_slice(b"]}");
+    let digest = Sha256::digest(&document);
     let etag = format!(
         "\"{}\"",
         digest[..16]
@@ -146,7 +145,7 @@ pub fn jwks_document<'a>(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    Ok((Bytes::from(jwks), etag))
+    (Bytes::from(document), etag)
 }
 
 impl Published {
@@ -163,8 +162,8 @@ impl Published {
         let (jwks, etag) = jwks_document(
             keys.iter()
                 .filter(|k| k.record.state.is_valid())
-                .map(|k| &k.public.jwk),
-        )?;
+                .map(|k| k.jwk_json.as_ref()),
+        );
         Ok(Self {
             version,
             keys,
@@ -404,7 +403,7 @@ impl KeyService {
         if store.version().await? == self.published().version {
             return Ok(false);
         }
-        let loaded = store.load(REVOKED_KEYS_SHOWN).await?;
+        let loaded = store.load_for_serving(REVOKED_KEYS_SHOWN).await?;
         // Certificates of keys already published are not parsed again.
         let current = self.published();
         let known: HashMap<&str, &PublishedKey> = current
@@ -419,6 +418,7 @@ impl KeyService {
                 Some(known) => Ok(PublishedKey {
                     record: stored.record.clone(),
                     public: Arc::clone(&known.public),
+                    jwk_json: Arc::clone(&known.jwk_json),
                 }),
                 None => PublishedKey::from_stored(stored),
             })

@@ -108,6 +108,11 @@ pub enum StoreError {
 pub trait KeyStore: Send + Sync + 'static {
     /// The committed key set with at most `revoked_limit` revoked keys.
     async fn load(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError>;
+    /// As [`load`](Self::load), but only the current key carries its sealed private key: what
+    /// serving needs after every change, without a kilobyte per previous key.
+    async fn load_for_serving(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError> {
+        self.load(revoked_limit).await
+    }
     /// One key by kid, revoked ones too.
     async fn find(&self, kid: &str) -> Result<Option<StoredKey>, StoreError>;
     /// The key set's version; cheap enough to poll every second.

@@ -28,6 +28,10 @@ const KEY_COLUMNS: &str = "kid, state, cert_der, private_key, master_key_id, cre
                            current_since, current_until, revoked_at";
 /// The lifecycle columns only: what planning a change needs, without the certificates and
 /// sealed private keys (kilobytes per key, a thousand previous keys after a thousand rotations).
+/// `KEY_COLUMNS` with the sealed private key of the current key only.
+const SERVING_COLUMNS: &str = "kid, state, cert_der, \
+                               CASE WHEN state = 'current' THEN private_key END AS private_key, \
+                               master_key_id, created_at, current_since, current_until, revoked_at";
 const RECORD_COLUMNS: &str = "kid, state, created_at, current_since, current_until, revoked_at";
 
 /// A [`KeyStore`] on SQLite or PostgreSQL.
@@ -312,16 +316,20 @@ fn describe(change: &Change) -> String {
     parts.join("; ")
 }
 
-#[async_trait]
-impl KeyStore for SqlStore {
-    async fn load(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError> {
+impl SqlStore {
+    /// The key set, reading the key columns `columns` (`KEY_COLUMNS` or `SERVING_COLUMNS`).
+    async fn load_keys(
+        &self,
+        revoked_limit: usize,
+        columns: &str,
+    ) -> Result<StoredKeys, StoreError> {
         // One transaction, so the version and the keys describe the same moment.
         let mut tx = self.pool.begin().await?;
         let version: i64 = sqlx::query_scalar("SELECT version FROM keyset WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
         let mut keys = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE state <> 'revoked'"
+            "SELECT {columns} FROM signing_keys WHERE state <> 'revoked'"
         ))
         .fetch_all(&mut *tx)
         .await?
@@ -343,7 +351,7 @@ impl KeyStore for SqlStore {
                 .then_with(|| a.record.kid.cmp(&b.record.kid))
         });
         let revoked = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE state = 'revoked' \
+            "SELECT {columns} FROM signing_keys WHERE state = 'revoked' \
              ORDER BY revoked_at DESC, kid LIMIT $1"
         ))
         .bind(i64::try_from(revoked_limit).unwrap_or(i64::MAX))
@@ -354,6 +362,17 @@ impl KeyStore for SqlStore {
         }
         tx.commit().await?;
         Ok(StoredKeys { version, keys })
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn load(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError> {
+        self.load_keys(revoked_limit, KEY_COLUMNS).await
+    }
+
+    async fn load_for_serving(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError> {
+        self.load_keys(revoked_limit, SERVING_COLUMNS).await
     }
 
     async fn find(&self, kid: &str) -> Result<Option<StoredKey>, StoreError> {

@@ -51,7 +51,40 @@ conformance!(
     the_new_key_must_match_the_operation,
     the_rotation_limit_counts_the_last_day,
     clients_are_stored_without_secrets,
+    serving_loads_only_the_current_private_key,
 );
+
+/// What serving reloads after every change: the same keys in the same order as `load`, with
+/// only the current key's sealed private key.
+async fn serving_loads_only_the_current_private_key(store: SqlStore) {
+    let (a, b) = provisioned(&store).await;
+    let c = fixture_key(2);
+    let op = Operation::Rotate {
+        new_next: c.kid.clone(),
+    };
+    store
+        .apply(&op, Some(c.clone()), &actor(), Utc::now(), None)
+        .await
+        .unwrap();
+    let full = store.load(3).await.unwrap();
+    let serving = store.load_for_serving(3).await.unwrap();
+    assert_eq!(serving.version, full.version);
+    let order = |keys: &signet::store::StoredKeys| {
+        keys.keys
+            .iter()
+            .map(|k| (k.record.clone(), k.cert_der.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order(&serving), order(&full));
+    let sealed: Vec<_> = serving
+        .keys
+        .iter()
+        .map(|k| (k.record.kid.clone(), k.sealed.is_some()))
+        .collect();
+    assert_eq!(sealed, [(b.clone(), true), (c.kid, false), (a, false)]);
+    let current = serving.keys[0].sealed.as_ref().unwrap();
+    assert_eq!(Some(current), full.keys[0].sealed.as_ref());
+}
 
 async fn the_rotation_limit_counts_the_last_day(store: SqlStore) {
     provisioned(&store).await;
