@@ -168,7 +168,7 @@ rotate_fast() {
         "$signet/api/v2/keys/signing/rotate" || die "a rotation failed"
 }
 
-fmt() { LC_ALL=en_US.UTF-8 printf "%'d" "$1" 2>/dev/null || printf '%d' "$1"; }
+fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 43711 → 43,711
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 # `check WHAT CONDITION`: "✅ WHAT" or "❌ WHAT", CONDITION evaluated by awk.
@@ -177,22 +177,37 @@ check() {
 }
 
 say "measuring (wrk -t$threads -c$connections -d$duration per row)"
-read -r jwks_rps jwks_p50 jwks_p99 < <(measure "$signet/.well-known/jwks.json")
-read -r peer_jwks_rps peer_jwks_p50 peer_jwks_p99 < <(measure "$peer/jwks")
-read -r jwks304_rps jwks304_p50 jwks304_p99 < <(measure -H "If-None-Match: $etag" "$signet/.well-known/jwks.json")
-read -r token_rps token_p50 token_p99 < <(measure -s "$work/signet-token.lua" "$signet/oauth/token")
-read -r peer_token_rps peer_token_p50 peer_token_p99 < <(measure -s "$work/peer-token.lua" "$peer/token")
-read -r list_rps list_p50 list_p99 < <(measure -H "Authorization: Bearer $token" "$signet/api/v2/keys/signing")
-read -r ssr_rps ssr_p50 ssr_p99 < <(measure -H "Cookie: $session" "$signet/tenant/signing_keys")
-read -r hello_rps hello_p50 hello_p99 < <(measure "$hello/")
+r=$(measure "$signet/.well-known/jwks.json")
+read -r jwks_rps jwks_p50 jwks_p99 <<<"$r"
+r=$(measure "$peer/jwks")
+read -r peer_jwks_rps peer_jwks_p50 peer_jwks_p99 <<<"$r"
+r=$(measure -H "If-None-Match: $etag" "$signet/.well-known/jwks.json")
+read -r jwks304_rps jwks304_p50 jwks304_p99 <<<"$r"
+r=$(measure -s "$work/signet-token.lua" "$signet/oauth/token")
+read -r token_rps token_p50 token_p99 <<<"$r"
+r=$(measure -s "$work/peer-token.lua" "$peer/token")
+read -r peer_token_rps peer_token_p50 peer_token_p99 <<<"$r"
+r=$(measure -H "Authorization: Bearer $token" "$signet/api/v2/keys/signing")
+read -r list_rps list_p50 list_p99 <<<"$r"
+r=$(measure -H "Cookie: $session" "$signet/tenant/signing_keys")
+read -r ssr_rps ssr_p50 ssr_p99 <<<"$r"
+r=$(measure "$hello/")
+read -r hello_rps hello_p50 hello_p99 <<<"$r"
 load_peak=$(peak_mb)
 say "openssl speed -multi 2 rsa2048"
 openssl_sign=$(openssl speed -multi 2 -seconds 10 rsa2048 2>/dev/null | awk '/^rsa +2048 bits/ {v = $(NF - 1)} END {printf "%.0f", v}')
-say "rotations: $samples, 0.25 s apart"
-read -r rotate_p50 rotate_p99 rotate_max < <(rotations "$samples" 0.25)
-previous=$samples
+
+# --- the dashboard's weight, and its time to interactive on a fresh tenant ---
+say "time to interactive in headless Chromium"
+wasm=target/site/pkg/signet.wasm
+wasm_raw=$(wc -c <"$wasm")
+wasm_gzip=$(gzip -9 -c "$wasm" | wc -c)
+wasm_brotli=$(brotli -q 11 -c "$wasm" | wc -c)
+tti=$(node bench/tti.mjs "$signet/tenant/signing_keys" "$session")
+read -r tti_median tti_max <<<"$tti"
 
 # --- cost growth with the key history ---
+previous=0
 growth="| previous keys | JWKS requests/s | JWKS size | list requests/s | rotate p50 | rotate p99 |
 |---:|---:|---:|---:|---:|---:|"
 growth_rotate_p50s=()
@@ -202,28 +217,30 @@ for level in $levels; do
         say "growing the key history to $level previous keys"
         rotate_fast $((level - previous))
         previous=$level
+        # Steady state: the spare next keys that the burst used up are generated again.
+        sleep 5
     fi
+    say "at $previous previous keys: JWKS, list, $samples rotations 0.25 s apart"
     size=$(curl -fs "$signet/.well-known/jwks.json" | wc -c)
-    read -r g_jwks _ _ < <(WRK_DURATION=5s measure "$signet/.well-known/jwks.json")
-    read -r g_list _ _ < <(WRK_DURATION=5s measure -H "Authorization: Bearer $token" "$signet/api/v2/keys/signing")
-    read -r g_p50 g_p99 _ < <(rotations "$samples" 0.25)
+    r=$(WRK_DURATION=5s measure "$signet/.well-known/jwks.json")
+    read -r g_jwks _ _ <<<"$r"
+    r=$(WRK_DURATION=5s measure -H "Authorization: Bearer $token" "$signet/api/v2/keys/signing")
+    read -r g_list _ _ <<<"$r"
+    r=$(rotations "$samples" 0.25)
+    read -r g_p50 g_p99 _ <<<"$r"
     previous=$((previous + samples))
     growth_rotate_p50s+=("$g_p50")
     growth_rotate_p99s+=("$g_p99")
     growth+="
-| $level | $(fmt "$g_jwks") | $((size / 1024)) KB | $(fmt "$g_list") | $g_p50 ms | $g_p99 ms |"
+| $((previous - samples)) | $(fmt "$g_jwks") | $((size / 1024)) KB | $(fmt "$g_list") | $g_p50 ms | $g_p99 ms |"
 done
 after_rss=$(rss_mb)
-worst_rotate_p50=$(printf '%s\n' "$rotate_p50" "${growth_rotate_p50s[@]}" | sort -g | tail -n 1)
-worst_rotate_p99=$(printf '%s\n' "$rotate_p99" "${growth_rotate_p99s[@]}" | sort -g | tail -n 1)
+# The table's rotate row is the first level; the budget holds at every level.
+rotate_p50=${growth_rotate_p50s[0]}
+rotate_p99=${growth_rotate_p99s[0]}
+worst_rotate_p50=$(printf '%s\n' "${growth_rotate_p50s[@]}" | sort -g | tail -n 1)
+worst_rotate_p99=$(printf '%s\n' "${growth_rotate_p99s[@]}" | sort -g | tail -n 1)
 
-# --- the dashboard's weight and time to interactive ---
-wasm=target/site/pkg/signet.wasm
-wasm_raw=$(wc -c <"$wasm")
-wasm_gzip=$(gzip -9 -c "$wasm" | wc -c)
-wasm_brotli=$(brotli -q 11 -c "$wasm" | wc -c)
-tti=$(node bench/tti.mjs "$signet/tenant/signing_keys" "$session")
-read -r tti_median tti_max <<<"$tti"
 
 date=$(date -u +%Y-%m-%d)
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -234,7 +251,7 @@ table="| row | Signet requests/s | p50 | p99 | peer requests/s | peer p50 | peer
 | JWKS revalidated (304) | $(fmt "$jwks304_rps") | $jwks304_p50 ms | $jwks304_p99 ms | — | — | — | — | $(check "≥ JWKS" "$jwks304_rps >= $jwks_rps") |
 | token issuance (client_credentials, RS256 JWT) | $(fmt "$token_rps") | $token_p50 ms | $token_p99 ms | $(fmt "$peer_token_rps") | $peer_token_p50 ms | $peer_token_p99 ms | $(ratio "$token_rps" "$peer_token_rps") | $(check "≥ 1.5× peer" "$token_rps >= 1.5 * $peer_token_rps"), $(check "≥ 60% of openssl ($(pct "$token_rps" "$openssl_sign"))" "$token_rps >= 0.6 * $openssl_sign") |
 | Management list, bearer verified | $(fmt "$list_rps") | $list_p50 ms | $list_p99 ms | — | — | — | — | $(check "≥ 50% of JWKS ($(pct "$list_rps" "$jwks_rps"))" "$list_rps >= 0.5 * $jwks_rps") |
-| rotate latency ($samples rotations, 0.25 s apart) | — | $rotate_p50 ms | $rotate_p99 ms | — | — | — | — | $(check "p50 ≤ 20 ms, p99 ≤ 100 ms, at every level" "$worst_rotate_p50 <= 20 && $worst_rotate_p99 <= 100") |
+| rotate latency ($samples rotations 0.25 s apart, from ${levels%% *} previous keys) | — | $rotate_p50 ms | $rotate_p99 ms | — | — | — | — | $(check "p50 ≤ 20 ms, p99 ≤ 100 ms, at every level" "$worst_rotate_p50 <= 20 && $worst_rotate_p99 <= 100") |
 | dashboard page, signed in (server render) | $(fmt "$ssr_rps") | $ssr_p50 ms | $ssr_p99 ms | — | — | — | — | $(check "≥ 1,500 pages/s" "$ssr_rps >= 1500") |
 | ceiling: bare axum \"hello\" | $(fmt "$hello_rps") | $hello_p50 ms | $hello_p99 ms | | | | | |
 | ceiling: \`openssl speed -multi 2 rsa2048\` | $(fmt "$openssl_sign") sign/s | | | | | | | |"
