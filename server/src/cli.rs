@@ -115,7 +115,8 @@ pub enum KeysCommand {
     Rotate,
     /// Revoke a previously used key: it leaves the JWKS and its tokens stop verifying.
     Revoke {
-        /// The key id.
+        /// The key id. Kids are base64url, so one may begin with `-`: it is still a kid here.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Rotate, then revoke the key that was current (for a compromised key).
@@ -411,4 +412,40 @@ async fn audit(settings: &Settings, limit: usize, json: bool) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, KeysCommand};
+
+    fn revoked_kid(args: &[&str]) -> Option<String> {
+        match Cli::try_parse_from(args).ok()?.command {
+            Some(Command::Keys(KeysCommand::Revoke { kid })) => Some(kid),
+            _ => None,
+        }
+    }
+
+    /// One kid in 64 begins with `-` (the crash test found it): it must not read as an option.
+    #[test]
+    fn a_kid_beginning_with_a_hyphen_is_a_kid() {
+        let kid = "-AaYE1I-cKsKayIu5zihY";
+        assert_eq!(
+            revoked_kid(&["signet", "keys", "revoke", kid]).as_deref(),
+            Some(kid)
+        );
+        assert_eq!(
+            revoked_kid(&["signet", "keys", "revoke", "--", kid]).as_deref(),
+            Some(kid)
+        );
+        assert_eq!(
+            revoked_kid(&["signet", "keys", "revoke", "AaYE1I-cKsKayIu5zihY"]).as_deref(),
+            Some("AaYE1I-cKsKayIu5zihY")
+        );
+        // Help is still help.
+        let help = Cli::try_parse_from(["signet", "keys", "revoke", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
 }
