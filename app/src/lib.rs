@@ -5,6 +5,7 @@
 
 #[cfg(feature = "hydrate")]
 mod browser;
+pub mod components;
 pub mod error;
 pub mod keys;
 pub mod pages;

@@ -4,6 +4,7 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { expect, test } from './support/fixtures';
 import * as act from './support/act';
+import * as check from './support/check';
 import * as find from './support/find';
 
 async function violations(page: Page): Promise<string[]> {
@@ -30,7 +31,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await act.openSigningKeys(page);
       expect(await violations(page), 'the page').toEqual([]);
 
-      const current = find.kidIn(await find.listedKeys(page), 'current');
+      const current = find.kidIn(await check.settledKeys(page), 'current');
       await act.openMenu(page, current);
       expect(await violations(page), 'with a key menu open').toEqual([]);
       await page.keyboard.press('Escape');

@@ -28,7 +28,7 @@ test.describe.serial('Acting on signing keys', () => {
     request,
   }) => {
     await act.openSigningKeys(page);
-    const before = await find.listedKeys(page);
+    const before = await check.settledKeys(page);
     const oldCurrent = find.kidIn(before, 'current');
     const oldNext = find.kidIn(before, 'next');
     await markWindow(page);
@@ -56,7 +56,7 @@ test.describe.serial('Acting on signing keys', () => {
     page,
   }) => {
     await act.openSigningKeys(page);
-    const before = await find.listedKeys(page);
+    const before = await check.settledKeys(page);
 
     await page.getByRole('button', { name: 'Rotate & Revoke Key', exact: true }).click();
     const dialog = find.confirmDialog(page);
@@ -74,7 +74,7 @@ test.describe.serial('Acting on signing keys', () => {
     await page.getByRole('button', { name: 'Rotate Key', exact: true }).click();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await expect(dialog).toHaveCount(0);
-    expect(await find.listedKeys(page), 'nothing changed').toEqual(before);
+    await expect.poll(() => find.listedKeys(page), { message: 'nothing changed' }).toEqual(before);
   });
 
   test('the previous key is revoked from its menu, after a confirmation that it cannot be undone', async ({
@@ -83,7 +83,7 @@ test.describe.serial('Acting on signing keys', () => {
   }) => {
     await act.openSigningKeys(page);
     const previous = await act.ensurePreviousKey(page, request);
-    const current = find.kidIn(await find.listedKeys(page), 'current');
+    const current = find.kidIn(await check.settledKeys(page), 'current');
 
     await act.openMenu(page, current);
     await expect(find.menuItem(page, current, 'Revoke Key'), 'only previously used keys offer Revoke').toHaveCount(0);
@@ -103,7 +103,7 @@ test.describe.serial('Acting on signing keys', () => {
 
   test('rotate & revoke retires the current key at once, after a warning', async ({ page, request }) => {
     await act.openSigningKeys(page);
-    const before = await find.listedKeys(page);
+    const before = await check.settledKeys(page);
     const oldCurrent = find.kidIn(before, 'current');
     const oldNext = find.kidIn(before, 'next');
 
@@ -124,7 +124,7 @@ test.describe.serial('Acting on signing keys', () => {
 
   test('certificates download as PEM, CER and PKCS#7, and parse as the listed key', async ({ page }) => {
     await act.openSigningKeys(page);
-    const listed = await find.listedKeys(page);
+    const listed = await check.settledKeys(page);
     const current = listed.find((key) => key.state === 'current')!;
 
     const saved: Record<string, string> = {};
@@ -153,7 +153,7 @@ test.describe.serial('Acting on signing keys', () => {
   test('copying a key id puts it on the clipboard and says so', async ({ page, context, baseURL }) => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
     await act.openSigningKeys(page);
-    const next = find.kidIn(await find.listedKeys(page), 'next');
+    const next = find.kidIn(await check.settledKeys(page), 'next');
 
     await act.chooseFromMenu(page, next, 'Copy key ID');
     await expect(find.toasts(page).last()).toHaveText(/Key ID copied to the clipboard./);
@@ -192,7 +192,8 @@ test.describe.serial('Acting on signing keys', () => {
   }) => {
     await act.openSigningKeys(page);
     await markWindow(page);
-    const before = await find.listedKeys(page);
+    await act.watchListedKeyCount(page);
+    const before = await check.settledKeys(page);
     const oldNext = find.kidIn(before, 'next');
 
     // Another operator, in another browser session, rotates from the page.
@@ -208,14 +209,15 @@ test.describe.serial('Acting on signing keys', () => {
     await windowStillMarked(page);
 
     // The CLI rotates next to the running server: the open page follows within seconds.
-    const middle = find.kidIn(await find.listedKeys(page), 'next');
+    const middle = find.kidIn(await check.settledKeys(page), 'next');
     act.signet('keys', 'rotate');
     await expect(find.keyRow(page, middle)).toHaveAttribute('data-state', 'current', { timeout: 5_000 });
     await windowStillMarked(page);
+    await check.listNeverEmptied(page);
 
     await act.reload(otherPage);
     await check.listedAs(otherPage, middle, 'current');
-    expect((await find.listedKeys(otherPage)).map((k) => k.kid)).toEqual(await find.publishedKids(request));
+    await check.listMatchesJwks(otherPage, request);
     await other.close();
   });
 });
@@ -227,17 +229,19 @@ test.describe('Live updates after network loss', () => {
   test('an open page that lost the network catches up by itself when it is back', async ({ page, request }) => {
     await act.openSigningKeys(page);
     await markWindow(page);
-    const next = find.kidIn(await find.listedKeys(page), 'next');
+    await act.watchListedKeyCount(page);
+    const next = find.kidIn(await check.settledKeys(page), 'next');
 
     await page.context().setOffline(true);
-    act.signet('keys', 'rotate');
-    await page.waitForTimeout(1_500);
+    // The server has the rotation (the suite's own requests are not cut) while the page is offline.
+    await act.rotateWithCli(request);
     await page.context().setOffline(false);
 
     await expect(find.keyRow(page, next), 'the page caught up without a reload').toHaveAttribute('data-state', 'current', {
       timeout: 10_000,
     });
     await windowStillMarked(page);
-    expect((await find.listedKeys(page)).map((k) => k.kid)).toEqual(await find.publishedKids(request));
+    await check.listNeverEmptied(page);
+    await check.listMatchesJwks(page, request);
   });
 });

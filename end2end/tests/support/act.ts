@@ -3,9 +3,17 @@ import { execFileSync } from 'node:child_process';
 import type { APIRequestContext, Page } from '@playwright/test';
 import { expect } from './fixtures';
 import { operatorPassword, repoRoot, signetBinary, signetEnvironment } from './environment';
+import * as check from './check';
 import * as find from './find';
 
-/** Opens `path` (the dashboard's home by default), signing in when asked, and waits until the page is hydrated. */
+/**
+ * Opens `path` (the dashboard's home by default), signing in when asked, and waits until the page is
+ * hydrated and, on Signing Keys, shows a key set.
+ *
+ * After a sign-in the router moves to Signing Keys in the browser: the URL and the hydration mark are
+ * there at once, while the page is still fetching the keys (it shows "Loading signing keys…"). Only
+ * the list's `data-keys-version` says the keys are on the page.
+ */
 export async function open(page: Page, path = '/'): Promise<void> {
   await page.goto(path);
   if (new URL(page.url()).pathname === '/login') {
@@ -13,6 +21,7 @@ export async function open(page: Page, path = '/'): Promise<void> {
     await expect(page).toHaveURL(/\/tenant\/signing_keys$/);
   }
   await waitForHydration(page);
+  if (new URL(page.url()).pathname === '/tenant/signing_keys') await waitForKeys(page);
 }
 
 /** Types the operator password on the sign-in page and submits it. */
@@ -34,11 +43,17 @@ export async function openSigningKeys(page: Page): Promise<void> {
 export async function reload(page: Page): Promise<void> {
   await page.reload();
   await waitForHydration(page);
+  await waitForKeys(page);
 }
 
 /** The app marks `<main data-hydrated="true">` once the WASM has taken over the server-rendered page. */
 export async function waitForHydration(page: Page): Promise<void> {
   await expect(find.main(page)).toHaveAttribute('data-hydrated', 'true', { timeout: 15_000 });
+}
+
+/** The List of Valid Keys carries the version of the key set it shows once the keys are on the page. */
+export async function waitForKeys(page: Page): Promise<void> {
+  await expect(find.validKeys(page)).toHaveAttribute('data-keys-version', /^\d+$/, { timeout: 15_000 });
 }
 
 /** Runs `signet ARGS…` on the suite's data directory, as an operator would next to the running server. */
@@ -135,10 +150,25 @@ export async function ensurePreviousKey(
   request: APIRequestContext,
   { javaScript = true }: { javaScript?: boolean } = {},
 ): Promise<string> {
-  if ((await find.keyRowsIn(page, 'previous').count()) === 0) {
+  if (!(await check.settledKeys(page)).some((key) => key.state === 'previous')) {
     await rotateWithCli(request);
     if (javaScript) await reload(page);
     else await page.reload();
   }
-  return find.kidIn(await find.listedKeys(page), 'previous');
+  return find.kidIn(await check.settledKeys(page, 'previous'), 'previous');
+}
+
+/**
+ * From now on, records the fewest rows the List of Valid Keys shows at any moment (every DOM change
+ * is looked at), for `check.listNeverEmptied`. The record lives in the window: a reload ends it.
+ */
+export async function watchListedKeyCount(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const rows = () => document.querySelectorAll('[data-testid="valid-keys"] [data-testid="key-row"]').length;
+    const record = window as unknown as { signetFewestKeyRows: number };
+    record.signetFewestKeyRows = rows();
+    new MutationObserver(() => {
+      record.signetFewestKeyRows = Math.min(record.signetFewestKeyRows, rows());
+    }).observe(document.body, { childList: true, subtree: true, attributes: true });
+  });
 }

@@ -1,5 +1,5 @@
 // What the operator expects to see. Each check is one sentence of the story.
-import type { Page } from '@playwright/test';
+import type { APIRequestContext, Page } from '@playwright/test';
 import { expect } from './fixtures';
 import * as find from './find';
 
@@ -43,4 +43,39 @@ export async function revokedKeysSectionShown(page: Page): Promise<void> {
 /** Nothing makes the page scroll sideways (it works at 360 px wide). */
 export async function fitsTheWindow(page: Page): Promise<void> {
   expect(await find.sidewaysOverflow(page), 'page width beyond the window, in px').toBeLessThanOrEqual(0);
+}
+
+/**
+ * The List of Valid Keys once it shows a whole key set (one current and one next key, and a key in
+ * `alsoIn` when given), read again until it does: a one-shot read could catch the page between its
+ * URL changing and its keys arriving.
+ */
+export async function settledKeys(page: Page, alsoIn?: find.ValidKeyState): Promise<find.ListedKey[]> {
+  let keys: find.ListedKey[] = [];
+  const count = (state: string) => keys.filter((key) => key.state === state).length;
+  await expect
+    .poll(
+      async () => {
+        keys = await find.listedKeys(page);
+        return count('current') === 1 && count('next') === 1 && (!alsoIn || count(alsoIn) > 0);
+      },
+      { message: `the List of Valid Keys shows one current key, one next key${alsoIn ? ` and a ${alsoIn} key` : ''}` },
+    )
+    .toBe(true);
+  return keys;
+}
+
+/** The kids the page lists, top to bottom, are (or become) the kids the JWKS publishes. */
+export async function listMatchesJwks(page: Page, request: APIRequestContext): Promise<void> {
+  await expect
+    .poll(async () => {
+      const [listed, published] = await Promise.all([find.listedKeys(page), find.publishedKids(request)]);
+      return JSON.stringify(listed.map((key) => key.kid)) === JSON.stringify(published) ? 'same' : { listed, published };
+    }, { message: 'the page lists exactly the published JWKS, in order' })
+    .toBe('same');
+}
+
+/** Since `act.watchListedKeyCount`, the List of Valid Keys never showed fewer than a current and a next key. */
+export async function listNeverEmptied(page: Page): Promise<void> {
+  expect(await find.fewestListedKeys(page), 'the fewest rows the List of Valid Keys showed').toBeGreaterThanOrEqual(2);
 }

@@ -99,3 +99,8 @@ export const confirmDialog = (page: Page): Locator => page.getByTestId('confirm-
 export const toasts = (page: Page): Locator => page.getByTestId('toast');
 export const menuItem = (page: Page, kid: string, name: string): Locator =>
   keyRow(page, kid).getByRole('button', { name, exact: true }).or(keyRow(page, kid).getByRole('link', { name, exact: true }));
+
+/** The fewest rows the List of Valid Keys had at any moment since `act.watchListedKeyCount`. */
+export async function fewestListedKeys(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { signetFewestKeyRows: number }).signetFewestKeyRows);
+}

@@ -1,0 +1,4 @@
+//! What pages share: toasts and timestamps.
+
+pub mod timestamp;
+pub mod toasts;

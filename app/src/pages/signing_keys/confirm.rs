@@ -1,0 +1,323 @@
+//! Confirmations: the button that asks for one, and the dialog that says what will happen.
+//!
+//! The three dialogs (rotate, rotate & revoke, revoke) differ only in their words, the key they
+//! name and the action they submit: [`Confirm::copy`] is that table, [`ConfirmDialog`] renders
+//! any row of it.
+
+use leptos::{either::Either, prelude::*};
+
+use super::Actions;
+use crate::{
+    Hydrated,
+    keys::{KeyView, is_kid},
+    pages::sign_in::HOME,
+};
+
+/// The confirmation the page is asking for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Rotate,
+    RotateAndRevoke,
+    Revoke(String),
+}
+
+/// A piece of a dialog's text: words, or a key id set as code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Words(&'static str),
+    Kid(String),
+}
+
+/// What a confirmation dialog says and submits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DialogCopy {
+    title: Vec<Piece>,
+    body: Vec<Piece>,
+    /// The action cannot be undone: a warning, and a danger-coloured button.
+    irreversible: bool,
+    label: &'static str,
+    busy_label: &'static str,
+    /// The hidden field the server function takes: the key the operator confirms.
+    field: (&'static str, String),
+}
+
+impl Confirm {
+    /// `?confirm=…` (and `&kid=…`): how the page asks for a confirmation without JavaScript.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        match get("confirm")?.as_str() {
+            "rotate" => Some(Confirm::Rotate),
+            "rotate_and_revoke" => Some(Confirm::RotateAndRevoke),
+            "revoke" => get("kid").filter(|kid| is_kid(kid)).map(Confirm::Revoke),
+            _ => None,
+        }
+    }
+
+    /// The query [`Confirm::from_query`] reads: `confirm`, and the kid for a revocation.
+    fn query(&self) -> (&'static str, Option<String>) {
+        match self {
+            Confirm::Rotate => ("rotate", None),
+            Confirm::RotateAndRevoke => ("rotate_and_revoke", None),
+            Confirm::Revoke(kid) => ("revoke", Some(kid.clone())),
+        }
+    }
+
+    /// The dialog's words, given the keys that are current and next as the page shows them.
+    fn copy(&self, current_kid: String, next_kid: String) -> DialogCopy {
+        use Piece::{Kid, Words};
+        match self {
+            Confirm::Rotate => DialogCopy {
+                title: vec![Words("Rotate the signing key?")],
+                body: vec![
+                    Words("Key "),
+                    Kid(next_kid.clone()),
+                    Words(" becomes the current key and signs every new token. Key "),
+                    Kid(current_kid),
+                    Words(
+                        " stays published as previously used, so the tokens it signed keep \
+                         validating until you revoke it. A new next key is generated and published.",
+                    ),
+                ],
+                irreversible: false,
+                label: "Rotate",
+                busy_label: "Rotating…",
+                field: ("next_kid", next_kid),
+            },
+            Confirm::RotateAndRevoke => DialogCopy {
+                title: vec![Words("Rotate and revoke the current key?")],
+                body: vec![
+                    Words("Key "),
+                    Kid(next_kid),
+                    Words(" becomes the current key. Key "),
+                    Kid(current_kid.clone()),
+                    Words(
+                        " is revoked at once: every token it signed stops validating immediately, \
+                         and its private key is destroyed.",
+                    ),
+                ],
+                irreversible: true,
+                label: "Rotate & Revoke",
+                busy_label: "Rotating and revoking…",
+                field: ("current_kid", current_kid),
+            },
+            Confirm::Revoke(kid) => DialogCopy {
+                title: vec![Words("Revoke key "), Kid(kid.clone()), Words("?")],
+                body: vec![Words(
+                    "The key leaves the JWKS and its private key is destroyed: tokens it signed \
+                     stop validating at once. A revoked key can never be used again.",
+                )],
+                irreversible: true,
+                label: "Revoke",
+                busy_label: "Revoking…",
+                field: ("kid", kid.clone()),
+            },
+        }
+    }
+}
+
+fn render(pieces: Vec<Piece>) -> impl IntoView {
+    pieces
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Words(words) => Either::Left(words),
+            Piece::Kid(kid) => Either::Right(view! { <code>{kid}</code> }),
+        })
+        .collect_view()
+}
+
+/// A button that opens a confirmation: a GET form that asks the server for the page with the
+/// dialog open (no JavaScript), or opens the dialog in place (hydrated).
+#[component]
+pub fn ConfirmButton(
+    confirm: Confirm,
+    actions: Actions,
+    label: &'static str,
+    class: &'static str,
+    testid: &'static str,
+) -> impl IntoView {
+    let (name, kid) = confirm.query();
+    let open = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        actions.confirm.set(Some(confirm.clone()));
+    };
+    view! {
+        <form method="get" action=HOME on:submit=open class="inline-form">
+            <input type="hidden" name="confirm" value=name />
+            {kid.map(|kid| view! { <input type="hidden" name="kid" value=kid /> })}
+            <button type="submit" class=class data-testid=testid>
+                {label}
+            </button>
+        </form>
+    }
+}
+
+/// The confirmation dialog: modal once hydrated (focus stays inside, Escape cancels), an inline
+/// open dialog in the server-rendered page.
+#[component]
+pub fn ConfirmDialog(
+    confirm: Confirm,
+    current: Option<KeyView>,
+    next: Option<KeyView>,
+    actions: Actions,
+) -> impl IntoView {
+    let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
+    // Server-rendered (asked for by `?confirm=…`), the dialog is simply open in the page; made in
+    // the browser, it opens as a modal below.
+    let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
+    // The `close` event of turning a server-opened dialog into a modal is not a cancel.
+    let reopening = StoredValue::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(dialog) = dialog_ref.get() {
+            if dialog.open() {
+                reopening.set_value(true);
+                dialog.close();
+            }
+            let _ = dialog.show_modal();
+        }
+    });
+    let on_close = move |_| {
+        if reopening.get_value() {
+            reopening.set_value(false);
+        } else {
+            actions.confirm.set(None);
+        }
+    };
+    let kid_of = |key: Option<KeyView>| key.map_or_else(|| "(none)".to_owned(), |k| k.kid);
+    let copy = confirm.copy(kid_of(current), kid_of(next));
+    let (name, value) = copy.field;
+    let fields = view! {
+        <input type="hidden" name=name value=value />
+        <ConfirmSubmit
+            label=copy.label
+            busy_label=copy.busy_label
+            danger=copy.irreversible
+            pending=actions.pending(&confirm)
+        />
+    };
+    let form = match confirm {
+        Confirm::Rotate => {
+            view! { <ActionForm action=actions.rotate>{fields}</ActionForm> }.into_any()
+        }
+        Confirm::RotateAndRevoke => {
+            view! { <ActionForm action=actions.rotate_and_revoke>{fields}</ActionForm> }.into_any()
+        }
+        Confirm::Revoke(_) => {
+            view! { <ActionForm action=actions.revoke>{fields}</ActionForm> }.into_any()
+        }
+    };
+    view! {
+        <dialog
+            node_ref=dialog_ref
+            open=!hydrated
+            class="dialog"
+            aria-labelledby="confirm-title"
+            data-testid="confirm-dialog"
+            on:close=on_close
+            on:keydown=move |event| {
+                #[cfg(feature = "hydrate")]
+                if let Some(dialog) = dialog_ref.get_untracked() {
+                    crate::browser::trap_focus(&dialog, &event);
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = event;
+            }
+        >
+            <h2 id="confirm-title">{render(copy.title)}</h2>
+            <p>{render(copy.body)}</p>
+            {copy.irreversible.then(|| view! { <p class="warning">"This cannot be undone."</p> })}
+            <div class="dialog-buttons">
+                // Closes the dialog natively, with or without JavaScript.
+                <form method="dialog">
+                    <button type="submit" class="button button-quiet">
+                        "Cancel"
+                    </button>
+                </form>
+                {form}
+            </div>
+        </dialog>
+    }
+}
+
+/// The dialog's confirming button: shows progress and cannot be pressed twice.
+#[component]
+fn ConfirmSubmit(
+    label: &'static str,
+    busy_label: &'static str,
+    danger: bool,
+    pending: Memo<bool>,
+) -> impl IntoView {
+    let class = if danger {
+        "button button-danger"
+    } else {
+        "button button-primary"
+    };
+    view! {
+        <button
+            type="submit"
+            class=class
+            disabled=pending
+            aria-busy=move || pending.get().to_string()
+        >
+            {move || if pending.get() { busy_label } else { label }}
+        </button>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(pieces: &[Piece]) -> String {
+        pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Words(words) => (*words).to_owned(),
+                Piece::Kid(kid) => kid.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_dialog_names_the_keys_it_acts_on_and_submits_the_confirmed_one() {
+        let (current, next) = ("C".repeat(21), "N".repeat(21));
+        let rotate = Confirm::Rotate.copy(current.clone(), next.clone());
+        assert_eq!(words(&rotate.title), "Rotate the signing key?");
+        assert!(words(&rotate.body).starts_with(&format!("Key {next} becomes the current key")));
+        assert_eq!(rotate.field, ("next_kid", next.clone()));
+        assert!(!rotate.irreversible);
+
+        let both = Confirm::RotateAndRevoke.copy(current.clone(), next);
+        assert!(words(&both.body).contains(&format!("Key {current} is revoked at once")));
+        assert_eq!(both.field, ("current_kid", current));
+        assert!(both.irreversible);
+
+        let kid = "R".repeat(21);
+        let revoke = Confirm::Revoke(kid.clone()).copy(String::new(), String::new());
+        assert_eq!(words(&revoke.title), format!("Revoke key {kid}?"));
+        assert_eq!(revoke.field, ("kid", kid));
+        assert!(revoke.irreversible);
+    }
+
+    #[test]
+    fn the_query_reads_back_and_forged_kids_are_ignored() {
+        for confirm in [
+            Confirm::Rotate,
+            Confirm::RotateAndRevoke,
+            Confirm::Revoke("A".repeat(21)),
+        ] {
+            let (name, kid) = confirm.query();
+            let get = |param: &str| match param {
+                "confirm" => Some(name.to_owned()),
+                "kid" => kid.clone(),
+                _ => None,
+            };
+            assert_eq!(Confirm::from_query(get), Some(confirm));
+        }
+        let forged = |param: &str| match param {
+            "confirm" => Some("revoke".to_owned()),
+            "kid" => Some("<script>".to_owned()),
+            _ => None,
+        };
+        assert_eq!(Confirm::from_query(forged), None);
+    }
+}

@@ -1,0 +1,234 @@
+//! Tenant Settings → Signing Keys: rotation settings, the valid keys, the revoked keys.
+//!
+//! Every action is a server function behind a real `<form>`: before hydration (or without
+//! JavaScript) the form posts, the server acts and redirects back with the outcome in the query;
+//! once hydrated, the same forms are submitted by the page, confirmation dialogs open in place,
+//! and the lists refresh without a reload. A live stream of key events refreshes them when the
+//! keys change anywhere else.
+//!
+//! One file per part: [`server_fns`] (what the page calls), [`confirm`] (the buttons that ask
+//! for a confirmation and the dialog), [`rotation_settings`], [`valid_keys`] (both lists),
+//! [`key_menu`] (a row's "…" menu); this file holds the page and its state.
+
+mod confirm;
+mod key_menu;
+mod rotation_settings;
+mod server_fns;
+mod valid_keys;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+pub use self::server_fns::{
+    ListSigningKeys, RevokeSigningKey, RotateAndRevokeSigningKey, RotateSigningKey,
+    list_signing_keys, revoke_signing_key, rotate_and_revoke_signing_key, rotate_signing_key,
+};
+use self::{
+    confirm::{Confirm, ConfirmDialog},
+    rotation_settings::RotationSettings,
+    valid_keys::{RevokedKeys, ValidKeys},
+};
+use crate::{
+    components::toasts::{ToastRegion, Toasts},
+    error::DashboardError,
+    keys::{KeyActionDone, KeyList, KeyState},
+    pages::sign_in::HOME,
+};
+
+/// What the page's controls act through.
+#[derive(Clone, Copy)]
+pub struct Actions {
+    rotate: ServerAction<RotateSigningKey>,
+    rotate_and_revoke: ServerAction<RotateAndRevokeSigningKey>,
+    revoke: ServerAction<RevokeSigningKey>,
+    confirm: RwSignal<Option<Confirm>>,
+    // Read only in the browser (clipboard outcomes).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    toasts: Toasts,
+}
+
+impl Actions {
+    /// Whether the action a confirmation submits is under way.
+    fn pending(&self, confirm: &Confirm) -> Memo<bool> {
+        match confirm {
+            Confirm::Rotate => self.rotate.pending(),
+            Confirm::RotateAndRevoke => self.rotate_and_revoke.pending(),
+            Confirm::Revoke(_) => self.revoke.pending(),
+        }
+    }
+}
+
+/// The Signing Keys page.
+#[component]
+pub fn SigningKeysPage() -> impl IntoView {
+    let rotate = ServerAction::<RotateSigningKey>::new();
+    let rotate_and_revoke = ServerAction::<RotateAndRevokeSigningKey>::new();
+    let revoke = ServerAction::<RevokeSigningKey>::new();
+    // Bumped to fetch the lists again: the live stream announced another version, or a fetch
+    // failed and is retried.
+    let refetch = RwSignal::new(0_u64);
+    let keys = Resource::new(
+        move || {
+            (
+                rotate.version().get(),
+                rotate_and_revoke.version().get(),
+                revoke.version().get(),
+                refetch.get(),
+            )
+        },
+        |_| list_signing_keys(),
+    );
+    // The last lists fetched: shown, marked as possibly stale, while Signet cannot be reached.
+    let last_good = StoredValue::new(None::<KeyList>);
+
+    // After a plain form post the server redirected here with the outcome in the query.
+    let query = use_query_map().get_untracked();
+    let param = |name: &str| query.get(name);
+    let outcome = KeyActionDone::from_query(param)
+        .map(Ok)
+        .or_else(|| DashboardError::from_query(param).map(Err));
+    let toasts = Toasts::new(outcome);
+    let confirm = RwSignal::new(Confirm::from_query(param));
+
+    // Each finished action: a toast, and the dialog closes.
+    for value in [rotate.value(), rotate_and_revoke.value(), revoke.value()] {
+        Effect::new(move |_| {
+            if let Some(outcome) = value.get() {
+                confirm.set(None);
+                toasts.push(outcome);
+            }
+        });
+    }
+
+    #[cfg(feature = "hydrate")]
+    follow_changes(keys, last_good, refetch);
+
+    let actions = Actions {
+        rotate,
+        rotate_and_revoke,
+        revoke,
+        confirm,
+        toasts,
+    };
+    view! {
+        <Title text="Signing Keys · Signet" />
+        <div class="page">
+            <Transition fallback=|| view! { <p class="loading">"Loading signing keys…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Ok(list) => {
+                            last_good.set_value(Some(list.clone()));
+                            view! { <KeysPage list actions /> }.into_any()
+                        }
+                        Err(error) => view! { <Unlisted error last_good actions /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+        <ToastRegion toasts />
+    }
+}
+
+/// Fetches the lists again when the live stream announces a key set the page does not show,
+/// and retries a fetch that did not get through (network loss, Signet restarting).
+#[cfg(feature = "hydrate")]
+fn follow_changes(
+    keys: Resource<Result<KeyList, DashboardError>>,
+    last_good: StoredValue<Option<KeyList>>,
+    refetch: RwSignal<u64>,
+) {
+    let follow = crate::browser::follow_key_events(move |version| {
+        let shown = last_good.with_value(|list| list.as_ref().map(|list| list.version));
+        if shown != Some(version) {
+            refetch.update(|n| *n += 1);
+        }
+    });
+    on_cleanup(move || follow.abort());
+    Effect::new(move |_| {
+        if let Some(Err(DashboardError::Transport(_) | DashboardError::Unavailable)) = keys.get() {
+            leptos::task::spawn_local(async move {
+                crate::browser::sleep(3_000).await;
+                refetch.update(|n| *n += 1);
+            });
+        }
+    });
+}
+
+/// The lists could not be fetched: while Signet cannot be reached, the last lists, marked as
+/// possibly stale; otherwise the reason in words.
+#[component]
+fn Unlisted(
+    error: DashboardError,
+    last_good: StoredValue<Option<KeyList>>,
+    actions: Actions,
+) -> AnyView {
+    let passing = matches!(
+        error,
+        DashboardError::Transport(_) | DashboardError::Unavailable
+    );
+    match last_good.get_value().filter(|_| passing) {
+        Some(list) => view! {
+            <p class="notice notice-error" role="alert" data-testid="stale-notice">
+                {error.to_string()}
+                " The keys below are as last seen; the page retries by itself."
+            </p>
+            <KeysPage list actions />
+        }
+        .into_any(),
+        None => view! { <ErrorNotice error /> }.into_any(),
+    }
+}
+
+#[component]
+fn ErrorNotice(error: DashboardError) -> impl IntoView {
+    let sign_in = error == DashboardError::SignedOut;
+    view! {
+        <p class="notice notice-error" role="alert">
+            {error.to_string()}
+            {sign_in.then(|| view! { " " <a href="/login">"Sign in"</a> })}
+        </p>
+    }
+}
+
+#[component]
+fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
+    let current = list.first_in(KeyState::Current).cloned();
+    let next = list.first_in(KeyState::Next).cloned();
+    let dialog = move || {
+        let (current, next) = (current.clone(), next.clone());
+        actions
+            .confirm
+            .get()
+            .map(|confirm| view! { <ConfirmDialog confirm current next actions /> })
+    };
+    let tenant = list.tenant_domain.clone();
+    let version = list.version;
+    let (valid, revoked): (Vec<_>, Vec<_>) =
+        list.keys.into_iter().partition(|k| k.state.is_valid());
+    view! {
+        <header class="tenant-head">
+            <p class="eyebrow">
+                "Tenant Settings · "
+                <span class="mono" data-testid="tenant-domain">
+                    {tenant}
+                </span>
+            </p>
+            <nav class="tabs" aria-label="Tenant settings">
+                <a href=HOME aria-current="page">
+                    "Signing Keys"
+                </a>
+            </nav>
+            <h1>"Signing Keys"</h1>
+            <p class="lede">
+                "Signet signs your tenant's tokens with the current key. The next key is already \
+                 published, so relying parties trust it before it signs anything."
+            </p>
+        </header>
+        <RotationSettings actions />
+        <ValidKeys valid version actions />
+        <RevokedKeys revoked />
+        {dialog}
+    }
+    .into_any()
+}

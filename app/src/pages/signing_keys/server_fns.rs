@@ -1,0 +1,54 @@
+//! The page's server functions: thin adapters over the server's key service (the same one the
+//! Management API uses), each one call.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::pages::sign_in::HOME;
+use crate::{
+    error::DashboardError,
+    keys::{KeyActionDone, KeyList},
+};
+
+/// The tenant and its signing keys.
+#[server(prefix = "/_signet", endpoint = "list_signing_keys")]
+pub async fn list_signing_keys() -> Result<KeyList, DashboardError> {
+    let service = crate::error::with_status(crate::service::signing_keys())?;
+    crate::error::with_status(service.list_signing_keys().await)
+}
+
+/// Runs a key action on the operator's behalf and answers as [`crate::error::respond`] does.
+#[cfg(feature = "ssr")]
+async fn key_action<F, Fut>(act: F) -> Result<KeyActionDone, DashboardError>
+where
+    F: FnOnce(crate::service::SharedSigningKeys, Option<std::net::IpAddr>) -> Fut,
+    Fut: std::future::Future<Output = Result<KeyActionDone, DashboardError>>,
+{
+    let from = crate::service::client_addr().await;
+    let result = match crate::service::signing_keys() {
+        Ok(service) => act(service, from).await,
+        Err(error) => Err(error),
+    };
+    crate::error::respond(result, HOME, |done| Some(done.to_query()))
+}
+
+/// Rotates the signing key; `next_kid` is the key the operator confirmed would become current.
+#[server(prefix = "/_signet", endpoint = "rotate_signing_key")]
+pub async fn rotate_signing_key(next_kid: String) -> Result<KeyActionDone, DashboardError> {
+    key_action(|keys, from| async move { keys.rotate(&next_kid, from).await }).await
+}
+
+/// Rotates and revokes the key that was current; `current_kid` is the key the operator
+/// confirmed would be revoked.
+#[server(prefix = "/_signet", endpoint = "rotate_and_revoke_signing_key")]
+pub async fn rotate_and_revoke_signing_key(
+    current_kid: String,
+) -> Result<KeyActionDone, DashboardError> {
+    key_action(|keys, from| async move { keys.rotate_and_revoke(&current_kid, from).await }).await
+}
+
+/// Revokes a previously used key.
+#[server(prefix = "/_signet", endpoint = "revoke_signing_key")]
+pub async fn revoke_signing_key(kid: String) -> Result<KeyActionDone, DashboardError> {
+    key_action(|keys, from| async move { keys.revoke(&kid, from).await }).await
+}

@@ -1,0 +1,130 @@
+//! The List of Valid Keys and the List of Revoked Keys.
+
+use leptos::{either::Either, prelude::*};
+
+use super::{Actions, key_menu::KeyMenu};
+use crate::{
+    components::timestamp::Timestamp,
+    keys::{KeyState, KeyView},
+};
+
+/// Current, next and previous keys, one row each. `version` is the key set's version, rendered
+/// as `data-keys-version`: the rows are the key set the server published under that version
+/// (the end-to-end suite waits on it).
+#[component]
+pub fn ValidKeys(valid: Vec<KeyView>, version: i64, actions: Actions) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="valid-keys-title">
+            <h2 id="valid-keys-title">"List of Valid Keys"</h2>
+            <p class="hint">
+                "The current key signs new tokens; the next key replaces it at the next rotation; \
+                 previously used keys still verify the tokens they signed until you revoke them."
+            </p>
+            <div class="table-wrap">
+                <table data-testid="valid-keys" data-keys-version=version>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Key ID"</th>
+                            <th scope="col">"Fingerprint"</th>
+                            <th scope="col">"Current since"</th>
+                            <th scope="col">"Current until"</th>
+                            <th scope="col">
+                                <span class="visually-hidden">"Actions"</span>
+                            </th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {valid
+                            .into_iter()
+                            .map(|key| view! { <ValidKeyRow key actions /> })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn ValidKeyRow(key: KeyView, actions: Actions) -> impl IntoView {
+    let row_kid = key.kid.clone();
+    let state = key.state;
+    view! {
+        <tr data-testid="key-row" data-kid=row_kid data-state=state.as_str()>
+            <td data-label="Status">
+                <StateBadge state />
+            </td>
+            <td class="mono" data-testid="kid" data-label="Key ID">
+                {key.kid.clone()}
+            </td>
+            <td class="mono fingerprint" data-testid="fingerprint" data-label="Fingerprint">
+                {key.fingerprint.clone()}
+            </td>
+            <td data-label="Current since">
+                <Timestamp value=key.current_since.clone() />
+            </td>
+            <td data-label="Current until">
+                <Timestamp value=key.current_until.clone() />
+            </td>
+            <td class="row-actions">
+                <KeyMenu key actions />
+            </td>
+        </tr>
+    }
+}
+
+/// The last revoked keys, or a line saying there are none.
+#[component]
+pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
+    let rows = if revoked.is_empty() {
+        Either::Left(view! {
+            <p class="empty" data-testid="no-revoked-keys">
+                "No key has been revoked."
+            </p>
+        })
+    } else {
+        Either::Right(view! {
+            <div class="table-wrap">
+                <table data-testid="revoked-keys">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Key ID"</th>
+                            <th scope="col">"Fingerprint"</th>
+                            <th scope="col">"Revoked at"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {revoked.into_iter().map(|key| view! { <RevokedKeyRow key /> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        })
+    };
+    view! {
+        <section class="card" aria-labelledby="revoked-keys-title">
+            <h2 id="revoked-keys-title">"List of Revoked Keys"</h2>
+            <p class="hint">"The last three keys revoked. Tokens they signed no longer validate."</p>
+            {rows}
+        </section>
+    }
+}
+
+#[component]
+fn RevokedKeyRow(key: KeyView) -> impl IntoView {
+    let row_kid = key.kid.clone();
+    view! {
+        <tr data-testid="revoked-row" data-kid=row_kid>
+            <td class="mono" data-label="Key ID">{key.kid}</td>
+            <td class="mono fingerprint" data-label="Fingerprint">{key.fingerprint}</td>
+            <td data-label="Revoked at">
+                <Timestamp value=key.revoked_at />
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn StateBadge(state: KeyState) -> impl IntoView {
+    view! { <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span> }
+}
