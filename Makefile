@@ -16,7 +16,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # Where the server binary finds the site that `cargo leptos build --release` wrote.
 SITE_ENV := LEPTOS_SITE_ROOT=$(ROOT)/target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=signet LEPTOS_ENV=PROD
 
-.PHONY: tools build run test e2e compat fmt-check clippy unit playwright sdk fuzz
+.PHONY: tools build run test e2e e2e-repeat compat fmt-check clippy unit playwright sdk fuzz
 
 ## tools: install what the build and tests need (each step skipped when already there)
 tools:
@@ -45,6 +45,15 @@ clippy:
 
 unit:
 	cargo test -p server -p app
+
+## e2e-repeat: the end-to-end suite RUNS times in a row (default 10) against the existing release
+## build, stopping at the first failure: how a flaky story is caught before CI catches it by chance
+RUNS ?= 10
+e2e-repeat:
+	cd end2end && for run in $$(seq $(RUNS)); do \
+	  echo "e2e run $$run of $(RUNS)"; \
+	  npx playwright test --reporter=dot || { echo "e2e run $$run of $(RUNS) failed"; exit 1; }; \
+	done
 
 ## compat: release build, then the Auth0 Python SDK compatibility suite only
 compat: tools build sdk
