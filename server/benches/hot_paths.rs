@@ -12,11 +12,9 @@ use std::{hint::black_box, time::Duration};
 use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use signet::{
-    keys::{
-        material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
-        service::jwks_document,
-    },
-    tokens::{self, Signer, Verifiers},
+    domain::material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
+    keys::service::jwks_document,
+    services::tokens::{self, Signer, Verifiers},
 };
 
 #[path = "../tests/it/support.rs"]

@@ -21,10 +21,8 @@ use sqlx::{
 use crate::{
     clients::ClientHashKeys,
     config::Settings,
-    keys::{
-        master_key::{MasterKey, SealedKey},
-        material::PrivateKey,
-    },
+    domain::material::PrivateKey,
+    keys::master_key::{MasterKey, SealedKey},
     startup,
     store::sql_is_sqlite,
 };

@@ -177,7 +177,7 @@ fn cli_actor() -> Actor {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     // A bad certificate stops Signet before it opens anything, rather than half-started.
     let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
-        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(crate::http::tls::acceptor(cert, key)?),
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };

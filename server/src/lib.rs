@@ -6,12 +6,13 @@ pub mod backup;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod domain;
+pub mod http;
 pub mod http_server;
 pub mod keys;
 pub mod operator;
+pub mod services;
 pub mod startup;
 pub mod store;
-pub mod tls;
-pub mod tokens;
 
 pub use api::{AppState, router};

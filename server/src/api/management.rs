@@ -22,8 +22,8 @@ use serde::Serialize;
 use super::{AppState, error::ApiError};
 use crate::{
     keys::service::Published,
+    services::tokens::{self, AccessClaims, TokenError},
     store::Actor,
-    tokens::{self, AccessClaims, TokenError},
 };
 
 const READ: &str = "read:signing_keys";

@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use crate::tokens::{self, TokenError};
+use crate::services::tokens::{self, TokenError};
 
 /// Token requests are a few hundred bytes; anything much larger is refused unread.
 const MAX_BODY: usize = 16 * 1024;

@@ -3,5 +3,4 @@
 
 pub mod lifecycle;
 pub mod master_key;
-pub mod material;
 pub mod service;

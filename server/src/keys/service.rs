@@ -25,13 +25,15 @@ use tokio::sync::{Mutex, watch};
 
 use crate::{
     clients::{self, ClientError, ClientHashKeys, ClientRecord, NewClient},
+    domain::material::{
+        GeneratedKey, MaterialError, PrivateKey, PublicMaterial, generate_signing_key,
+    },
     keys::{
         lifecycle::{Change, KeyError, KeyRecord, Operation},
         master_key::{MasterKey, MasterKeyError},
-        material::{GeneratedKey, MaterialError, PrivateKey, PublicMaterial, generate_signing_key},
     },
+    services::tokens::{Signer, Verifiers},
     store::{Actor, AuditEvent, KeyStore, NewKey, RotationLimit, StoreError, StoredKey},
-    tokens::{Signer, Verifiers},
 };
 
 /// How often a lost race for the key set is retried before giving up.

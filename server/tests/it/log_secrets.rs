@@ -18,7 +18,7 @@ use base64::{
 use reqwest::{StatusCode, header};
 use rsa::traits::PrivateKeyParts;
 use serde_json::Value;
-use signet::{keys::material::PrivateKey, store::KeyStore};
+use signet::{domain::material::PrivateKey, store::KeyStore};
 
 use crate::process::{ALL_SCOPES, Deployment, TENANT, free_local_addr};
 

@@ -15,10 +15,10 @@ use chrono::Utc;
 use rand::RngCore;
 use serde_json::Value;
 use signet::{
+    domain::material::PrivateKey,
     keys::{
         lifecycle::Operation,
         master_key::{MasterKey, MasterKeyError},
-        material::PrivateKey,
         service::{KeyService, ServiceError, ServiceOptions},
     },
     store::{

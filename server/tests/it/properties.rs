@@ -14,9 +14,9 @@ use chrono::Utc;
 use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 use signet::{
     config::Settings,
+    domain::material::PrivateKey,
     keys::{
         lifecycle::{KeyError, Operation},
-        material::PrivateKey,
         service::{KeyService, ServiceError},
     },
     store::{KeyStore, NewKey},

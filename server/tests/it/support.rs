@@ -13,11 +13,8 @@ use signet::{
     AppState,
     api::ApiSettings,
     config::Settings,
-    keys::{
-        master_key::MasterKey,
-        material::{PrivateKey, new_kid, self_signed_certificate},
-        service::KeyService,
-    },
+    domain::material::{PrivateKey, new_kid, self_signed_certificate},
+    keys::{master_key::MasterKey, service::KeyService},
     operator::OperatorService,
     router,
     store::{Actor, KeyStore, NewKey, SqlStore},

@@ -23,7 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::material::{MaterialError, PrivateKey, PublicMaterial};
+use crate::domain::material::{MaterialError, PrivateKey, PublicMaterial};
 
 /// The `iss` of every token: `https://<tenant>/`.
 pub fn issuer(tenant_domain: &str) -> String {
@@ -226,7 +226,7 @@ pub fn issue(
         iat,
         exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
         scope: scopes.join(" "),
-        jti: crate::keys::material::new_kid(),
+        jti: crate::domain::material::new_kid(),
         gty: "client-credentials".to_owned(),
         azp: client_id.to_owned(),
     };
@@ -271,7 +271,7 @@ pub fn verify(
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::keys::material::self_signed_certificate;
+    use crate::domain::material::self_signed_certificate;
 
     const TENANT: &str = "tokens.signet.test";
 
@@ -289,8 +289,8 @@ mod tests {
 
     #[test]
     fn issued_tokens_are_rs256_jws_that_verify_against_the_signing_key_only() {
-        let (signer, public) = fixture(include_str!("../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
-        let (_, other) = fixture(include_str!("../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let (_, other) = fixture(include_str!("../../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
         let scopes = ["read:signing_keys".to_owned()];
         let lifetime = Duration::from_secs(600);
         let (token, claims) =
@@ -317,8 +317,8 @@ mod tests {
 
     #[test]
     fn a_remembered_token_still_expires_and_a_new_key_set_remembers_nothing() {
-        let (signer, public) = fixture(include_str!("../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
-        let (_, other) = fixture(include_str!("../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let (_, other) = fixture(include_str!("../../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
         let verifiers = Verifiers::new([&public]).unwrap();
         let scopes = ["read:signing_keys".to_owned()];
         let (token, claims) = issue(

@@ -1,0 +1,3 @@
+//! The HTTP layer (being moved here from api/).
+
+pub mod tls;

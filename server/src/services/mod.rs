@@ -1,0 +1,3 @@
+//! The services (being moved here).
+
+pub mod tokens;
