@@ -132,7 +132,7 @@ async fn private_key_forms(deployment: &Deployment, into: &mut BTreeSet<String>)
     let stored = deployment.store().await.load(usize::MAX).await.unwrap();
     for key in &stored.keys {
         let Some(sealed) = &key.sealed else { continue };
-        let der = master.open(&key.record.kid, sealed).unwrap();
+        let der = master.unseal(&key.record.kid, sealed).unwrap();
         let encoded = STANDARD.encode(&der[..]);
         // The first line of every RSA-2048 PKCS#8 starts alike; the chunks after it do not.
         into.extend(
