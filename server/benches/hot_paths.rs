@@ -13,8 +13,10 @@ use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use signet::{
     domain::material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
-    keys::service::jwks_document,
-    services::tokens::{self, Signer, Verifiers},
+    services::{
+        published::jwks_document,
+        tokens::{self, Signer, Verifiers},
+    },
 };
 
 #[path = "../tests/it/support.rs"]

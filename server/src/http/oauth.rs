@@ -12,7 +12,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, errors::oauth_error, extractors::PeerAddr};
-use crate::services::tokens::{self, TokenError};
+use crate::{
+    domain::client_secret::ClientRecord,
+    services::tokens::{self, TokenError},
+};
 
 /// Token requests are a few hundred bytes; anything much larger is refused unread.
 const MAX_BODY: usize = 16 * 1024;
@@ -170,52 +173,59 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     Ok(Some((id.to_owned(), secret.to_owned())))
 }
 
-async fn token(
-    State(state): State<AppState>,
-    PeerAddr(addr): PeerAddr,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, OAuthError> {
-    // The body's own rejections (too large, unreadable) answer in OAuth's shape too.
-    let body = body.map_err(|rejection| {
-        OAuthError::new(
-            rejection.status(),
-            "invalid_request",
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("The request body is larger than {MAX_BODY} bytes")
-            } else {
-                "The request body could not be read".to_owned()
-            },
-        )
-    })?;
-    let now = state.clock.now();
-    let request = parse_request(&headers, &body)?;
+/// The body's own rejections (too large, unreadable), in OAuth's shape too.
+fn body_error(rejection: &BytesRejection) -> OAuthError {
+    OAuthError::new(
+        rejection.status(),
+        "invalid_request",
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("The request body is larger than {MAX_BODY} bytes")
+        } else {
+            "The request body could not be read".to_owned()
+        },
+    )
+}
+
+/// Only the client-credentials grant is offered.
+fn check_grant_type(request: &TokenRequest) -> Result<(), OAuthError> {
     match request.grant_type.as_deref() {
-        None => return Err(OAuthError::invalid_request("grant_type is required")),
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "Only the client_credentials grant is supported",
-            ));
-        }
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+        Some("client_credentials") => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only the client_credentials grant is supported",
+        )),
     }
-    let (client_id, secret) = match (
-        basic_credentials(&headers)?,
-        request.client_id,
-        request.client_secret,
+}
+
+/// The client id and secret, from HTTP Basic or from the body (not both).
+fn client_credentials(
+    headers: &HeaderMap,
+    request: &mut TokenRequest,
+) -> Result<(String, String), OAuthError> {
+    match (
+        basic_credentials(headers)?,
+        request.client_id.take(),
+        request.client_secret.take(),
     ) {
-        (Some(_), _, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "Authenticate with HTTP Basic or with client_secret in the body, not both",
-            ));
-        }
-        (Some(basic), None, None) => basic,
-        (Some((id, secret)), Some(body_id), None) if id == body_id => (id, secret),
-        (None, Some(id), Some(secret)) => (id, secret),
-        _ => return Err(OAuthError::invalid_client()),
-    };
+        (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+            "Authenticate with HTTP Basic or with client_secret in the body, not both",
+        )),
+        (Some(basic), None, None) => Ok(basic),
+        (Some((id, secret)), Some(body_id), None) if id == body_id => Ok((id, secret)),
+        (None, Some(id), Some(secret)) => Ok((id, secret)),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}
+
+/// The client behind the credentials, counting failures against the throttle.
+async fn authenticated_client(
+    state: &AppState,
+    (client_id, secret): (String, String),
+    addr: Option<std::net::IpAddr>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ClientRecord, OAuthError> {
     let throttle = &state.api.token_throttle;
     if let Some(seconds) = throttle.locked(&client_id, addr, now) {
         // The client id is not logged: a confused caller may have pasted a secret into it.
@@ -235,7 +245,42 @@ async fn token(
             OAuthError::invalid_client()
         })?;
     throttle.succeed(&client_id, addr);
+    Ok(client)
+}
 
+/// The scopes to grant: those requested, if the client holds them all; else all it holds.
+fn granted_scopes(
+    request: &TokenRequest,
+    client: &ClientRecord,
+) -> Result<Vec<String>, OAuthError> {
+    match request.scope.as_deref().map(str::trim) {
+        None | Some("") => Ok(client.scopes.clone()),
+        Some(requested) => {
+            let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
+            if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    format!("The client is not granted the scope {extra}"),
+                ));
+            }
+            Ok(requested)
+        }
+    }
+}
+
+async fn token(
+    State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let body = body.map_err(|rejection| body_error(&rejection))?;
+    let now = state.clock.now();
+    let mut request = parse_request(&headers, &body)?;
+    check_grant_type(&request)?;
+    let credentials = client_credentials(&headers, &mut request)?;
+    let client = authenticated_client(&state, credentials, addr, now).await?;
     let expected_audience = tokens::management_audience(state.keys.tenant_domain());
     if let Some(audience) = request.audience.as_deref()
         && audience != expected_audience
@@ -247,21 +292,7 @@ async fn token(
             format!("Service not found: {audience}"),
         ));
     }
-    let scopes: Vec<String> = match request.scope.as_deref().map(str::trim) {
-        None | Some("") => client.scopes.clone(),
-        Some(requested) => {
-            let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
-            if let Some(extra) = requested.iter().find(|s| !client.scopes.contains(s)) {
-                return Err(OAuthError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    format!("The client is not granted the scope {extra}"),
-                ));
-            }
-            requested
-        }
-    };
-
+    let scopes = granted_scopes(&request, &client)?;
     let published = state.keys.published();
     let signer = published.signer.as_ref().ok_or_else(|| {
         OAuthError::new(

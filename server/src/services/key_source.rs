@@ -111,6 +111,10 @@ mod tests {
             source.generate("fixture.test", now).unwrap(),
         );
         assert_ne!(a.kid, c.kid);
+        // The kids material.rs generates have the shape app::keys::Kid calls issued.
+        for key in [&a, &b, &c] {
+            assert!(app::keys::Kid::parse(&key.kid).unwrap().is_issued_shape());
+        }
         assert_ne!(a.cert_der, b.cert_der);
         let der = |key: &GeneratedKey| key.private.to_pkcs8_der().unwrap().to_vec();
         assert_eq!(der(&a), der(&c), "the third key is the first fixture again");

@@ -109,3 +109,58 @@ pub async fn rotate_master_key(
         client_hash_keys: hash_key_count,
     })
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::material::{PrivateKey, new_kid, self_signed_certificate},
+        services::key_change::provision,
+        store::{NewKey, SqlStore},
+    };
+
+    fn new_key(master: &MasterKey, now: DateTime<Utc>) -> NewKey {
+        let private =
+            PrivateKey::from_pkcs8_pem(include_str!("../../fixtures/rsa-2048-b.pk8.pem")).unwrap();
+        let kid = new_kid();
+        NewKey {
+            cert_der: self_signed_certificate(&private, "rotation.test", now).unwrap(),
+            sealed: master.seal(&kid, &private.to_pkcs8_der().unwrap()).unwrap(),
+            kid,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_secret_moves_once_and_the_old_hashing_key_is_kept() {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        let (old, new) = (
+            MasterKey::from_bytes([1; 32]),
+            MasterKey::from_bytes([2; 32]),
+        );
+        let (actor, now) = (Actor::command_line("t"), DateTime::<Utc>::UNIX_EPOCH);
+        let (a, b) = (new_key(&old, now), new_key(&old, now));
+        provision(&store, &a, &b, &actor, now).await.unwrap();
+        let rotated = rotate_master_key(&store, &old, &new, &actor, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            rotated,
+            MasterKeyRotation::Rotated {
+                from: old.id().to_owned(),
+                to: new.id().to_owned(),
+                private_keys: 2,
+                client_hash_keys: 1,
+            }
+        );
+        let again = rotate_master_key(&store, &old, &new, &actor, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            MasterKeyRotation::AlreadyDone {
+                to: new.id().to_owned()
+            }
+        );
+    }
+}

@@ -54,8 +54,10 @@ impl SignInThrottle {
     /// Counts a failed sign-in from `addr`.
     pub fn fail(&self, addr: IpAddr, now: DateTime<Utc>) {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.retain(|_, (_, since)| *since + window() > now);
         let key = group(addr);
+        if failures.len() >= MAX_ENTRIES && !failures.contains_key(&key) {
+            failures.retain(|_, (_, since)| *since + window() > now);
+        }
         if failures.len() >= MAX_ENTRIES && !failures.contains_key(&key) {
             let oldest = failures
                 .iter()
@@ -65,7 +67,12 @@ impl SignInThrottle {
                 failures.remove(&oldest);
             }
         }
-        failures.entry(key).or_insert((0, now)).0 += 1;
+        let entry = failures.entry(key).or_insert((0, now));
+        // Failures count for one window from the first; after it, counting starts again.
+        if entry.1 + window() <= now {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
     }
 
     /// A successful sign-in clears its address group.
@@ -104,6 +111,9 @@ mod tests {
         assert!(throttle.locked(addr, now).is_some());
         assert!(throttle.locked(IpAddr::from([192, 0, 2, 2]), now).is_none());
         let later = now + TimeDelta::minutes(16);
+        assert!(throttle.locked(addr, later).is_none());
+        // A failure after the window starts a new count.
+        throttle.fail(addr, later);
         assert!(throttle.locked(addr, later).is_none());
     }
 

@@ -104,7 +104,7 @@ async fn the_rotation_limit_counts_the_last_day(store: SqlStore) {
             let op = Operation::Rotate {
                 new_next: key.kid.clone(),
             };
-            apply(&store, &op, Some(key), &actor(), at, limit).await
+            apply(store, &op, Some(key), &actor(), at, limit).await
         }
     };
     let start = Utc::now() - chrono::Duration::hours(30);
@@ -172,7 +172,7 @@ async fn provisioning_happens_once(store: SqlStore) {
 
 async fn provisioned(store: &SqlStore) -> (String, String) {
     let (a, b) = (fixture_key(0), fixture_key(1));
-    provision(&store, a.clone(), b.clone()).await;
+    provision(store, a.clone(), b.clone()).await;
     (a.kid, b.kid)
 }
 

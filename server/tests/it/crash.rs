@@ -1,4 +1,4 @@
-//! `kill -9` at any moment leaves the keys valid (SPEC §1, §8; issue 5): while the API and the
+//! `kill -9` at any moment leaves the keys valid (docs/design.md §1, §8; issue 5): while the API and the
 //! command line rotate and revoke keys, the server (and some of the time a command-line process)
 //! is killed at a random moment and restarted, over and over. After every restart the invariants
 //! hold, every private key still opens, the JWKS is the database's, and no key was lost or reborn.

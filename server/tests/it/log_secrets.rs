@@ -187,6 +187,10 @@ fn kid_in(keys: &[Value], state: KeyState) -> String {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story: a whole session, then the log"
+)]
 async fn a_whole_session_at_trace_level_logs_no_secret() {
     let deployment = Deployment::sqlite();
     let log_path = tempfile::NamedTempFile::new().unwrap();

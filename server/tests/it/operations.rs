@@ -227,6 +227,10 @@ async fn start(store: &Arc<SqlStore>, master: MasterKey) -> Result<Services, Ser
 // --- stories ---------------------------------------------------------------------------------
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story: back up, refuse, restore elsewhere"
+)]
 fn a_backup_taken_while_serving_restores_keys_and_clients_elsewhere() {
     let source = tempfile::tempdir().unwrap();
     let (client_id, secret) = create_client(source.path());
@@ -432,6 +436,10 @@ async fn master_key_rotation_on_postgres() {
 
 /// The storage story: a failed rotation rolls back, a process with the old key cannot write
 /// keys afterwards, and every key and client survives under the new key.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story: fail, refuse, rotate, restart"
+)]
 async fn master_key_rotation(sql: SqlStore) {
     let old = crate::support::master;
     let new = || MasterKey::from_bytes([77; 32]);

@@ -396,7 +396,7 @@ pub fn valid_kids(stored: &StoredKeys) -> Vec<String> {
     kids
 }
 
-/// Every key in the database, revoked ones included, after checking SPEC §1's invariants:
+/// Every key in the database, revoked ones included, after checking docs/design.md §1's invariants:
 /// exactly one current and one next key, no kid twice, every revoked key was previous when it was
 /// revoked and has lost its private part, and every other key's private part opens with `master`.
 pub async fn checked_keys(store: &SqlStore, master: &MasterKey) -> StoredKeys {

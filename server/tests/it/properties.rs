@@ -241,6 +241,10 @@ enum Rotation {
     Service,
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the interpreter of every step against the model"
+)]
 async fn run(steps: Vec<Step>, rotation: Rotation) -> Result<(), TestCaseError> {
     // No rotation limit: a refusal for the limit would be a refusal the model cannot predict.
     let settings: Config = settings(0, 1000);
