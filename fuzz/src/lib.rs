@@ -137,7 +137,10 @@ fn build_world() -> World {
     let options = startup::key_service_options(&settings);
     let services = runtime.block_on(async move {
         let store = SqlStore::connect("sqlite::memory:").await.expect("store");
-        let (current, next) = (new_key(&master, CURRENT_KID, 0), new_key(&master, NEXT_KID, 1));
+        let (current, next) = (
+            new_key(&master, CURRENT_KID, 0),
+            new_key(&master, NEXT_KID, 1),
+        );
         key_change::provision(&store, &current, &next, &actor, Utc::now())
             .await
             .expect("provision");
