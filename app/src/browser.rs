@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Where the server announces key-set versions (see the server's `api::dashboard`).
-const KEY_EVENTS_URL: &str = "/_signet/events";
+const KEY_EVENTS_URL: &str = crate::routes::KEY_EVENTS;
 
 /// How long to wait before opening the stream again after the browser gave up on it.
 const RECONNECT_MS: i32 = 3_000;

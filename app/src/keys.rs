@@ -211,14 +211,76 @@ pub(crate) fn query_param(query: &str) -> impl Fn(&str) -> Option<String> + '_ {
     }
 }
 
-/// Whether `s` looks like a key id Signet issues: 1–64 URL-safe characters.
+/// A key id, parsed once: 1–64 characters of `[A-Za-z0-9_-]` (the Management API's pattern).
+/// Signet issues [`Kid::ISSUED_LEN`] characters of [`Kid::ALPHABET`]; anything that is not a
+/// `Kid` is refused at the edge (path, query, form) before it reaches a service.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Kid(String);
+
+/// Why a text is not a key id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a key id is 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'")]
+pub struct NotAKid;
+
+impl Kid {
+    /// The longest key id accepted.
+    pub const MAX_LEN: usize = 64;
+    /// The length of the key ids Signet issues (126 random bits).
+    pub const ISSUED_LEN: usize = 21;
+    /// The characters of a key id: URL-safe base64's, exactly 64.
+    pub const ALPHABET: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    /// Parses a key id.
+    pub fn parse(text: &str) -> Result<Self, NotAKid> {
+        let well_formed = (1..=Self::MAX_LEN).contains(&text.len())
+            && text.bytes().all(|b| Self::ALPHABET.contains(&b));
+        if well_formed {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(NotAKid)
+        }
+    }
+
+    /// The key id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it has the shape of a key id Signet issues.
+    pub fn is_issued_shape(&self) -> bool {
+        self.0.len() == Self::ISSUED_LEN
+    }
+}
+
+impl TryFrom<String> for Kid {
+    type Error = NotAKid;
+
+    fn try_from(text: String) -> Result<Self, NotAKid> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Kid> for String {
+    fn from(kid: Kid) -> Self {
+        kid.0
+    }
+}
+
+impl std::fmt::Display for Kid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `s` is a key id ([`Kid::parse`] accepts it).
 pub fn is_kid(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    Kid::parse(s).is_ok()
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -252,6 +314,18 @@ mod tests {
         assert_eq!(KeyActionDone::from_query(get), None);
         assert!(!is_kid(&"a".repeat(65)));
         assert!(is_kid("Ab_9-z"));
+    }
+
+    #[test]
+    fn kids_are_parsed_once_by_one_rule() {
+        let kid = Kid::parse("V1StGXR8_Z5jdHi6B-myT").unwrap();
+        assert!(kid.is_issued_shape());
+        assert_eq!(kid.as_str(), "V1StGXR8_Z5jdHi6B-myT");
+        assert!(Kid::parse(&"a".repeat(Kid::MAX_LEN)).is_ok());
+        for bad in ["", "a b", "ä", "a/b", "a.b", &"a".repeat(Kid::MAX_LEN + 1)] {
+            assert_eq!(Kid::parse(bad), Err(NotAKid), "{bad:?}");
+        }
+        assert_eq!(Kid::try_from(String::from(kid.clone())), Ok(kid));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod components;
 pub mod error;
 pub mod keys;
 pub mod pages;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod service;
 
@@ -25,8 +26,7 @@ use crate::pages::{
     signing_keys::SigningKeysPage,
 };
 
-/// Where the dashboard's server functions live (kept apart from the Management API's `/api/v2`).
-pub const SERVER_FN_PREFIX: &str = "/_signet";
+pub use routes::SERVER_FN_PREFIX;
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

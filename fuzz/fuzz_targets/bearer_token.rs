@@ -11,7 +11,7 @@ use axum::{
     http::{HeaderValue, Request, StatusCode, header::AUTHORIZATION},
 };
 use libfuzzer_sys::fuzz_target;
-use signet::tokens::{self, AccessClaims};
+use signet::services::tokens::{self, AccessClaims};
 use signet_fuzz::{OUTSIDER_KID, Reply, TENANT, World, world};
 
 /// The Management API refuses longer tokens before looking at them.

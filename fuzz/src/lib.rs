@@ -17,18 +17,23 @@ use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use signet::{
-    AppState,
-    api::ApiSettings,
-    config::Settings,
-    keys::{
-        master_key::MasterKey,
+    config::Config,
+    domain::{
+        Actor,
         material::{PrivateKey, self_signed_certificate},
-        service::KeyService,
+        sealing::MasterKey,
     },
-    operator::OperatorService,
-    router,
-    store::{Actor, KeyStore, NewKey, SqlStore},
-    tokens::{self, Verifiers},
+    http::{AppState, router},
+    services::{
+        ServiceParts, Services,
+        clock::SystemClock,
+        key_change,
+        key_source::FixtureKeys,
+        keys::KeyService,
+        tokens::{self, Verifiers},
+    },
+    startup,
+    store::{NewKey, SqlStore},
 };
 use tower::ServiceExt;
 
@@ -118,7 +123,7 @@ fn build_world() -> World {
         .expect("runtime");
     // No rotation limit and a request limit no fuzzing session reaches: a 429 would hide
     // whatever the input does.
-    let settings = Settings::from_toml(&format!(
+    let settings = Config::from_toml(&format!(
         "tenant_domain = \"{TENANT}\"\nrotation_limit_per_day = 0\n\
          api_rate_limit_per_minute = 4000000000"
     ))
@@ -129,24 +134,27 @@ fn build_world() -> World {
         remote_addr: None,
         rate_limited: false,
     };
-    let options = settings.service_options();
-    let (keys, operator) = runtime.block_on(async move {
+    let options = startup::key_service_options(&settings);
+    let services = runtime.block_on(async move {
         let store = SqlStore::connect("sqlite::memory:").await.expect("store");
-        store
-            .provision(
-                new_key(&master, CURRENT_KID, 0),
-                new_key(&master, NEXT_KID, 1),
-                &actor,
-                Utc::now(),
-            )
+        let (current, next) = (
+            new_key(&master, CURRENT_KID, 0),
+            new_key(&master, NEXT_KID, 1),
+        );
+        key_change::provision(&store, &current, &next, &actor, Utc::now())
             .await
             .expect("provision");
-        let store: Arc<dyn KeyStore> = Arc::new(store);
-        let keys = KeyService::start(store.clone(), master, TENANT, &actor, options)
-            .await
-            .expect("key service");
-        (keys, OperatorService::new(store))
+        let parts = ServiceParts {
+            store: Arc::new(store),
+            master,
+            tenant_domain: TENANT.to_owned(),
+            clock: Arc::new(SystemClock),
+            key_source: Arc::new(FixtureKeys::new(FIXTURES).expect("fixture keys")),
+            options,
+        };
+        Services::start(parts, &actor).await.expect("services")
     });
+    let keys = services.keys.clone();
     let published = keys.published();
     let signer = published.signer.clone().expect("current key");
     let (token, _) = tokens::issue(
@@ -167,12 +175,11 @@ fn build_world() -> World {
         EncodingKey::from_rsa_der(pkcs1.as_bytes())
     };
     let state = AppState::new(
-        keys.clone(),
-        operator,
+        services,
         leptos::prelude::LeptosOptions::builder()
             .output_name("signet")
             .build(),
-        ApiSettings::from(&settings),
+        startup::api_settings(&settings),
     );
     World {
         runtime,

@@ -12,11 +12,11 @@ use std::{hint::black_box, time::Duration};
 use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use signet::{
-    keys::{
-        material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
-        service::jwks_document,
+    domain::material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
+    services::{
+        published::jwks_document,
+        tokens::{self, Signer, Verifiers},
     },
-    tokens::{self, Signer, Verifiers},
 };
 
 #[path = "../tests/it/support.rs"]

@@ -1,8 +1,11 @@
-//! Settings: an optional `signet.toml`, overlaid by `SIGNET_*` environment variables.
+//! Settings: an optional `signet.toml`, overlaid by `SIGNET_*` environment variables, parsed
+//! once into a validated [`Config`] with every path resolved. The start-up wiring turns the
+//! config into the services' options; nothing here knows a service.
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use figment::{
@@ -10,14 +13,16 @@ use figment::{
     providers::{Env, Format, Toml},
 };
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 /// Environment variables with this prefix are settings (`SIGNET_TENANT_DOMAIN` → `tenant_domain`).
 pub const ENV_PREFIX: &str = "SIGNET_";
 
-/// Every setting Signet reads. Unknown settings are refused rather than silently ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Every setting Signet reads, as written. Unknown settings are refused rather than silently
+/// ignored.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Settings {
+struct Settings {
     /// Address the server listens on.
     #[serde(default = "default_addr")]
     pub addr: SocketAddr,
@@ -89,7 +94,62 @@ pub enum ConfigError {
     MissingFile(PathBuf),
 }
 
-impl Settings {
+/// The operator password from the settings. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminPassword(Zeroizing<String>);
+
+impl AdminPassword {
+    /// The password itself, to hash it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AdminPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The certificate chain and key for built-in HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The validated configuration: every value checked, every path resolved, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    /// Holds the embedded database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…` in force.
+    pub database_url: String,
+    /// Whether the database lives in the data directory (no `database_url` was set).
+    pub database_in_data_dir: bool,
+    /// The tenant's domain: certificate CN, token issuer and audience.
+    pub tenant_domain: String,
+    /// The key-encryption key's file in force.
+    pub master_key_file: PathBuf,
+    /// Whether `master_key_file` was set, so a missing file is an error rather than generated.
+    pub master_key_file_configured: bool,
+    /// The built dashboard assets (`pkg/`).
+    pub site_root: PathBuf,
+    /// Rotations per rolling day through the API and dashboard (the CLI is exempt); 0 = unlimited.
+    pub rotation_limit_per_day: u32,
+    /// Lifetime of issued access tokens.
+    pub token_lifetime: Duration,
+    /// The dashboard's operator password; generated and printed once at first start when unset.
+    pub admin_password: Option<AdminPassword>,
+    /// Management API requests per client per minute.
+    pub api_rate_limit_per_minute: u32,
+    /// Built-in HTTPS; plain HTTP when unset.
+    pub tls: Option<TlsFiles>,
+}
+
+impl Config {
     /// Reads `file` (optional unless `file_required`) and the environment, environment winning.
     pub fn load(file: &Path, file_required: bool) -> Result<Self, ConfigError> {
         if file_required && !file.exists() {
@@ -121,9 +181,11 @@ impl Settings {
             ConfigError::Invalid(first)
         })?;
         settings.validate()?;
-        Ok(settings)
+        Ok(settings.resolve())
     }
+}
 
+impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         if !is_valid_domain(&self.tenant_domain) {
             return Err(ConfigError::Invalid(format!(
@@ -167,50 +229,58 @@ impl Settings {
         Ok(())
     }
 
-    /// The database URL in force.
-    pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("signet.db").display()))
+    /// Resolves the defaults and paths, once.
+    fn resolve(self) -> Config {
+        let database_in_data_dir = self.database_url.is_none();
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("signet.db").display()));
+        let master_key_file_configured = self.master_key_file.is_some();
+        let master_key_file = self
+            .master_key_file
+            .unwrap_or_else(|| self.data_dir.join("master.key"));
+        let tls = match (self.tls_cert_file, self.tls_key_file) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        };
+        Config {
+            addr: self.addr,
+            site_root: site_root(self.site_root),
+            data_dir: self.data_dir,
+            database_url,
+            database_in_data_dir,
+            tenant_domain: self.tenant_domain,
+            master_key_file,
+            master_key_file_configured,
+            rotation_limit_per_day: self.rotation_limit_per_day,
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs),
+            admin_password: self
+                .admin_password
+                .map(|p| AdminPassword(Zeroizing::new(p))),
+            api_rate_limit_per_minute: self.api_rate_limit_per_minute,
+            tls,
+        }
     }
+}
 
-    /// The key service's options from these settings.
-    pub fn service_options(&self) -> crate::keys::service::ServiceOptions {
-        crate::keys::service::ServiceOptions {
-            rotation_limit: (self.rotation_limit_per_day > 0).then_some(
-                crate::store::RotationLimit {
-                    per_day: self.rotation_limit_per_day,
-                },
-            ),
-        }
+/// Where the dashboard's built assets are: the setting, cargo-leptos's `LEPTOS_SITE_ROOT`,
+/// `target/site` under the working directory, or `../site` beside the binary.
+fn site_root(configured: Option<PathBuf>) -> PathBuf {
+    if let Some(root) = configured {
+        return root;
     }
-
-    /// The master key file in force.
-    pub fn master_key_path(&self) -> PathBuf {
-        self.master_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT") {
+        return PathBuf::from(root);
     }
-
-    /// Where the dashboard's built assets are: the setting, cargo-leptos's `LEPTOS_SITE_ROOT`,
-    /// `target/site` under the working directory, or `../site` beside the binary.
-    pub fn site_root(&self) -> PathBuf {
-        if let Some(root) = &self.site_root {
-            return root.clone();
-        }
-        if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT") {
-            return PathBuf::from(root);
-        }
-        let in_repo = PathBuf::from("target/site");
-        if in_repo.is_dir() {
-            return in_repo;
-        }
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
-            .filter(|dir| dir.is_dir())
-            .unwrap_or(in_repo)
+    let in_repo = PathBuf::from("target/site");
+    if in_repo.is_dir() {
+        return in_repo;
     }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or(in_repo)
 }
 
 /// `SIGNET_*` variables, except the config file's own path and the test suite's variables.
@@ -243,19 +313,31 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let settings = Settings::from_toml("").unwrap();
+        let settings = Config::from_toml("").unwrap();
         assert_eq!(settings.addr.to_string(), "127.0.0.1:3000");
         assert_eq!(settings.tenant_domain, "localhost");
-        assert_eq!(settings.database_url(), "sqlite://data/signet.db");
-        assert_eq!(settings.master_key_path(), PathBuf::from("data/master.key"));
+        assert_eq!(settings.database_url, "sqlite://data/signet.db");
+        assert_eq!(settings.master_key_file, PathBuf::from("data/master.key"));
         assert_eq!(settings.rotation_limit_per_day, 5);
-        assert_eq!(settings.token_lifetime_secs, 86_400);
+        assert_eq!(settings.token_lifetime, Duration::from_secs(86_400));
     }
 
     #[test]
     fn unknown_settings_are_refused_by_name() {
-        let error = Settings::from_toml("tenant_domian = \"x.example\"").unwrap_err();
+        let error = Config::from_toml("tenant_domian = \"x.example\"").unwrap_err();
         assert!(error.to_string().contains("tenant_domian"), "{error}");
+    }
+
+    #[test]
+    fn the_admin_password_never_prints() {
+        let config = Config::from_toml("admin_password = \"correct horse battery\"").unwrap();
+        let printed = format!("{config:?}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+        assert!(!printed.contains("horse"), "{printed}");
+        assert_eq!(
+            config.admin_password.unwrap().expose(),
+            "correct horse battery"
+        );
     }
 
     #[test]
@@ -270,7 +352,7 @@ mod tests {
             "rotation_limit_per_day = -1",
             "api_rate_limit_per_minute = 0",
         ] {
-            assert!(Settings::from_toml(text).is_err(), "{text} was accepted");
+            assert!(Config::from_toml(text).is_err(), "{text} was accepted");
         }
     }
 
@@ -288,12 +370,12 @@ mod tests {
             jail.set_env("SIGNET_TENANT_DOMAIN", "env.example");
             jail.set_env("SIGNET_TEST_DATABASE_URL", "postgres://ignored");
             jail.set_env("SIGNET_ROTATION_LIMIT_PER_DAY", "2");
-            let settings = Settings::load(Path::new("signet.toml"), true).unwrap();
+            let settings = Config::load(Path::new("signet.toml"), true).unwrap();
             assert_eq!(settings.tenant_domain, "env.example");
             assert_eq!(settings.addr.port(), 4000);
             assert_eq!(settings.rotation_limit_per_day, 2);
             jail.set_env("SIGNET_NO_SUCH_SETTING", "1");
-            assert!(Settings::load(Path::new("signet.toml"), true).is_err());
+            assert!(Config::load(Path::new("signet.toml"), true).is_err());
             Ok(())
         });
     }

@@ -1,17 +1,16 @@
 //! Signet: owns an identity tenant's token-signing keys — generates them, publishes them,
 //! rotates and revokes them — behind a dashboard, a CLI and an Auth0-compatible API.
+//!
+//! The folders are the architecture (docs/architecture.md), and arrows only go down:
+//! `cli`/`serve`/`startup`/`config` → [`http`] → [`services`] → [`store`] → [`domain`].
 
-pub mod api;
-pub mod backup;
 pub mod cli;
-pub mod clients;
 pub mod config;
-pub mod http_server;
-pub mod keys;
-pub mod operator;
+pub mod domain;
+pub mod http;
+pub mod serve;
+pub mod services;
 pub mod startup;
 pub mod store;
-pub mod tls;
-pub mod tokens;
 
-pub use api::{AppState, router};
+pub use http::{AppState, router};

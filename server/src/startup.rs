@@ -1,61 +1,97 @@
-//! Opening Signet's state from settings: database, master key, key service, dashboard options.
+//! Start-up wiring: the configuration turned into a database, a master key, the services'
+//! options, the services themselves and the dashboard's options.
 
-use std::{
-    fs::File,
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use leptos::prelude::LeptosOptions;
-use sqlx::sqlite::SqliteConnectOptions;
 
 use crate::{
-    config::Settings,
-    keys::{master_key::MasterKey, service::KeyService},
-    operator::OperatorService,
-    store::{Actor, KeyStore, SqlStore, sql_is_sqlite},
+    config::Config,
+    domain::{Actor, rotation_limit::RotationLimit, sealing::MasterKey},
+    http::ApiSettings,
+    services::{
+        ServiceParts, Services,
+        clock::{SharedClock, SystemClock},
+        key_source::GeneratedKeys,
+        keys::KeyServiceOptions,
+        operator::{OperatorService, generate_password},
+    },
+    store::{
+        KeyStore, SqlStore,
+        master_key_file::{create_master_key, read_master_key},
+        sqlite_file::{DatabaseLocation, ServeLock, database_location, lock_for_serving},
+    },
 };
 
-/// Opens the database and the master key, provisioning the tenant on first start.
-pub async fn open_key_service(settings: &Settings, actor: &Actor) -> anyhow::Result<KeyService> {
-    Ok(open(settings, actor).await?.0)
+/// The key service's options from the configuration.
+pub fn key_service_options(config: &Config) -> KeyServiceOptions {
+    KeyServiceOptions {
+        rotation_limit: (config.rotation_limit_per_day > 0).then_some(RotationLimit {
+            per_day: config.rotation_limit_per_day,
+        }),
+    }
 }
 
-/// The key service and the operator service, sharing one database.
-pub async fn open(
-    settings: &Settings,
-    actor: &Actor,
-) -> anyhow::Result<(KeyService, OperatorService)> {
-    prepare_data_dir(settings)?;
-    let url = settings.database_url();
-    let store = SqlStore::connect(&url)
+/// The token endpoint's and the Management API's settings from the configuration.
+pub fn api_settings(config: &Config) -> ApiSettings {
+    ApiSettings::new(config.token_lifetime, config.api_rate_limit_per_minute)
+}
+
+/// Dashboard options for the built site.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("signet")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build()
+}
+
+/// The person at the command line, for the audit log.
+pub fn command_line_actor() -> Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    Actor::command_line(&user)
+}
+
+/// Connects to the configured database, creating the data directory it needs.
+pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
+    prepare_data_dir(config)?;
+    let url = &config.database_url;
+    let store = SqlStore::connect(url)
         .await
-        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+        .with_context(|| format!("cannot open the database {}", redact_url(url)))?;
+    Ok(Arc::new(store))
+}
+
+/// Opens the database and the master key and starts every service, provisioning the tenant on
+/// first start.
+pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Services> {
+    let store = connect_store(config).await?;
     let has_keys = !store.load(0).await?.keys.is_empty();
-    let master = open_master_key(settings, has_keys)?;
-    let store: Arc<dyn KeyStore> = Arc::new(store);
-    let keys = KeyService::start(
-        store.clone(),
+    let master = load_master_key(config, has_keys)?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let parts = ServiceParts {
+        store,
         master,
-        &settings.tenant_domain,
-        actor,
-        settings.service_options(),
-    )
-    .await?;
-    Ok((keys, OperatorService::new(store)))
+        tenant_domain: config.tenant_domain.clone(),
+        clock,
+        key_source: Arc::new(GeneratedKeys),
+        options: key_service_options(config),
+    };
+    Ok(Services::start(parts, actor).await?)
 }
 
 /// Sets the configured operator password, or generates one on first start and prints it once.
 pub async fn ensure_operator_password(
-    settings: &Settings,
+    config: &Config,
     operator: &OperatorService,
 ) -> anyhow::Result<()> {
-    if let Some(password) = &settings.admin_password {
-        return Ok(operator.set_password(password).await?);
+    if let Some(password) = &config.admin_password {
+        return Ok(operator.set_password(password.expose()).await?);
     }
     if !operator.has_password().await? {
-        let password = crate::operator::generate_password();
+        let password = generate_password();
         operator.set_password(&password).await?;
         // Printed once, on standard output, never logged.
         println!(
@@ -66,13 +102,10 @@ pub async fn ensure_operator_password(
 }
 
 /// Creates the data directory when the embedded database or the generated master key live there.
-fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
-    if settings.database_url.is_none() || settings.master_key_file.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "cannot create data directory {}",
-                settings.data_dir.display()
-            )
+fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+    if config.database_in_data_dir || !config.master_key_file_configured {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
         })?;
     }
     Ok(())
@@ -80,10 +113,10 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
 
 /// Loads the master key; generates one only for a database that holds no keys yet, and only
 /// at the default path (a configured file must exist).
-fn open_master_key(settings: &Settings, has_keys: bool) -> anyhow::Result<MasterKey> {
-    let path = settings.master_key_path();
-    if path.exists() || has_keys || settings.master_key_file.is_some() {
-        return MasterKey::load(&path).with_context(|| {
+pub fn load_master_key(config: &Config, has_keys: bool) -> anyhow::Result<MasterKey> {
+    let path = &config.master_key_file;
+    if path.exists() || has_keys || config.master_key_file_configured {
+        return read_master_key(path).with_context(|| {
             if has_keys {
                 "the database holds signing keys encrypted under a master key; set \
                  SIGNET_MASTER_KEY_FILE to that key"
@@ -93,69 +126,46 @@ fn open_master_key(settings: &Settings, has_keys: bool) -> anyhow::Result<Master
         });
     }
     tracing::info!(path = %path.display(), "generated a new master key");
-    Ok(MasterKey::create(&path)?)
+    Ok(create_master_key(path)?)
 }
 
-/// A database URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+/// Takes the serve lock for the embedded database, if that is what `config` uses.
+pub fn lock_embedded_database(config: &Config) -> anyhow::Result<Option<ServeLock>> {
+    match database_location(&config.database_url)? {
+        DatabaseLocation::File(path) => {
+            prepare_data_dir(config)?;
+            Ok(Some(lock_for_serving(&path)?))
         }
-        _ => url.to_owned(),
+        DatabaseLocation::InMemory | DatabaseLocation::Server => Ok(None),
     }
 }
 
-/// Held while `signet serve` runs on a SQLite file, so a second server on the same file is refused.
-#[derive(Debug)]
-pub struct ServeLock {
-    _file: File,
-}
-
-/// Takes the serve lock for the embedded database, if that is what `settings` use.
-pub fn lock_embedded_database(settings: &Settings) -> anyhow::Result<Option<ServeLock>> {
-    let url = settings.database_url();
-    if !sql_is_sqlite(&url) {
-        return Ok(None);
+/// A database URL without its password (in the user info or a `password` parameter), for
+/// messages.
+fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "(a database URL that does not parse)".to_owned();
+    };
+    if url.password().is_some() {
+        // Only fails for URLs that cannot have a password; those have none to hide.
+        let _ = url.set_password(Some("***"));
     }
-    prepare_data_dir(settings)?;
-    let options: SqliteConnectOptions = url.parse().context("invalid SQLite URL")?;
-    let db_path = options.get_filename();
-    if db_path == Path::new(":memory:") {
-        return Ok(None);
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let secret = name.to_ascii_lowercase().contains("password");
+                let value = if secret {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    let lock_path = PathBuf::from(format!("{}.serve-lock", db_path.display()));
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot create lock file {}", lock_path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(ServeLock { _file: file })),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another `signet serve` is already using {}; several servers must share PostgreSQL \
-             (SIGNET_DATABASE_URL=postgres://…) instead",
-            db_path.display()
-        ),
-        Err(std::fs::TryLockError::Error(error)) => {
-            Err(error).with_context(|| format!("cannot lock {}", lock_path.display()))
-        }
-    }
-}
-
-/// Dashboard options for the built site.
-pub fn leptos_options(settings: &Settings) -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("signet")
-        .site_root(settings.site_root().display().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(settings.addr)
-        .build()
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -171,6 +181,19 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://data/signet.db"),
             "sqlite://data/signet.db"
+        );
+        assert_eq!(
+            redact_url("postgres://db/signet?user=signet&password=hunter2"),
+            "postgres://db/signet?user=signet&password=***"
+        );
+        let encoded = redact_url("postgres://signet:hun%40ter2@db/signet?sslpassword=x%26y");
+        assert!(
+            !encoded.contains("hun") && !encoded.contains("x%26y"),
+            "{encoded}"
+        );
+        assert_eq!(
+            redact_url("not a url"),
+            "(a database URL that does not parse)"
         );
     }
 }

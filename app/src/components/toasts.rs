@@ -95,7 +95,7 @@ pub fn ToastRegion(toasts: Toasts) -> impl IntoView {
                 >
                     <p>
                         {toast.text.clone()}
-                        {toast.sign_in.then(|| view! { " " <a href="/login">"Sign in"</a> })}
+                        {toast.sign_in.then(|| view! { " " <a href=crate::routes::LOGIN_PAGE>"Sign in"</a> })}
                     </p>
                     <button
                         type="button"

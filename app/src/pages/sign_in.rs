@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::error::DashboardError;
 
 /// Where the dashboard lands after sign-in.
-pub const HOME: &str = "/tenant/signing_keys";
+pub const HOME: &str = crate::routes::SIGNING_KEYS_PAGE;
 
 #[cfg(feature = "ssr")]
 async fn request_facts() -> (Option<std::net::IpAddr>, bool, Option<String>) {
@@ -52,7 +52,7 @@ pub async fn sign_in(password: String) -> Result<(), DashboardError> {
             Ok(())
         }
         // Without JavaScript: back to the sign-in page, which says what went wrong.
-        Err(error) => crate::error::respond(Err(error), "/login", |_| None),
+        Err(error) => crate::error::respond(Err(error), crate::routes::LOGIN_PAGE, |_| None),
     }
 }
 
@@ -64,7 +64,7 @@ pub async fn sign_out() -> Result<(), DashboardError> {
         .sign_out(cookies.as_deref(), secure)
         .await;
     set_cookie(&cookie);
-    leptos_axum::redirect("/login");
+    leptos_axum::redirect(crate::routes::LOGIN_PAGE);
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::{body::Body, http::Request};
 use http_body_util::BodyExt;
-use signet::store::Actor;
+use signet::{domain::Actor, store::AuditLog};
 use tower::ServiceExt;
 
 use crate::support::{
@@ -85,7 +85,7 @@ async fn rotating_from_the_page_moves_the_keys_and_is_audited_as_the_operator() 
 
     assert_eq!(kid_in(&world, "current"), next);
     assert_eq!(kid_in(&world, "previous"), current);
-    let events = world.keys.audit_events(1).await.unwrap();
+    let events = world.store.audit_events(1).await.unwrap();
     assert_eq!(events[0].actor, "operator");
     assert_eq!(events[0].action, "rotate");
 }
@@ -96,7 +96,11 @@ async fn a_confirmation_of_keys_that_changed_meanwhile_changes_nothing() {
     let cookie = operator_session(&world).await;
     let stale_next = kid_in(&world, "next");
     // Someone else rotates while the dialog is open.
-    world.keys.rotate(&actor()).await.unwrap();
+    world
+        .keys
+        .rotate(&actor(), crate::support::now())
+        .await
+        .unwrap();
     let before = kids(&world);
 
     let reply = action(
@@ -152,7 +156,11 @@ async fn rotate_and_revoke_revokes_the_key_the_operator_confirmed() {
 async fn revoking_without_javascript_redirects_back_with_the_outcome() {
     let world = world().await;
     let cookie = operator_session(&world).await;
-    world.keys.rotate(&actor()).await.unwrap();
+    world
+        .keys
+        .rotate(&actor(), crate::support::now())
+        .await
+        .unwrap();
     let previous = kid_in(&world, "previous");
 
     let reply = action(
@@ -391,7 +399,11 @@ async fn certificates_download_for_valid_keys_only() {
         404
     );
 
-    world.keys.rotate_and_revoke(&actor()).await.unwrap();
+    world
+        .keys
+        .rotate_and_revoke(&actor(), crate::support::now())
+        .await
+        .unwrap();
     let revoked = kid_in(&world, "revoked");
     let gone = get_with_cookie(
         &world.router,
@@ -458,7 +470,11 @@ async fn the_event_stream_announces_every_change() {
         remote_addr: None,
         rate_limited: false,
     };
-    world.keys.rotate(&cli).await.unwrap();
+    world
+        .keys
+        .rotate(&cli, crate::support::now())
+        .await
+        .unwrap();
     let second = next_version(&mut body).await;
     assert!(second > first);
     assert_eq!(second, world.keys.published().version);

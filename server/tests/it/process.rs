@@ -17,8 +17,8 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use rand::RngCore;
 use serde_json::Value;
 use signet::{
-    keys::master_key::MasterKey,
-    store::{KeyStore, SqlStore, StoredKeys},
+    domain::sealing::MasterKey,
+    store::{KeyStore, SqlStore, StoredKeys, master_key_file::read_master_key},
 };
 
 pub const TENANT: &str = "process.signet.test";
@@ -42,11 +42,10 @@ impl Deployment {
         Self::new(dir, database_url)
     }
 
-    /// A fresh schema on the test PostgreSQL server, or `None` (after saying that `what` was
-    /// skipped) when `SIGNET_TEST_DATABASE_URL` is unset.
-    pub async fn postgres(what: &str) -> Option<Self> {
-        let database_url = crate::support::postgres_schema_url(what).await?;
-        Some(Self::new(tempfile::tempdir().unwrap(), database_url))
+    /// A fresh schema on the test PostgreSQL server (`SIGNET_TEST_DATABASE_URL`).
+    pub async fn postgres(what: &str) -> Self {
+        let database_url = crate::support::postgres_schema_url(what).await;
+        Self::new(tempfile::tempdir().unwrap(), database_url)
     }
 
     fn new(dir: tempfile::TempDir, database_url: String) -> Self {
@@ -160,7 +159,7 @@ impl Deployment {
     }
 
     pub fn master_key(&self) -> MasterKey {
-        MasterKey::load(&self.master_key_file).unwrap()
+        read_master_key(&self.master_key_file).unwrap()
     }
 }
 
@@ -397,7 +396,7 @@ pub fn valid_kids(stored: &StoredKeys) -> Vec<String> {
     kids
 }
 
-/// Every key in the database, revoked ones included, after checking SPEC §1's invariants:
+/// Every key in the database, revoked ones included, after checking docs/design.md §1's invariants:
 /// exactly one current and one next key, no kid twice, every revoked key was previous when it was
 /// revoked and has lost its private part, and every other key's private part opens with `master`.
 pub async fn checked_keys(store: &SqlStore, master: &MasterKey) -> StoredKeys {
@@ -437,7 +436,7 @@ pub async fn checked_keys(store: &SqlStore, master: &MasterKey) -> StoredKeys {
                     record.kid, record.state
                 )
             });
-            master.open(&record.kid, sealed).unwrap_or_else(|error| {
+            master.unseal(&record.kid, sealed).unwrap_or_else(|error| {
                 panic!("the private key of {} does not open: {error}", record.kid)
             });
         }

@@ -84,7 +84,11 @@ async fn rotation_and_revocation_change_the_jwks_at_once() {
     let before = get(&world.router, "/.well-known/jwks.json").await;
     let old = kids(&before.json());
 
-    let rotated = world.keys.rotate(&actor()).await.unwrap();
+    let rotated = world
+        .keys
+        .rotate(&actor(), crate::support::now())
+        .await
+        .unwrap();
     let after = get(&world.router, "/.well-known/jwks.json").await;
     let new = kids(&after.json());
     assert_ne!(after.header("etag"), before.header("etag"));
@@ -96,7 +100,11 @@ async fn rotation_and_revocation_change_the_jwks_at_once() {
         "the old current key is published as previous"
     );
 
-    world.keys.revoke(&old[0], &actor()).await.unwrap();
+    world
+        .keys
+        .revoke(&old[0], &actor(), crate::support::now())
+        .await
+        .unwrap();
     let revoked = kids(&get(&world.router, "/.well-known/jwks.json").await.json());
     assert_eq!(revoked, new[..2].to_vec());
 }
@@ -181,8 +189,16 @@ async fn certificate_downloads_of_other_keys_by_kid() {
 async fn a_revoked_key_certificate_is_not_offered() {
     let world = world().await;
     let old = world.keys.published().current().unwrap().record.kid.clone();
-    world.keys.rotate(&actor()).await.unwrap();
-    world.keys.revoke(&old, &actor()).await.unwrap();
+    world
+        .keys
+        .rotate(&actor(), crate::support::now())
+        .await
+        .unwrap();
+    world
+        .keys
+        .revoke(&old, &actor(), crate::support::now())
+        .await
+        .unwrap();
     assert_eq!(
         get(&world.router, &format!("/pem?kid={old}")).await.status,
         404

@@ -3,23 +3,30 @@
 use std::sync::Arc;
 
 use app::keys::KeyState;
+use chrono::Utc;
 use signet::{
-    keys::{
+    domain::{
         lifecycle::KeyError,
-        master_key::{MasterKey, MasterKeyError},
-        service::{KeyService, ServiceError, ServiceOptions},
+        sealing::{MasterKey, MasterKeyError},
     },
-    store::KeyStore,
+    services::{ServiceError, clock::SettableClock},
+    store::{AuditLog, KeyStore},
 };
 
-use crate::support::{TENANT, actor, kid_in, provisioned_store, settings, start_service, world};
+use crate::support::{
+    actor, kid_in, provisioned_store, settings, start_service, try_start_services, world,
+};
 
 #[tokio::test]
 async fn current_and_next_keys_cannot_be_revoked() {
     let world = world().await;
     for state in [KeyState::Current, KeyState::Next] {
         let kid = kid_in(&world.keys, state);
-        let error = world.keys.revoke(&kid, &actor()).await.unwrap_err();
+        let error = world
+            .keys
+            .revoke(&kid, &actor(), crate::support::now())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error, ServiceError::Key(KeyError::NotRevocable { state: s, .. }) if s == state),
             "{error}"
@@ -31,7 +38,11 @@ async fn current_and_next_keys_cannot_be_revoked() {
 #[tokio::test]
 async fn revoking_an_unknown_kid_is_not_found() {
     let world = world().await;
-    let error = world.keys.revoke("nosuchkid", &actor()).await.unwrap_err();
+    let error = world
+        .keys
+        .revoke("nosuchkid", &actor(), crate::support::now())
+        .await
+        .unwrap_err();
     assert!(matches!(error, ServiceError::Key(KeyError::NotFound(_))));
 }
 
@@ -40,14 +51,20 @@ async fn revocation_is_terminal_and_destroys_the_private_key() {
     let store = provisioned_store().await;
     let keys = start_service(store.clone(), &settings(100, 100)).await;
     let old = kid_in(&keys, KeyState::Current);
-    keys.rotate(&actor()).await.unwrap();
-    let revoked = keys.revoke(&old, &actor()).await.unwrap();
+    keys.rotate(&actor(), crate::support::now()).await.unwrap();
+    let revoked = keys
+        .revoke(&old, &actor(), crate::support::now())
+        .await
+        .unwrap();
 
     assert_eq!(revoked.record.state, KeyState::Revoked);
     assert!(revoked.record.revoked_at.is_some());
     let stored = store.find(&old).await.unwrap().unwrap();
     assert!(stored.sealed.is_none(), "private key erased");
-    let again = keys.revoke(&old, &actor()).await.unwrap_err();
+    let again = keys
+        .revoke(&old, &actor(), crate::support::now())
+        .await
+        .unwrap_err();
     assert!(matches!(
         again,
         ServiceError::Key(KeyError::NotRevocable {
@@ -70,7 +87,11 @@ async fn rotate_and_revoke_is_one_step() {
         kid_in(&world.keys, KeyState::Next),
     );
     let version = world.keys.published().version;
-    let rotated = world.keys.rotate_and_revoke(&actor()).await.unwrap();
+    let rotated = world
+        .keys
+        .rotate_and_revoke(&actor(), crate::support::now())
+        .await
+        .unwrap();
 
     assert_eq!(rotated.current.record.kid, old_next);
     assert_eq!(rotated.revoked.as_deref(), Some(old_current.as_str()));
@@ -93,9 +114,11 @@ async fn every_change_is_audited_with_its_actor() {
     let store = provisioned_store().await;
     let keys = start_service(store.clone(), &settings(100, 100)).await;
     let old = kid_in(&keys, KeyState::Current);
-    keys.rotate(&actor()).await.unwrap();
-    keys.revoke(&old, &actor()).await.unwrap();
-    let _ = keys.revoke(&old, &actor()).await; // refused: not audited
+    keys.rotate(&actor(), crate::support::now()).await.unwrap();
+    keys.revoke(&old, &actor(), crate::support::now())
+        .await
+        .unwrap();
+    let _ = keys.revoke(&old, &actor(), crate::support::now()).await; // refused: not audited
 
     let events = store.audit_events(10).await.unwrap();
     let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
@@ -111,7 +134,7 @@ async fn a_second_process_sees_changes_after_refresh() {
     let store = provisioned_store().await;
     let first = start_service(store.clone(), &settings(100, 100)).await;
     let second = start_service(store, &settings(100, 100)).await;
-    let rotated = first.rotate(&actor()).await.unwrap();
+    let rotated = first.rotate(&actor(), crate::support::now()).await.unwrap();
 
     assert!(second.refresh().await.unwrap());
     assert_eq!(
@@ -124,13 +147,13 @@ async fn a_second_process_sees_changes_after_refresh() {
 
 #[tokio::test]
 async fn a_wrong_master_key_is_refused_at_start() {
-    let store: Arc<dyn KeyStore> = provisioned_store().await;
-    let error = KeyService::start(
+    let store = provisioned_store().await;
+    let clock = Arc::new(SettableClock::at(Utc::now()));
+    let error = try_start_services(
         store,
         MasterKey::from_bytes([1; 32]),
-        TENANT,
-        &actor(),
-        ServiceOptions::default(),
+        &settings(0, 100),
+        clock,
     )
     .await
     .unwrap_err();
@@ -142,7 +165,7 @@ async fn a_wrong_master_key_is_refused_at_start() {
 
 #[tokio::test]
 async fn an_empty_store_is_provisioned_with_generated_keys() {
-    let store: Arc<dyn KeyStore> = Arc::new(crate::support::sqlite_store().await);
+    let store = Arc::new(crate::support::sqlite_store().await);
     let keys = start_service(store, &settings(100, 100)).await;
     let published = keys.published();
     assert_eq!(published.keys.len(), 2);

@@ -7,31 +7,43 @@ use axum::{
     body::{Body, Bytes},
     http::{HeaderMap, Request, StatusCode},
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use signet::{
-    AppState,
-    api::ApiSettings,
-    config::Settings,
-    keys::{
-        master_key::MasterKey,
+    config::Config,
+    domain::{
+        Actor,
+        lifecycle::{Change, Operation},
         material::{PrivateKey, new_kid, self_signed_certificate},
-        service::KeyService,
+        rotation_limit::RotationLimit,
+        sealing::MasterKey,
     },
-    operator::OperatorService,
-    router,
-    store::{Actor, KeyStore, NewKey, SqlStore},
+    http::{AppState, router},
+    services::{
+        ServiceError, ServiceParts, Services,
+        clock::{Clock, SettableClock, SharedClock},
+        key_change,
+        key_source::FixtureKeys,
+        keys::KeyService,
+    },
+    startup,
+    store::{NewKey, SqlStore},
 };
 use tower::ServiceExt;
 
 pub const TENANT: &str = "tenant.signet.test";
 pub const OPERATOR_PASSWORD: &str = "operator password for tests";
 
-const FIXTURES: [&str; 3] = [
+pub const FIXTURES: [&str; 3] = [
     include_str!("../../fixtures/rsa-2048-a.pk8.pem"),
     include_str!("../../fixtures/rsa-2048-b.pk8.pem"),
     include_str!("../../fixtures/rsa-2048-c.pk8.pem"),
 ];
+
+/// The time now, as a test's edge reads it.
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
 
 pub fn actor() -> Actor {
     Actor {
@@ -60,13 +72,15 @@ pub fn fixture_key(index: usize) -> NewKey {
     }
 }
 
-/// The URL of a fresh, empty schema on the PostgreSQL server named by `SIGNET_TEST_DATABASE_URL`,
-/// or `None` (after saying that `what` was skipped) when the variable is unset.
-pub async fn postgres_schema_url(what: &str) -> Option<String> {
-    let Ok(base) = std::env::var("SIGNET_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: {what} on PostgreSQL (set SIGNET_TEST_DATABASE_URL to run it)");
-        return None;
-    };
+/// The reason PostgreSQL variants are `#[ignore]`d: `cargo test -- --include-ignored` with
+/// `SIGNET_TEST_DATABASE_URL` set runs them (`make unit` does when it is set).
+pub const NEEDS_POSTGRES: &str = "needs PostgreSQL: set SIGNET_TEST_DATABASE_URL";
+
+/// The URL of a fresh, empty schema on the PostgreSQL server named by `SIGNET_TEST_DATABASE_URL`.
+/// Only `#[ignore]`d tests call it: run without the variable, they fail and say why.
+pub async fn postgres_schema_url(what: &str) -> String {
+    let base = std::env::var("SIGNET_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| panic!("{what} on PostgreSQL: {NEEDS_POSTGRES}"));
     let schema = format!("signet_test_{}", new_kid().to_lowercase().replace('-', "_"));
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(&base).await.unwrap();
@@ -76,9 +90,7 @@ pub async fn postgres_schema_url(what: &str) -> Option<String> {
         .unwrap();
     admin.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{base}{separator}options=-c%20search_path%3D{schema}"
-    ))
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
 /// An empty in-memory SQLite store, migrated.
@@ -86,68 +98,118 @@ pub async fn sqlite_store() -> SqlStore {
     SqlStore::connect("sqlite::memory:").await.unwrap()
 }
 
+/// Stores a tenant's first two keys, as the key service does at first start.
+pub async fn provision(store: &SqlStore, current: NewKey, next: NewKey) -> bool {
+    key_change::provision(store, &current, &next, &actor(), Utc::now())
+        .await
+        .unwrap()
+}
+
+/// One attempt at `op` through the store's transaction, as the key service makes it.
+pub async fn apply(
+    store: &SqlStore,
+    op: &Operation,
+    new_key: Option<NewKey>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    limit: Option<RotationLimit>,
+) -> Result<Change, ServiceError> {
+    key_change::apply_once(store, op, new_key.as_ref(), actor, now, limit).await
+}
+
 /// A store provisioned with two fixture keys.
-pub async fn provisioned_store() -> Arc<dyn KeyStore> {
+pub async fn provisioned_store() -> Arc<SqlStore> {
     let store = sqlite_store().await;
-    assert!(
-        store
-            .provision(fixture_key(0), fixture_key(1), &actor(), Utc::now())
-            .await
-            .unwrap()
-    );
+    assert!(provision(&store, fixture_key(0), fixture_key(1)).await);
     Arc::new(store)
+}
+
+/// New keys from the fixture files: no RSA generation in tests.
+pub fn fixture_keys() -> Arc<FixtureKeys> {
+    Arc::new(FixtureKeys::new(FIXTURES).unwrap())
 }
 
 pub struct World {
     pub keys: KeyService,
+    pub clients: signet::services::clients::ClientService,
+    pub store: Arc<SqlStore>,
+    /// The time the world's handlers read; starts at the wall clock's.
+    pub clock: Arc<SettableClock>,
     pub router: Router,
 }
 
 /// Settings of a test world: defaults, with the rotation limit and request limit adjustable.
-pub fn settings(rotation_limit_per_day: u32, api_rate_limit_per_minute: u32) -> Settings {
-    Settings::from_toml(&format!(
+pub fn settings(rotation_limit_per_day: u32, api_rate_limit_per_minute: u32) -> Config {
+    Config::from_toml(&format!(
         "tenant_domain = \"{TENANT}\"\nrotation_limit_per_day = {rotation_limit_per_day}\n\
          api_rate_limit_per_minute = {api_rate_limit_per_minute}"
     ))
     .unwrap()
 }
 
-pub async fn start_service(store: Arc<dyn KeyStore>, settings: &Settings) -> KeyService {
-    KeyService::start(
+/// Every service on `store` under `master`, with fixture keys and `clock`.
+pub async fn try_start_services(
+    store: Arc<SqlStore>,
+    master: MasterKey,
+    config: &Config,
+    clock: SharedClock,
+) -> Result<Services, ServiceError> {
+    let parts = ServiceParts {
         store,
-        master(),
-        TENANT,
-        &actor(),
-        settings.service_options(),
-    )
-    .await
-    .unwrap()
+        master,
+        tenant_domain: TENANT.to_owned(),
+        clock,
+        key_source: fixture_keys(),
+        options: startup::key_service_options(config),
+    };
+    Services::start(parts, &actor()).await
+}
+
+/// Every service on `store`, with the wall clock.
+pub async fn start_services(store: Arc<SqlStore>, config: &Config) -> Services {
+    let clock = Arc::new(SettableClock::at(Utc::now()));
+    try_start_services(store, master(), config, clock)
+        .await
+        .unwrap()
+}
+
+pub async fn start_service(store: Arc<SqlStore>, settings: &Config) -> KeyService {
+    start_services(store, settings).await.keys
 }
 
 pub async fn world() -> World {
     world_with(settings(100, 1000)).await
 }
 
-pub async fn world_with(settings: Settings) -> World {
+pub async fn world_with(settings: Config) -> World {
     world_on(provisioned_store().await, settings).await
 }
 
 /// A world on `store`, which may be empty (the service then provisions it).
-pub async fn world_on(store: Arc<dyn KeyStore>, settings: Settings) -> World {
-    let keys = start_service(store.clone(), &settings).await;
-    let operator = OperatorService::new(store);
-    operator.set_password(OPERATOR_PASSWORD).await.unwrap();
+pub async fn world_on(store: Arc<SqlStore>, settings: Config) -> World {
+    let clock = Arc::new(SettableClock::at(Utc::now()));
+    let services = try_start_services(store.clone(), master(), &settings, clock.clone())
+        .await
+        .unwrap();
+    services
+        .operator
+        .set_password(OPERATOR_PASSWORD)
+        .await
+        .unwrap();
+    let (keys, clients) = (services.keys.clone(), services.clients.clone());
     let state = AppState::new(
-        keys.clone(),
-        operator,
+        services,
         leptos::prelude::LeptosOptions::builder()
             .output_name("signet")
             .build(),
-        ApiSettings::from(&settings),
+        startup::api_settings(&settings),
     );
     World {
         router: router(state),
         keys,
+        clients,
+        store,
+        clock,
     }
 }
 
@@ -155,8 +217,8 @@ impl World {
     /// A client with `scopes`, and its secret.
     pub async fn client(&self, scopes: &str) -> (String, String) {
         let client = self
-            .keys
-            .create_client("test client", scopes)
+            .clients
+            .create("test client", scopes, self.clock.now())
             .await
             .unwrap();
         (client.client_id, client.client_secret)

@@ -63,6 +63,10 @@ impl Drop for Running {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story: a server on HTTPS, every client check"
+)]
 fn signet_serves_https_with_the_configured_certificate() {
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(certs.path());

@@ -186,7 +186,7 @@ fn ErrorNotice(error: DashboardError) -> impl IntoView {
     view! {
         <p class="notice notice-error" role="alert">
             {error.to_string()}
-            {sign_in.then(|| view! { " " <a href="/login">"Sign in"</a> })}
+            {sign_in.then(|| view! { " " <a href=crate::routes::LOGIN_PAGE>"Sign in"</a> })}
         </p>
     }
 }

@@ -1,5 +1,6 @@
 //! The page's server functions: thin adapters over the server's key service (the same one the
-//! Management API uses), each one call.
+//! Management API uses), each one call. `#[server]` takes its prefix as a literal: the test below
+//! holds it to [`crate::routes::SERVER_FN_PREFIX`].
 
 use leptos::prelude::*;
 
@@ -51,4 +52,29 @@ pub async fn rotate_and_revoke_signing_key(
 #[server(prefix = "/_signet", endpoint = "revoke_signing_key")]
 pub async fn revoke_signing_key(kid: String) -> Result<KeyActionDone, DashboardError> {
     key_action(|keys, from| async move { keys.revoke(&kid, from).await }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use leptos::server_fn::ServerFn;
+
+    use super::*;
+    use crate::routes::is_server_fn;
+
+    #[test]
+    fn the_page_calls_its_server_functions_under_the_shared_prefix() {
+        for path in [
+            <ListSigningKeys as ServerFn>::PATH,
+            <RotateSigningKey as ServerFn>::PATH,
+            <RotateAndRevokeSigningKey as ServerFn>::PATH,
+            <RevokeSigningKey as ServerFn>::PATH,
+            <crate::pages::sign_in::SignIn as ServerFn>::PATH,
+        ] {
+            assert!(is_server_fn(path), "{path}");
+        }
+        assert_eq!(
+            <crate::pages::sign_in::SignIn as ServerFn>::PATH,
+            crate::routes::SIGN_IN_FN
+        );
+    }
 }

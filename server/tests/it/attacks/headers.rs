@@ -30,6 +30,7 @@ async fn session(world: &World) -> String {
 }
 
 #[tokio::test]
+#[expect(clippy::too_many_lines, reason = "one table of every kind of answer")]
 async fn every_kind_of_answer_carries_the_security_headers() {
     let world = world().await;
     let token = world.token(ALL).await;

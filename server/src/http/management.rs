@@ -1,0 +1,346 @@
+//! The Auth0-compatible Management API for signing keys, under `/api/v2`.
+//!
+//! Every handler has the same shape: the caller is authenticated by middleware, the scope is
+//! checked on the first line, input is validated, one service call, one response.
+
+use std::sync::{PoisonError, RwLock};
+
+use app::keys::{KeyState, KeyView};
+use axum::{
+    Extension, Json, Router,
+    body::Bytes,
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::{AppState, api_error::ApiError, extractors::KidPath};
+use crate::{
+    domain::Actor,
+    services::{
+        published::Published,
+        tokens::{self, AccessClaims, TokenError},
+    },
+};
+
+const READ: &str = "read:signing_keys";
+const CREATE: &str = "create:signing_keys";
+const UPDATE: &str = "update:signing_keys";
+
+/// Longest bearer token accepted; real ones are under 1 KB.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// No endpoint here needs a body (Auth0's SDKs send at most `{}`): anything larger is refused.
+const MAX_BODY: usize = 16 * 1024;
+
+/// A body still arriving after this long is a slow-request attack, not a client.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    // RFC 9110 §15.5.6: a 405 names the methods the route does allow.
+    let not_allowed = |allow: &'static str| {
+        move || async move { ApiError::method_not_allowed().with_header(header::ALLOW, allow) }
+    };
+    Router::new()
+        .route(
+            "/keys/signing",
+            get(list_keys).fallback(not_allowed("GET,HEAD")),
+        )
+        .route(
+            "/keys/signing/rotate",
+            post(rotate_key).fallback(not_allowed("POST")),
+        )
+        .route(
+            "/keys/signing/{kid}",
+            get(get_key).fallback(not_allowed("GET,HEAD")),
+        )
+        .route(
+            "/keys/signing/{kid}/revoke",
+            put(revoke_key).fallback(not_allowed("PUT")),
+        )
+        .route_layer(middleware::from_fn_with_state(state, authenticate))
+        .fallback(|| async { ApiError::route_not_found() })
+        // Outermost: an oversized or dawdling body is refused before any token is verified.
+        .layer(middleware::from_fn(bounded_body))
+}
+
+/// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`], refusing in Auth0's shape
+/// (413, 408) rather than leaving the limit to whatever a handler might extract.
+async fn bounded_body(request: Request, next: Next) -> Response {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The request body is larger than {MAX_BODY} bytes"),
+        )
+        .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let read = async {
+        let mut chunks = body.into_data_stream();
+        let mut buffered = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|_| None)?;
+            if buffered.len() + chunk.len() > MAX_BODY {
+                return Err(Some(too_large()));
+            }
+            buffered.extend_from_slice(&chunk);
+        }
+        Ok(buffered)
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(body)) => next.run(Request::from_parts(parts, body.into())).await,
+        Ok(Err(Some(refusal))) => refusal,
+        Ok(Err(None)) => {
+            ApiError::bad_request("The request body could not be read").into_response()
+        }
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body did not arrive in time",
+        )
+        .into_response(),
+    }
+}
+
+/// An authenticated Management API caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    claims: AccessClaims,
+    remote_addr: Option<String>,
+}
+
+impl Caller {
+    fn has(&self, scope: &str) -> bool {
+        self.claims.scopes().any(|s| s == scope)
+    }
+
+    /// Refuses unless the token carries every scope in `needed`.
+    fn require_all(&self, needed: &[&str]) -> Result<(), ApiError> {
+        if needed.iter().all(|scope| self.has(scope)) {
+            return Ok(());
+        }
+        let expected = if needed.len() == 1 {
+            format!("any of: {}", needed[0])
+        } else {
+            format!("all of: {}", needed.join(","))
+        };
+        Err(ApiError::insufficient_scope(&expected))
+    }
+
+    /// The audit log's actor for this caller.
+    fn actor(&self) -> Actor {
+        Actor {
+            name: self.claims.client_id().to_owned(),
+            remote_addr: self.remote_addr.clone(),
+            rate_limited: true,
+        }
+    }
+}
+
+/// Verifies the bearer token against the keys held right now, applies the per-client request
+/// limit, and reports the limit's headers on every response.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let claims = match bearer_claims(&state, &request) {
+        Ok(claims) => claims,
+        Err(error) => return error.into_response(),
+    };
+    let quota = match state
+        .api
+        .limiter
+        .check(claims.client_id(), state.clock.now())
+    {
+        Ok(quota) => quota,
+        Err(quota) => {
+            return ApiError::too_many_requests(
+                "Too many requests from this client; slow down",
+                &quota,
+            )
+            .into_response();
+        }
+    };
+    let remote_addr = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    request.extensions_mut().insert(Caller {
+        claims,
+        remote_addr,
+    });
+    let mut response = next.run(request).await;
+    // A rotation-limit refusal carries its own figures; every other response gets the client's.
+    if !response.headers().contains_key("x-ratelimit-limit") {
+        for (name, value) in quota.headers() {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+fn bearer_claims(state: &AppState, request: &Request) -> Result<AccessClaims, ApiError> {
+    let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(ApiError::invalid_token(
+            "Missing or duplicated authentication",
+        ));
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::invalid_token("Bad HTTP authentication header format"))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(ApiError::invalid_token(
+                "Bad HTTP authentication header format",
+            ));
+        }
+    };
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Err(ApiError::invalid_token("Invalid token"));
+    }
+    let published = state.keys.published();
+    tokens::verify(&published.verifiers, state.keys.tenant_domain(), token).map_err(|error| {
+        tracing::debug!(%error, "bearer token refused");
+        match error {
+            TokenError::Invalid(reason) if reason.contains("ExpiredSignature") => {
+                ApiError::invalid_token("Expired token received for JSON Web Token validation")
+            }
+            _ => ApiError::invalid_token("Invalid token"),
+        }
+    })
+}
+
+/// A signing key in the Management API's shape.
+#[derive(Debug, Serialize)]
+pub struct SigningKeyObject {
+    kid: String,
+    cert: String,
+    pkcs7: String,
+    current: bool,
+    next: bool,
+    previous: bool,
+    revoked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+    fingerprint: String,
+    thumbprint: String,
+}
+
+impl From<KeyView> for SigningKeyObject {
+    fn from(view: KeyView) -> Self {
+        Self {
+            current: view.state == KeyState::Current,
+            next: view.state == KeyState::Next,
+            previous: view.state == KeyState::Previous,
+            revoked: view.state == KeyState::Revoked,
+            kid: view.kid,
+            cert: view.cert,
+            pkcs7: view.pkcs7,
+            current_since: view.current_since,
+            current_until: view.current_until,
+            revoked_at: view.revoked_at,
+            fingerprint: view.fingerprint,
+            thumbprint: view.thumbprint,
+        }
+    }
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_all(&[READ])?;
+    let body = state.api.key_list.body(&state.keys.published())?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    ))
+}
+
+/// The body of `GET /keys/signing` for the key set it was built from. Every caller gets the same
+/// list until the keys change, so it is serialised once per change, not once per request (with
+/// a thousand previous keys it is megabytes of certificates).
+#[derive(Debug, Default)]
+pub struct KeyListCache(RwLock<Option<(i64, Bytes)>>);
+
+impl KeyListCache {
+    fn body(&self, published: &Published) -> Result<Bytes, ApiError> {
+        if let Some((version, body)) = &*self.0.read().unwrap_or_else(PoisonError::into_inner)
+            && *version == published.version
+        {
+            return Ok(body.clone());
+        }
+        let objects: Vec<SigningKeyObject> =
+            published.keys.iter().map(|k| k.view().into()).collect();
+        let body = Bytes::from(serde_json::to_vec(&objects).map_err(|e| ApiError::internal(&e))?);
+        let mut cached = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        // A request that read an older key set must not replace a newer list.
+        if cached
+            .as_ref()
+            .is_none_or(|(version, _)| *version < published.version)
+        {
+            *cached = Some((published.version, body.clone()));
+        }
+        Ok(body)
+    }
+}
+
+async fn get_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    kid: Result<KidPath, ApiError>,
+) -> Result<Json<SigningKeyObject>, ApiError> {
+    caller.require_all(&[READ])?;
+    let KidPath(kid) = kid?;
+    Ok(Json(state.keys.find(kid.as_str()).await?.view().into()))
+}
+
+async fn rotate_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_all(&[CREATE, UPDATE])?;
+    let rotated = state
+        .keys
+        .rotate(&caller.actor(), state.clock.now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SigningKeyObject::from(rotated.current.view())),
+    ))
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    kid: Result<KidPath, ApiError>,
+) -> Result<Json<SigningKeyObject>, ApiError> {
+    caller.require_all(&[UPDATE])?;
+    let KidPath(kid) = kid?;
+    let revoked = state
+        .keys
+        .revoke(kid.as_str(), &caller.actor(), state.clock.now())
+        .await?;
+    Ok(Json(revoked.view().into()))
+}

@@ -1,0 +1,89 @@
+//! Signet's HTTP surface: the router, its state and extractors, the one error map per boundary
+//! (`errors.rs`), the dashboard's port adapters, and the server loop with optional TLS.
+//!
+//! Handlers read the clock once and hand `now` to one service call.
+
+pub mod api_error;
+mod dashboard;
+mod dashboard_adapters;
+pub mod errors;
+mod extractors;
+mod health;
+mod management;
+mod oauth;
+pub mod rate_limit;
+mod security_headers;
+pub mod server;
+mod session;
+pub mod state;
+pub mod tls;
+mod token_throttle;
+mod well_known;
+
+use std::sync::Arc;
+
+use app::routes::SIGNING_KEYS_PAGE;
+use axum::{Router, response::Redirect, routing::get};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::{
+    LatencyUnit,
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use self::dashboard_adapters::{DashboardKeys, DashboardOperator};
+pub use self::state::{ApiSettings, AppState};
+
+/// The whole application, ready to serve or to drive with `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    let service: app::service::SharedSigningKeys = Arc::new(DashboardKeys {
+        keys: state.keys.clone(),
+        clock: state.clock.clone(),
+    });
+    let operator: app::service::SharedOperator = Arc::new(DashboardOperator {
+        operator: state.operator.clone(),
+        clock: state.clock.clone(),
+    });
+    let leptos_options = state.leptos.clone();
+    Router::new()
+        .route("/", get(|| async { Redirect::to(SIGNING_KEYS_PAGE) }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(well_known::routes())
+        .merge(oauth::routes())
+        .nest("/api/v2", management::routes(state.clone()))
+        .merge(dashboard::routes())
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(app::App),
+            move || {
+                provide_context(service.clone());
+                provide_context(operator.clone());
+                security_headers::provide_page_nonce();
+            },
+            move || app::shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(security_headers::provide_page_nonce, app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::guard,
+        ))
+        // Outside the guard, so its refusals and redirects carry the headers too.
+        .layer(axum::middleware::from_fn(security_headers::add))
+        // One line per request at info (docs/design.md §10): method, path and status with its
+        // latency. Headers are left out, so neither bearer tokens nor session cookies reach the log.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
+        .with_state(state)
+}

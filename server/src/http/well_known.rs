@@ -1,0 +1,189 @@
+//! Public endpoints: the JWKS, OpenID discovery, and certificate downloads.
+
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Deserialize;
+
+use super::{AppState, api_error::ApiError};
+use crate::services::published::PublishedKey;
+
+/// Caches may keep the JWKS briefly, and serve a stale copy for a day if Signet is unreachable.
+const JWKS_CACHE_CONTROL: &str =
+    "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .route("/pem", get(|s, q| download(s, q, Format::Pem)))
+        .route("/rawpem", get(|s, q| download(s, q, Format::RawPem)))
+        .route("/cer", get(|s, q| download(s, q, Format::Cer)))
+        .route("/pb7", get(|s, q| download(s, q, Format::Pkcs7)))
+        .route(
+            "/fingerprint",
+            get(|s, q| download(s, q, Format::Fingerprint)),
+        )
+}
+
+/// Whether an `If-None-Match` header matches `etag` (a list, or `*`).
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|candidate| {
+            candidate == "*" || candidate == etag || candidate.strip_prefix("W/") == Some(etag)
+        })
+}
+
+async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let published = state.keys.published();
+    let status = if matches_etag(&headers, &published.etag) {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    };
+    let common = [
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(JWKS_CACHE_CONTROL),
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&published.etag).unwrap_or(HeaderValue::from_static("\"\"")),
+        ),
+    ];
+    if status == StatusCode::NOT_MODIFIED {
+        return (status, common).into_response();
+    }
+    (
+        status,
+        common,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        published.jwks.clone(),
+    )
+        .into_response()
+}
+
+async fn openid_configuration(State(state): State<AppState>) -> Response {
+    let issuer = crate::services::tokens::issuer(state.keys.tenant_domain());
+    (
+        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+        Json(serde_json::json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}.well-known/jwks.json"),
+            "token_endpoint": format!("{issuer}oauth/token"),
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        })),
+    )
+        .into_response()
+}
+
+/// The certificate encodings offered for download.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Format {
+    Pem,
+    RawPem,
+    Cer,
+    Pkcs7,
+    Fingerprint,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Pem => "application/x-pem-file",
+            Format::RawPem | Format::Fingerprint => "text/plain; charset=utf-8",
+            Format::Cer => "application/pkix-cert",
+            Format::Pkcs7 => "application/x-pkcs7-certificates",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Pem => "pem",
+            Format::RawPem => "rawpem",
+            Format::Cer => "cer",
+            Format::Pkcs7 => "pb7",
+            Format::Fingerprint => "fingerprint.txt",
+        }
+    }
+
+    fn body(self, key: &PublishedKey) -> Vec<u8> {
+        let public = &key.public;
+        match self {
+            Format::Pem => public.cert_pem.clone().into_bytes(),
+            Format::RawPem => public.raw_pem.clone().into_bytes(),
+            Format::Cer => public.cert_der.clone(),
+            Format::Pkcs7 => public.pkcs7_pem.clone().into_bytes(),
+            Format::Fingerprint => public.fingerprint.clone().into_bytes(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DownloadQuery {
+    /// A valid key other than the current one.
+    kid: Option<String>,
+}
+
+async fn download(
+    State(state): State<AppState>,
+    query: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::bad_request("Malformed query string"))?;
+    let published = state.keys.published();
+    let key = match &query.kid {
+        // Revoked keys are not offered: their certificates must not be trusted again.
+        Some(kid) => published
+            .find(kid)
+            .filter(|k| k.record.state.is_valid())
+            .ok_or_else(ApiError::key_not_found)?,
+        None => published
+            .current()
+            .ok_or_else(|| ApiError::internal(&"no current signing key is published"))?,
+    };
+    Ok(attachment(&state, key, format))
+}
+
+/// `key`'s certificate in `format`, as a file download named `<tenant>-<kid>.<ext>`.
+pub(super) fn attachment(state: &AppState, key: &PublishedKey, format: Format) -> Response {
+    let filename = format!(
+        "{}-{}.{}",
+        state.keys.tenant_domain(),
+        key.record.kid,
+        format.extension()
+    );
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
+        ],
+        format.body(key),
+    )
+        .into_response()
+}

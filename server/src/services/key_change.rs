@@ -1,0 +1,157 @@
+//! One change to the key set, decided by the domain and written through the store's
+//! transaction: provisioning, and one attempt at an [`Operation`].
+
+use chrono::{DateTime, Utc};
+
+use super::ServiceError;
+use crate::{
+    domain::{
+        Actor,
+        lifecycle::{Change, KeySet, Operation},
+        rotation_limit::RotationLimit,
+    },
+    store::{AuditEntry, KeyStore, NewKey},
+};
+
+/// Stores a tenant's first current and next keys; `false` (and nothing written) if it already
+/// has keys, e.g. because another process provisioned first.
+pub async fn provision(
+    store: &dyn KeyStore,
+    current: &NewKey,
+    next: &NewKey,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    let mut change = store.begin_change().await?;
+    if change.key_count().await? > 0 {
+        return Ok(false);
+    }
+    let set = KeySet::provision(&current.kid, &next.kid, now)?;
+    change.insert_key(current, set.current()).await?;
+    change.insert_key(next, set.next()).await?;
+    change
+        .record(&AuditEntry {
+            at: now,
+            actor,
+            action: "provision",
+            kid: Some(&current.kid),
+            detail: &set.describe_provisioning(),
+        })
+        .await?;
+    change.commit().await?;
+    Ok(true)
+}
+
+/// Applies `op` in one transaction, once: checks that `new_key` is the key `op` creates, that
+/// it is sealed under the master key the stored keys are under, and (for rate-limited actors)
+/// the rotation limit; then lets the lifecycle plan the change, writes it and its audit event.
+/// A lost race is [`crate::store::StoreError::Conflict`]; the key service retries it.
+pub async fn apply_once(
+    store: &dyn KeyStore,
+    op: &Operation,
+    new_key: Option<&NewKey>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    limit: Option<RotationLimit>,
+) -> Result<Change, ServiceError> {
+    op.expects_new_key(new_key.map(|key| key.kid.as_str()))?;
+    let mut tx = store.begin_change().await?;
+    // Checked under the key set's lock, so a master-key rotation cannot slip in between the
+    // check and the write.
+    if let Some(key) = new_key {
+        let process = &key.sealed.master_key_id;
+        if let Some(stored) = tx.other_master_key(process).await? {
+            return Err(ServiceError::MasterKeyMismatch {
+                stored,
+                process: process.clone(),
+            });
+        }
+    }
+    // Counted under the lock too, so concurrent rotations from any process cannot slip past the
+    // limit together.
+    if let (Some(limit), Some(_)) = (limit.filter(|_| actor.rate_limited), op.new_key()) {
+        let used = tx.rotations_since(RotationLimit::window_start(now)).await?;
+        limit.check(used, now)?;
+    }
+    let records = tx.key_records(op.revokes()).await?;
+    let change = KeySet::new(records)?.plan(op, now)?;
+    for record in &change.updated {
+        tx.update_key(record).await?;
+    }
+    if let (Some(record), Some(key)) = (&change.inserted, new_key) {
+        tx.insert_key(key, record).await?;
+    }
+    tx.record(&AuditEntry {
+        at: now,
+        actor,
+        action: op.action(),
+        kid: change.subject(),
+        detail: &change.describe(),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(change)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::{
+        domain::{
+            lifecycle::KeyError,
+            material::{PrivateKey, new_kid, self_signed_certificate},
+            sealing::MasterKey,
+        },
+        store::{AuditLog, SqlStore},
+    };
+
+    fn new_key(master: &MasterKey, now: DateTime<Utc>) -> NewKey {
+        let private =
+            PrivateKey::from_pkcs8_pem(include_str!("../../fixtures/rsa-2048-a.pk8.pem")).unwrap();
+        let kid = new_kid();
+        NewKey {
+            cert_der: self_signed_certificate(&private, "change.test", now).unwrap(),
+            sealed: master.seal(&kid, &private.to_pkcs8_der().unwrap()).unwrap(),
+            kid,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_is_planned_by_the_domain_and_audited_once() {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        let (master, actor) = (MasterKey::from_bytes([8; 32]), Actor::command_line("t"));
+        let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(1);
+        let (a, b) = (new_key(&master, now), new_key(&master, now));
+        assert!(provision(&store, &a, &b, &actor, now).await.unwrap());
+        assert!(!provision(&store, &a, &b, &actor, now).await.unwrap());
+        let c = new_key(&master, now);
+        let op = Operation::Rotate {
+            new_next: c.kid.clone(),
+        };
+        let mismatch = apply_once(&store, &op, None, &actor, now, None).await;
+        assert!(matches!(
+            mismatch,
+            Err(ServiceError::Key(KeyError::NewKeyMismatch))
+        ));
+        let change = apply_once(&store, &op, Some(&c), &actor, now, None)
+            .await
+            .unwrap();
+        assert_eq!(change.new_current.as_deref(), Some(b.kid.as_str()));
+        let events = store.audit_events(10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].detail, change.describe());
+        let stranger = MasterKey::from_bytes([9; 32]);
+        let d = new_key(&stranger, now);
+        let op = Operation::Rotate {
+            new_next: d.kid.clone(),
+        };
+        let refused = apply_once(&store, &op, Some(&d), &actor, now, None).await;
+        assert!(matches!(
+            refused,
+            Err(ServiceError::MasterKeyMismatch { .. })
+        ));
+    }
+}

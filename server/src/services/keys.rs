@@ -1,0 +1,392 @@
+//! The key service: every list, rotate and revoke goes through here, whether it comes from the
+//! Management API, the dashboard or the CLI. It plans with the domain, writes through the
+//! store's transaction (retrying lost races), and republishes the key set after each change.
+
+use std::{sync::Arc, time::Duration};
+
+use app::keys::REVOKED_KEYS_SHOWN;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use super::{
+    ServiceError,
+    clock::SharedClock,
+    database_health::DatabaseHealth,
+    key_change::{apply_once, provision},
+    key_source::{SharedKeySource, generate},
+    published::{Published, PublishedKey, PublishedKeys},
+    spare_keys::SpareKeys,
+};
+use crate::{
+    domain::{
+        Actor,
+        lifecycle::{Change, KeyError, Operation},
+        material::{GeneratedKey, PrivateKey},
+        rotation_limit::RotationLimit,
+        sealing::MasterKey,
+    },
+    store::{KeyStore, NewKey, StoreError},
+};
+
+/// How often a lost race for the key set is retried before giving up.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// How the key service behaves; the start-up wiring makes it from the configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyServiceOptions {
+    /// Rotations per rolling day for rate-limited actors; `None` means unlimited.
+    pub rotation_limit: Option<RotationLimit>,
+}
+
+/// What the key service is built from.
+#[derive(Clone)]
+pub struct KeyServiceParts {
+    pub store: Arc<dyn KeyStore>,
+    pub master: Arc<MasterKey>,
+    pub tenant_domain: String,
+    pub clock: SharedClock,
+    pub key_source: SharedKeySource,
+    pub health: DatabaseHealth,
+    pub options: KeyServiceOptions,
+}
+
+/// The outcome of a rotation.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// The key that is now current.
+    pub current: PublishedKey,
+    /// The key that was revoked, for rotate-and-revoke.
+    pub revoked: Option<String>,
+}
+
+/// Cheap to clone; every clone is the same service.
+#[derive(Clone)]
+pub struct KeyService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn KeyStore>,
+    master: Arc<MasterKey>,
+    tenant_domain: String,
+    options: KeyServiceOptions,
+    published: PublishedKeys,
+    spares: SpareKeys,
+    health: DatabaseHealth,
+}
+
+impl std::fmt::Debug for KeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyService")
+            .field("tenant_domain", &self.inner.tenant_domain)
+            .field("version", &self.published().version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `key` sealed under `master`, ready to store.
+fn seal(master: &MasterKey, key: &GeneratedKey) -> Result<NewKey, ServiceError> {
+    Ok(NewKey {
+        kid: key.kid.clone(),
+        cert_der: key.cert_der.clone(),
+        sealed: master.seal(&key.kid, &key.private.to_pkcs8_der()?)?,
+    })
+}
+
+impl KeyService {
+    /// Starts serving the tenant's keys: provisions a current and a next key at `now` if there
+    /// are none, and checks that the master key opens every valid private key before anything
+    /// is served.
+    pub async fn start(
+        parts: KeyServiceParts,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ServiceError> {
+        let KeyServiceParts {
+            store,
+            master,
+            tenant_domain,
+            clock,
+            key_source,
+            health,
+            options,
+        } = parts;
+        let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
+        if loaded.keys.is_empty() {
+            let (current, next) = tokio::try_join!(
+                generate(&key_source, &tenant_domain, now),
+                generate(&key_source, &tenant_domain, now)
+            )?;
+            let (current, next) = (seal(&master, &current)?, seal(&master, &next)?);
+            // Another process may provision first; then its keys are the tenant's keys.
+            provision(store.as_ref(), &current, &next, actor, now).await?;
+            loaded = store.load(REVOKED_KEYS_SHOWN).await?;
+        }
+        for key in &loaded.keys {
+            if let Some(sealed) = &key.sealed {
+                PrivateKey::from_pkcs8_der(&master.unseal(&key.record.kid, sealed)?)?;
+            }
+        }
+        let published = PublishedKeys::new(Arc::clone(&store), Arc::clone(&master), &loaded)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                spares: SpareKeys::new(key_source, clock, &tenant_domain),
+                store,
+                master,
+                tenant_domain,
+                options,
+                published,
+                health,
+            }),
+        })
+    }
+
+    /// The tenant domain: certificate CN and token issuer.
+    pub fn tenant_domain(&self) -> &str {
+        &self.inner.tenant_domain
+    }
+
+    /// The key set as currently served.
+    pub fn published(&self) -> Arc<Published> {
+        self.inner.published.current()
+    }
+
+    /// Notified on every change to the published key set.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Published>> {
+        self.inner.published.subscribe()
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        let result = self.inner.store.ping().await.map_err(ServiceError::from);
+        self.inner.health.note(&result);
+        result
+    }
+
+    /// One key by kid, revoked ones too.
+    pub async fn find(&self, kid: &str) -> Result<PublishedKey, ServiceError> {
+        if let Some(key) = self.published().find(kid) {
+            return Ok(key.clone());
+        }
+        let stored = self
+            .inner
+            .store
+            .find(kid)
+            .await?
+            .ok_or_else(|| KeyError::NotFound(kid.to_owned()))?;
+        Ok(PublishedKey::from_stored(&stored)?)
+    }
+
+    /// Reloads the key set if the store changed since it was last published; `true` if it did.
+    pub async fn refresh(&self) -> Result<bool, ServiceError> {
+        let result = self.inner.published.reload().await;
+        self.inner.health.note(&result);
+        result
+    }
+
+    /// Follows changes committed by other processes (CLI, other servers), every `interval`, and
+    /// notices when the database goes away and when it is back.
+    pub fn spawn_watcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // An outage is logged when it starts and when it ends, not twice a second.
+            let mut failing = false;
+            loop {
+                ticker.tick().await;
+                match service.refresh().await {
+                    Err(error) if !failing => {
+                        failing = true;
+                        tracing::warn!(%error, "cannot refresh the signing keys from the database; serving the last key set");
+                    }
+                    Err(_) => {}
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("the database is back; following key changes again");
+                    }
+                    Ok(_) => {}
+                }
+            }
+        })
+    }
+
+    /// Tops the spare next keys up in the background.
+    pub fn spawn_spare_keys(&self) {
+        self.inner.spares.spawn_refill();
+    }
+
+    /// current → previous, next → current, and a fresh next key, at `now`.
+    pub async fn rotate(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Rotated, ServiceError> {
+        self.rotate_with(actor, now, |new_next| Operation::Rotate { new_next })
+            .await
+    }
+
+    /// Rotates, then revokes the key that was current: for a compromised key.
+    pub async fn rotate_and_revoke(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Rotated, ServiceError> {
+        self.rotate_with(actor, now, |new_next| Operation::RotateAndRevoke {
+            new_next,
+        })
+        .await
+    }
+
+    /// Revokes a previously used key: it leaves the JWKS and its private part is destroyed.
+    pub async fn revoke(
+        &self,
+        kid: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<PublishedKey, ServiceError> {
+        let op = Operation::Revoke {
+            kid: kid.to_owned(),
+        };
+        self.apply(&op, None, actor, now).await?;
+        self.find(kid).await
+    }
+
+    async fn rotate_with(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        operation: impl FnOnce(String) -> Operation,
+    ) -> Result<Rotated, ServiceError> {
+        self.inner.health.ensure_up()?;
+        let spares = &self.inner.spares;
+        let fresh = spares.take(now).await?;
+        let op = operation(fresh.kid.clone());
+        let result = match seal(&self.inner.master, &fresh) {
+            Ok(new_key) => self.apply(&op, Some(new_key), actor, now).await,
+            Err(error) => Err(error),
+        };
+        let change = match result {
+            Ok(change) => change,
+            Err(error) => {
+                // The key was never stored: keep it for the next attempt.
+                spares.put_back(fresh);
+                return Err(error);
+            }
+        };
+        spares.spawn_refill();
+        let current_kid = change
+            .new_current
+            .clone()
+            .ok_or_else(|| KeyError::Inconsistent("a rotation named no new current key".into()))?;
+        Ok(Rotated {
+            current: self.find(&current_kid).await?,
+            revoked: change.revoked,
+        })
+    }
+
+    async fn apply(
+        &self,
+        op: &Operation,
+        new_key: Option<NewKey>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Change, ServiceError> {
+        self.inner.health.ensure_up()?;
+        let (store, limit) = (self.inner.store.as_ref(), self.inner.options.rotation_limit);
+        let mut attempt = 0;
+        let change = loop {
+            match apply_once(store, op, new_key.as_ref(), actor, now, limit).await {
+                Err(ServiceError::Store(StoreError::Conflict)) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                result => break result?,
+            }
+        };
+        tracing::info!(
+            action = op.action(),
+            kid = change.subject(),
+            actor = %actor.name,
+            "signing keys changed"
+        );
+        self.refresh().await?;
+        Ok(change)
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use app::keys::KeyState;
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::{
+        services::{clock::SettableClock, key_source::FixtureKeys},
+        store::SqlStore,
+    };
+
+    async fn service(limit: Option<u32>) -> (KeyService, DateTime<Utc>) {
+        let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(20_000);
+        let source = FixtureKeys::new([
+            include_str!("../../fixtures/rsa-2048-a.pk8.pem"),
+            include_str!("../../fixtures/rsa-2048-b.pk8.pem"),
+        ])
+        .unwrap();
+        let parts = KeyServiceParts {
+            store: Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
+            master: Arc::new(MasterKey::from_bytes([6; 32])),
+            tenant_domain: "keys.test".into(),
+            clock: Arc::new(SettableClock::at(now)),
+            key_source: Arc::new(source),
+            health: DatabaseHealth::default(),
+            options: KeyServiceOptions {
+                rotation_limit: limit.map(|per_day| RotationLimit { per_day }),
+            },
+        };
+        let actor = Actor::command_line("test");
+        (KeyService::start(parts, &actor, now).await.unwrap(), now)
+    }
+
+    fn kid_in(keys: &KeyService, state: KeyState) -> String {
+        let published = keys.published();
+        let key = published.keys.iter().find(|k| k.record.state == state);
+        key.unwrap().record.kid.clone()
+    }
+
+    #[tokio::test]
+    async fn a_rotation_at_now_moves_the_keys_and_republishes() {
+        let (keys, now) = service(None).await;
+        let (current, next) = (
+            kid_in(&keys, KeyState::Current),
+            kid_in(&keys, KeyState::Next),
+        );
+        let later = now + TimeDelta::hours(1);
+        let rotated = keys.rotate(&Actor::operator(None), later).await.unwrap();
+        assert_eq!(rotated.current.record.kid, next);
+        assert_eq!(rotated.current.record.current_since, Some(later));
+        let old = keys.find(&current).await.unwrap();
+        assert_eq!(old.record.state, KeyState::Previous);
+        assert_eq!(old.record.current_until, Some(later));
+        let refused = keys.revoke(&next, &Actor::operator(None), later).await;
+        assert!(matches!(
+            refused,
+            Err(ServiceError::Key(KeyError::NotRevocable { .. }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_rotation_limit_applies_to_operators_and_lifts_a_day_later() {
+        let (keys, now) = service(Some(1)).await;
+        let operator = Actor::operator(None);
+        keys.rotate(&operator, now).await.unwrap();
+        let refused = keys.rotate(&operator, now).await.unwrap_err();
+        assert!(matches!(
+            refused,
+            ServiceError::RateLimited { limit: 1, .. }
+        ));
+        keys.rotate(&Actor::command_line("root"), now)
+            .await
+            .unwrap();
+        keys.rotate(&operator, now + TimeDelta::days(1) + TimeDelta::seconds(1))
+            .await
+            .unwrap();
+    }
+}

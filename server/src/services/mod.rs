@@ -1,0 +1,154 @@
+//! The services: one concern each. They plan with the domain, drive the store's transactions,
+//! and take the time as `now` from the edge (a handler, a CLI command, a watcher tick) that read
+//! it once from the injected [`clock::Clock`].
+
+pub mod clients;
+pub mod clock;
+pub mod database_health;
+pub mod key_change;
+pub mod key_source;
+pub mod keys;
+pub mod master_key_rotation;
+pub mod operator;
+pub mod published;
+pub mod sign_in_throttle;
+pub mod spare_keys;
+pub mod tokens;
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    domain::{
+        client_secret::ClientError,
+        lifecycle::KeyError,
+        material::MaterialError,
+        rotation_limit::LimitReached,
+        sealing::{MasterKeyError, ResealError},
+    },
+    store::StoreError,
+};
+
+/// Why a service call failed. Each boundary (HTTP API, dashboard, token endpoint, CLI) turns
+/// it into its own answer in one place: `http/errors.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The lifecycle refused it; nothing changed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The rotation limit is reached until `reset_at`; nothing changed.
+    #[error("the rotation limit of {limit} per day is reached until {reset_at}")]
+    RateLimited { limit: u32, reset_at: DateTime<Utc> },
+    /// This process's master key is not the one the stored keys are sealed under (the master key
+    /// was rotated while it ran): it must not write a key the others cannot open.
+    #[error(
+        "the signing keys are encrypted under master key {stored} but this process has {process}; \
+         restart it with the new SIGNET_MASTER_KEY_FILE"
+    )]
+    MasterKeyMismatch { stored: String, process: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Material(#[from] MaterialError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{0} did not open again after re-encryption; nothing was changed")]
+    Unverified(String),
+    #[error("work on a blocking thread was interrupted")]
+    Interrupted,
+}
+
+impl From<LimitReached> for ServiceError {
+    fn from(reached: LimitReached) -> Self {
+        ServiceError::RateLimited {
+            limit: reached.limit,
+            reset_at: reached.reset_at,
+        }
+    }
+}
+
+impl From<ResealError> for ServiceError {
+    fn from(error: ResealError) -> Self {
+        match error {
+            ResealError::MasterKey(error) => ServiceError::MasterKey(error),
+            ResealError::Mismatch { stored, process } => {
+                ServiceError::MasterKeyMismatch { stored, process }
+            }
+            ResealError::Unverified(label) => ServiceError::Unverified(label),
+        }
+    }
+}
+
+impl ServiceError {
+    /// Whether the database could not be reached.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ServiceError::Store(StoreError::Unavailable(_)))
+    }
+}
+
+/// Runs slow CPU work (RSA generation, argon2) on a blocking thread, off the async workers.
+pub async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ServiceError::Interrupted)
+}
+
+/// Every service of one tenant, sharing one database.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub keys: keys::KeyService,
+    pub clients: clients::ClientService,
+    pub operator: operator::OperatorService,
+    /// Where the edges read the time.
+    pub clock: clock::SharedClock,
+}
+
+/// What the services are built from.
+pub struct ServiceParts {
+    pub store: std::sync::Arc<dyn crate::store::Store>,
+    pub master: crate::domain::sealing::MasterKey,
+    pub tenant_domain: String,
+    pub clock: clock::SharedClock,
+    pub key_source: key_source::SharedKeySource,
+    pub options: keys::KeyServiceOptions,
+}
+
+impl Services {
+    /// Starts every service on `parts.store`, provisioning the tenant's first keys (as `actor`)
+    /// if it has none.
+    pub async fn start(
+        parts: ServiceParts,
+        actor: &crate::domain::Actor,
+    ) -> Result<Self, ServiceError> {
+        use std::sync::Arc;
+        let ServiceParts {
+            store,
+            master,
+            tenant_domain,
+            clock,
+            key_source,
+            options,
+        } = parts;
+        let (master, health) = (Arc::new(master), database_health::DatabaseHealth::default());
+        let key_parts = keys::KeyServiceParts {
+            store: store.clone(),
+            master: Arc::clone(&master),
+            tenant_domain,
+            clock: Arc::clone(&clock),
+            key_source,
+            health: health.clone(),
+            options,
+        };
+        let keys = keys::KeyService::start(key_parts, actor, clock.now()).await?;
+        let clients = clients::ClientService::start(store.clone(), master, health).await?;
+        Ok(Self {
+            keys,
+            clients,
+            operator: operator::OperatorService::new(store),
+            clock,
+        })
+    }
+}

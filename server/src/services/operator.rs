@@ -1,0 +1,192 @@
+//! The dashboard's operator: one password (argon2id, hashed off the async workers), sign-in
+//! sessions, and sign-in throttling.
+//!
+//! Sessions live in the database (several servers share them); only a SHA-256 of each session
+//! id is stored. The cookie that carries the id is the HTTP layer's (http/session.rs).
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng as PasswordRng},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use rand::{Rng, RngCore, distributions::Alphanumeric};
+use sha2::{Digest, Sha256};
+
+use super::{ServiceError, off_the_workers, sign_in_throttle::SignInThrottle};
+use crate::store::{OperatorStore, StoreError};
+
+/// A session ends after this long without use.
+pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Why a sign-in or session check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("too many failed sign-ins; retry in {0} minutes")]
+    Throttled(u64),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing was interrupted")]
+    Interrupted,
+}
+
+impl From<ServiceError> for OperatorError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Store(error) => OperatorError::Store(error),
+            _ => OperatorError::Interrupted,
+        }
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, OperatorError> {
+    let salt = SaltString::generate(&mut PasswordRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| OperatorError::Hashing(e.to_string()))
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A new random operator password, for a first start without `SIGNET_ADMIN_PASSWORD`.
+pub fn generate_password() -> String {
+    rand::rngs::OsRng
+        .sample_iter(Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
+}
+
+fn session_hash(session_id: &str) -> Vec<u8> {
+    Sha256::digest(session_id.as_bytes()).to_vec()
+}
+
+/// Signs the operator in and out, and checks sessions.
+#[derive(Clone)]
+pub struct OperatorService {
+    store: Arc<dyn OperatorStore>,
+    throttle: Arc<SignInThrottle>,
+}
+
+impl std::fmt::Debug for OperatorService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorService")
+    }
+}
+
+impl OperatorService {
+    pub fn new(store: Arc<dyn OperatorStore>) -> Self {
+        Self {
+            store,
+            throttle: Arc::default(),
+        }
+    }
+
+    /// Makes `password` the operator password if it is not already.
+    pub async fn set_password(&self, password: &str) -> Result<(), OperatorError> {
+        let current = self.store.operator_password_hash().await?;
+        if let Some(hash) = current
+            && verify_off_the_workers(hash, password).await?
+        {
+            return Ok(());
+        }
+        let password = password.to_owned();
+        let hash = off_the_workers(move || hash_password(&password)).await??;
+        Ok(self.store.set_operator_password_hash(&hash).await?)
+    }
+
+    /// Whether an operator password exists.
+    pub async fn has_password(&self) -> Result<bool, OperatorError> {
+        Ok(self.store.operator_password_hash().await?.is_some())
+    }
+
+    /// Checks the password and opens a session; returns the session id for the cookie.
+    pub async fn sign_in(
+        &self,
+        password: &str,
+        addr: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<String, OperatorError> {
+        let addr = addr.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Some(minutes) = self.throttle.locked(addr, now) {
+            return Err(OperatorError::Throttled(minutes));
+        }
+        let hash = self.store.operator_password_hash().await?;
+        // Hash even without a stored password, so timing tells nothing.
+        let ok = match hash {
+            Some(hash) => verify_off_the_workers(hash, password).await?,
+            None => {
+                let password = password.to_owned();
+                let _ = off_the_workers(move || hash_password(&password)).await?;
+                false
+            }
+        };
+        if !ok {
+            self.throttle.fail(addr, now);
+            return Err(OperatorError::WrongPassword);
+        }
+        self.throttle.succeed(addr);
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        // A fresh id at every sign-in: an id planted before sign-in is never promoted.
+        let session_id = URL_SAFE_NO_PAD.encode(bytes);
+        self.store
+            .create_session(&session_hash(&session_id), now, now + idle())
+            .await?;
+        Ok(session_id)
+    }
+
+    /// Whether `session_id` is a live session; slides its expiry when it is.
+    pub async fn check(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, OperatorError> {
+        Ok(self
+            .store
+            .touch_session(&session_hash(session_id), now, now + idle())
+            .await?)
+    }
+
+    /// Ends a session.
+    pub async fn sign_out(&self, session_id: &str) -> Result<(), OperatorError> {
+        Ok(self.store.delete_session(&session_hash(session_id)).await?)
+    }
+}
+
+/// Checks a password on a blocking thread: argon2 takes tens of milliseconds of CPU.
+async fn verify_off_the_workers(hash: String, password: &str) -> Result<bool, OperatorError> {
+    let password = zeroize::Zeroizing::new(password.to_owned());
+    Ok(off_the_workers(move || verify_password(&hash, &password)).await?)
+}
+
+fn idle() -> chrono::Duration {
+    chrono::Duration::from_std(SESSION_IDLE).unwrap_or(chrono::Duration::hours(12))
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(&hash, "correct horse"));
+        assert!(!verify_password(&hash, "wrong horse"));
+        assert!(!verify_password("not a hash", "x"));
+    }
+}

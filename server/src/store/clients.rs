@@ -1,0 +1,101 @@
+//! Machine clients, and the hashing keys that check secrets made under retired master keys.
+
+use async_trait::async_trait;
+use sqlx::{Row, any::AnyRow};
+
+use super::{
+    SqlStore, StoreError,
+    database::{from_millis, millis},
+    sealed::{SealedRow, read_client_hash_keys},
+};
+use crate::domain::client_secret::ClientRecord;
+
+/// Storing machine clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync + 'static {
+    /// Stores a new machine client.
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// One client by id.
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Deletes a client; `false` if there was none.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// The client-secret hashing keys of retired master keys, by `secret_key_id`, each sealed
+    /// under the current master key.
+    async fn client_hash_keys(&self) -> Result<Vec<SealedRow>, StoreError>;
+}
+
+const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, secret_key_id, scopes, created_at";
+
+fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(ClientRecord {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        secret_key_id: row.try_get("secret_key_id")?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: from_millis(row.try_get("created_at")?)?,
+    })
+}
+
+#[async_trait]
+impl ClientStore for SqlStore {
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let result = sqlx::query(&format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(&client.secret_hash)
+        .bind(&client.secret_key_id)
+        .bind(client.scopes.join(" "))
+        .bind(millis(client.created_at))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::DuplicateClient)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(client_from_row)
+        .transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(client_from_row)
+        .collect()
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn client_hash_keys(&self) -> Result<Vec<SealedRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_client_hash_keys(&mut conn).await
+    }
+}

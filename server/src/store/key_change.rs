@@ -1,0 +1,241 @@
+//! [`KeyChange`]: the transaction a service drives to change the key set. It reads what the
+//! service needs to decide, and writes what the service decided; it decides nothing itself.
+
+use app::keys::KeyState;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, Row};
+
+use super::{
+    StoreError,
+    audit::{AuditEntry, insert_audit},
+    database::{from_millis, millis},
+    keys::{KEY_COLUMNS, NewKey, RECORD_COLUMNS, record_from_row, record_times},
+    sealed::{SealedSecrets, read_sealed_secrets},
+};
+use crate::domain::{lifecycle::KeyRecord, rotation_limit::RotationsInWindow, sealing::SealedKey};
+
+/// One change to the key set, holding its write lock. Dropped without [`commit`](Self::commit),
+/// it rolls back and leaves no trace.
+#[async_trait]
+pub trait KeyChange: Send {
+    /// The version the key set will have once this change commits; also the audit event's `seq`.
+    fn version(&self) -> i64;
+    /// How many keys the tenant has, revoked ones included.
+    async fn key_count(&mut self) -> Result<i64, StoreError>;
+    /// The lifecycle records of every valid key, plus `also` (say, a revoked key being revoked
+    /// again, so that it is refused as "already revoked" rather than "not found").
+    async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Rotations recorded strictly after `since`.
+    async fn rotations_since(
+        &mut self,
+        since: DateTime<Utc>,
+    ) -> Result<RotationsInWindow, StoreError>;
+    /// The id of a master key other than `master_key_id` that a stored private key is sealed
+    /// under, if any.
+    async fn other_master_key(&mut self, master_key_id: &str)
+    -> Result<Option<String>, StoreError>;
+    /// Inserts a key in the state `record` gives it.
+    async fn insert_key(&mut self, key: &NewKey, record: &KeyRecord) -> Result<(), StoreError>;
+    /// Writes `record` over the key's lifecycle facts; a revoked key loses its private part in
+    /// the same statement.
+    async fn update_key(&mut self, record: &KeyRecord) -> Result<(), StoreError>;
+    /// Every sealed secret: private signing keys and retired client hashing keys.
+    async fn sealed_secrets(&mut self) -> Result<SealedSecrets, StoreError>;
+    /// Replaces a private key's ciphertext, if it is still sealed under `was_under`.
+    async fn replace_private_key(
+        &mut self,
+        kid: &str,
+        was_under: &str,
+        sealed: &SealedKey,
+    ) -> Result<(), StoreError>;
+    /// Stores a client hashing key, replacing the one with that id.
+    async fn put_client_hash_key(
+        &mut self,
+        secret_key_id: &str,
+        sealed: &SealedKey,
+    ) -> Result<(), StoreError>;
+    /// Appends the change's audit event (its `seq` is [`version`](Self::version)).
+    async fn record(&mut self, entry: &AuditEntry<'_>) -> Result<(), StoreError>;
+    /// Makes the change visible to every process at once.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A [`KeyChange`] in one SQL transaction.
+pub(super) struct SqlKeyChange {
+    tx: Tx,
+    version: i64,
+}
+
+impl SqlKeyChange {
+    pub(super) async fn begin(pool: &AnyPool) -> Result<Self, StoreError> {
+        let mut tx = pool.begin().await?;
+        // Writing first takes the lock at once, so concurrent changes queue instead of deadlocking.
+        let version: i64 = sqlx::query_scalar(
+            "UPDATE keyset SET version = version + 1 WHERE id = 1 RETURNING version",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(Self { tx, version })
+    }
+}
+
+#[async_trait]
+impl KeyChange for SqlKeyChange {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    async fn key_count(&mut self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM signing_keys WHERE state <> 'revoked' OR kid = $1"
+        ))
+        .bind(also.unwrap_or(""))
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(record_from_row)
+        .collect()
+    }
+
+    async fn rotations_since(
+        &mut self,
+        since: DateTime<Utc>,
+    ) -> Result<RotationsInWindow, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS used, MIN(at) AS oldest FROM audit_events \
+             WHERE action IN ('rotate', 'rotate_and_revoke') AND at > $1",
+        )
+        .bind(millis(since))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        Ok(RotationsInWindow {
+            count: row.try_get("used")?,
+            oldest: oldest.map(from_millis).transpose()?,
+        })
+    }
+
+    async fn other_master_key(
+        &mut self,
+        master_key_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT master_key_id FROM signing_keys \
+             WHERE master_key_id IS NOT NULL AND master_key_id <> $1 LIMIT 1",
+        )
+        .bind(master_key_id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn insert_key(&mut self, key: &NewKey, record: &KeyRecord) -> Result<(), StoreError> {
+        let [created_at, current_since, current_until, revoked_at] = record_times(record);
+        sqlx::query(&format!(
+            "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&key.kid)
+        .bind(record.state.as_str())
+        .bind(&key.cert_der)
+        .bind(&key.sealed.ciphertext)
+        .bind(&key.sealed.master_key_id)
+        .bind(created_at)
+        .bind(current_since)
+        .bind(current_until)
+        .bind(revoked_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_key(&mut self, record: &KeyRecord) -> Result<(), StoreError> {
+        // A revoked key's private part is destroyed in the same statement that revokes it.
+        let erase = if record.state == KeyState::Revoked {
+            ", private_key = NULL, master_key_id = NULL"
+        } else {
+            ""
+        };
+        let [_, current_since, current_until, revoked_at] = record_times(record);
+        let updated = sqlx::query(&format!(
+            "UPDATE signing_keys SET state = $1, current_since = $2, current_until = $3, \
+             revoked_at = $4{erase} WHERE kid = $5"
+        ))
+        .bind(record.state.as_str())
+        .bind(current_since)
+        .bind(current_until)
+        .bind(revoked_at)
+        .bind(&record.kid)
+        .execute(&mut *self.tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!("key {} vanished", record.kid)));
+        }
+        Ok(())
+    }
+
+    async fn sealed_secrets(&mut self) -> Result<SealedSecrets, StoreError> {
+        read_sealed_secrets(&mut self.tx).await
+    }
+
+    async fn replace_private_key(
+        &mut self,
+        kid: &str,
+        was_under: &str,
+        sealed: &SealedKey,
+    ) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE signing_keys SET private_key = $1, master_key_id = $2 \
+             WHERE kid = $3 AND master_key_id = $4",
+        )
+        .bind(&sealed.ciphertext)
+        .bind(&sealed.master_key_id)
+        .bind(kid)
+        .bind(was_under)
+        .execute(&mut *self.tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "key {kid} changed during rotation"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn put_client_hash_key(
+        &mut self,
+        secret_key_id: &str,
+        sealed: &SealedKey,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM client_hash_keys WHERE secret_key_id = $1")
+            .bind(secret_key_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO client_hash_keys (secret_key_id, sealed_key, master_key_id) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(secret_key_id)
+        .bind(&sealed.ciphertext)
+        .bind(&sealed.master_key_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn record(&mut self, entry: &AuditEntry<'_>) -> Result<(), StoreError> {
+        insert_audit(&mut self.tx, self.version, entry).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
