@@ -3,6 +3,7 @@
 //!   cargo bench -p server --bench hot_paths
 //!
 //! `sign` and `verify` are the token endpoint's and the Management API's per-request RSA work;
+//! `generate` is the spare key made in the background after every rotation (key and certificate);
 //! `jwks` is the document rebuilt after every key change (3 keys is a fresh tenant, 1000 a
 //! tenant after 1000 rotations) from JWKs serialised once per key; `ssr` renders the signed-in Signing Keys page through the whole
 //! router, as `GET /tenant/signing_keys` does.
@@ -13,7 +14,9 @@ use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use signet::{
     keys::{
-        material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
+        material::{
+            PrivateKey, PublicMaterial, generate_signing_key, new_kid, self_signed_certificate,
+        },
         service::jwks_document,
     },
     tokens::{self, Signer, Verifiers},
@@ -82,6 +85,16 @@ fn tokens(c: &mut Criterion) {
     });
 }
 
+fn generate(c: &mut Criterion) {
+    // Prime search makes each run take a random time: few samples, and read the mean.
+    let mut group = c.benchmark_group("generate");
+    group.sample_size(10);
+    group.bench_function("RSA-2048 key and certificate", |b| {
+        b.iter(|| black_box(generate_signing_key(TENANT, Utc::now()).is_ok()))
+    });
+    group.finish();
+}
+
 fn jwks(c: &mut Criterion) {
     let (_, public) = fixture();
     c.bench_function("jwk serialisation (one key, once per key)", |b| {
@@ -119,5 +132,5 @@ fn ssr(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, jwks, ssr);
+criterion_group!(benches, tokens, generate, jwks, ssr);
 criterion_main!(benches);
