@@ -211,7 +211,7 @@ fn bearer_claims(state: &AppState, request: &Request) -> Result<AccessClaims, Ap
     tokens::verify(&published.verifiers, state.keys.tenant_domain(), token).map_err(|error| {
         tracing::debug!(%error, "bearer token refused");
         match error {
-            TokenError::Invalid(reason) if reason.contains("ExpiredSignature") => {
+            TokenError::Expired => {
                 ApiError::invalid_token("Expired token received for JSON Web Token validation")
             }
             _ => ApiError::invalid_token("Invalid token"),
