@@ -15,7 +15,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
 use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey};
-use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey, pkcs8::DecodePrivateKey};
 use signet::{
     config::Config,
     domain::{
@@ -171,7 +171,11 @@ fn build_world() -> World {
     )
     .expect("token");
     let encoding = |index: usize| {
-        let pkcs1 = fixture(index).rsa().to_pkcs1_der().expect("PKCS#1");
+        // The `rsa` crate only re-encodes the fixture for jsonwebtoken, the fuzzer's forger.
+        let pkcs1 = RsaPrivateKey::from_pkcs8_pem(FIXTURES[index])
+            .expect("fixture key")
+            .to_pkcs1_der()
+            .expect("PKCS#1");
         EncodingKey::from_rsa_der(pkcs1.as_bytes())
     };
     let state = AppState::new(

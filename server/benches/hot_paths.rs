@@ -3,6 +3,7 @@
 //!   cargo bench -p server --bench hot_paths
 //!
 //! `sign` and `verify` are the token endpoint's and the Management API's per-request RSA work;
+//! `generate` is the spare key made in the background after every rotation (key and certificate);
 //! `jwks` is the document rebuilt after every key change (3 keys is a fresh tenant, 1000 a
 //! tenant after 1000 rotations) from JWKs serialised once per key; `ssr` renders the signed-in Signing Keys page through the whole
 //! router, as `GET /tenant/signing_keys` does.
@@ -12,7 +13,9 @@ use std::{hint::black_box, time::Duration};
 use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use signet::{
-    domain::material::{PrivateKey, PublicMaterial, new_kid, self_signed_certificate},
+    domain::material::{
+        PrivateKey, PublicMaterial, generate_signing_key, new_kid, self_signed_certificate,
+    },
     services::{
         published::jwks_document,
         tokens::{self, Signer, Verifiers},
@@ -72,14 +75,28 @@ fn tokens(c: &mut Criterion) {
                 Ok(fresh) => fresh,
                 Err(error) => panic!("cannot make a verifier: {error}"),
             },
-            |fresh| black_box(tokens::verify(&fresh, TENANT, black_box(&token)).is_ok()),
+            |fresh| {
+                black_box(tokens::verify(&fresh, TENANT, black_box(&token), Utc::now()).is_ok())
+            },
             BatchSize::SmallInput,
         )
     });
     // The same token again: what a client calling the Management API repeatedly costs.
     c.bench_function("verify (RS256 access token, used again)", |b| {
-        b.iter(|| black_box(tokens::verify(&verifiers, TENANT, black_box(&token)).is_ok()))
+        b.iter(|| {
+            black_box(tokens::verify(&verifiers, TENANT, black_box(&token), Utc::now()).is_ok())
+        })
     });
+}
+
+fn generate(c: &mut Criterion) {
+    // Prime search makes each run take a random time: few samples, and read the mean.
+    let mut group = c.benchmark_group("generate");
+    group.sample_size(10);
+    group.bench_function("RSA-2048 key and certificate", |b| {
+        b.iter(|| black_box(generate_signing_key(TENANT, Utc::now()).is_ok()))
+    });
+    group.finish();
 }
 
 fn jwks(c: &mut Criterion) {
@@ -119,5 +136,5 @@ fn ssr(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, jwks, ssr);
+criterion_group!(benches, tokens, generate, jwks, ssr);
 criterion_main!(benches);

@@ -4,32 +4,30 @@
 //! its public half. Everything Signet publishes about a key (PEM, PKCS#7, fingerprints, the JWK)
 //! is derived from the certificate's DER, so the certificate is the single source of truth for
 //! the public side.
+//!
+//! Every private-key operation (generation, PKCS#8 import and export, the certificate's
+//! signature) runs in AWS-LC through `aws-lc-rs`, whose RSA is constant-time and blinded; the
+//! RustCrypto crates here (`der`, `x509-cert`, `pkcs1`, `pkcs8`) only encode and parse.
 
+use app::keys::Kid;
 use std::fmt;
 
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
-use cms::cert::CertificateChoices;
-use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignedData, SignerInfos};
-use der::asn1::{GeneralizedTime, SetOfVec, UtcTime};
-use der::oid::db::{rfc4519, rfc5911};
+use der::asn1::{BitString, GeneralizedTime, SetOfVec, UtcTime};
+use der::oid::db::{rfc4519, rfc5912};
 use der::referenced::OwnedToRef as _;
-use der::{Any, Decode as _, Encode as _, Tag};
+use der::{Any, Decode as _, Encode as _, SecretDocument, Tag};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
-use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use rsa::signature::Signer as _;
-use rsa::traits::PublicKeyParts as _;
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest as _, Sha1};
-use sha2::Sha256;
-use spki::{
-    DynSignatureAlgorithmIdentifier as _, SignatureBitStringEncoding as _,
-    SubjectPublicKeyInfoOwned,
-};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
 use x509_cert::ext::AsExtension as _;
@@ -39,10 +37,12 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use zeroize::Zeroizing;
 
+use super::pem::{certs_only_pkcs7, pem_armour, pem_body};
+
 /// The only modulus size Signet issues or accepts.
 const KEY_BITS: usize = 2048;
-/// The only public exponent Signet issues or accepts (F4).
-const PUBLIC_EXPONENT: u32 = 65_537;
+/// The only public exponent Signet issues or accepts (F4), big-endian without leading zeros.
+const PUBLIC_EXPONENT: &[u8] = &[0x01, 0x00, 0x01];
 /// Certificate lifetime. The certificate is only a carrier for the public key (relying parties
 /// pin keys through the JWKS, not through a CA), so its validity is deliberately long.
 const VALIDITY_DAYS: i64 = 5000;
@@ -51,10 +51,10 @@ const SERIAL_LEN: usize = 9;
 /// RFC 5280's upper bound for a commonName (ub-common-name).
 const MAX_COMMON_NAME_CHARS: usize = 64;
 
-/// Length of a kid Signet issues; 21 symbols of 64 give 126 bits, like nanoid's default.
-const KID_LEN: usize = 21;
-/// The URL-safe base64 alphabet. Exactly 64 symbols, so `byte & 63` picks one without bias.
-const KID_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+// The kid format is defined once, by `app::keys::Kid`: 21 symbols of a 64-symbol alphabet give
+// 126 bits, like nanoid's default, and `byte & 63` picks a symbol without bias.
+const KID_LEN: usize = Kid::ISSUED_LEN;
+const KID_ALPHABET: &[u8; 64] = Kid::ALPHABET;
 
 /// What can go wrong while creating, loading or encoding key material.
 ///
@@ -78,75 +78,103 @@ pub enum MaterialError {
     Encoding(String),
 }
 
-/// The private half of a signing key.
+/// The private half of a signing key: an AWS-LC RSA key pair.
 ///
 /// Deliberately neither `Clone` nor `Serialize`: the only way out is the explicit
-/// [`PrivateKey::to_pkcs8_der`], whose buffer is wiped on drop. The inner key zeroizes itself
-/// on drop as well.
-pub struct PrivateKey(RsaPrivateKey);
+/// [`PrivateKey::to_pkcs8_der`], whose buffer is wiped on drop. AWS-LC wipes the key's numbers
+/// when it frees them (`OPENSSL_free` cleanses every allocation).
+pub struct PrivateKey(KeyPair);
 
 impl PrivateKey {
-    /// Generates an RSA-2048 key with e = 65537 from the OS CSPRNG.
+    /// Generates an RSA-2048 key with e = 65537 with AWS-LC's generator (seeded from the OS).
     ///
     /// Takes tens to hundreds of milliseconds: call it from `spawn_blocking`.
     pub fn generate() -> Result<Self, MaterialError> {
-        let key =
-            RsaPrivateKey::new_with_exp(&mut OsRng, KEY_BITS, &BigUint::from(PUBLIC_EXPONENT))
-                .map_err(|e| MaterialError::KeyGeneration(e.to_string()))?;
-        Self::checked(key)
+        let key = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|e| MaterialError::KeyGeneration(e.to_string()))?;
+        // AWS-LC's default exponent is F4; the gate makes sure of it, as for an imported key.
+        let public = pkcs1::RsaPublicKey::from_der(key.public_key().as_ref())
+            .map_err(|e| MaterialError::KeyGeneration(format!("public key: {e}")))?;
+        check_public_numbers(public.modulus.as_bytes(), public.public_exponent.as_bytes())
+            .map_err(|e| MaterialError::KeyGeneration(e.to_string()))?;
+        Ok(Self(key))
     }
 
     /// Loads a PKCS#8 DER private key, rejecting anything but RSA-2048 with e = 65537.
+    ///
+    /// The structure is read (without any arithmetic) before AWS-LC sees it, so a refusal can
+    /// say what is wrong: AWS-LC refuses keys under 2048 bits without saying why.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, MaterialError> {
-        let key = RsaPrivateKey::from_pkcs8_der(der)
+        let info = pkcs8::PrivateKeyInfo::from_der(der)
             .map_err(|e| MaterialError::InvalidKey(format!("not an RSA PKCS#8 key: {e}")))?;
-        Self::checked(key)
+        if info.algorithm.oid != rfc5912::RSA_ENCRYPTION {
+            return Err(MaterialError::InvalidKey(format!(
+                "not an RSA PKCS#8 key: algorithm {}",
+                info.algorithm.oid
+            )));
+        }
+        let numbers = pkcs1::RsaPrivateKey::from_der(info.private_key)
+            .map_err(|e| MaterialError::InvalidKey(format!("not an RSA PKCS#8 key: {e}")))?;
+        check_public_numbers(
+            numbers.modulus.as_bytes(),
+            numbers.public_exponent.as_bytes(),
+        )?;
+        // AWS-LC checks that the numbers are consistent (RSA_check_key).
+        let key = KeyPair::from_pkcs8(der)
+            .map_err(|e| MaterialError::InvalidKey(format!("inconsistent RSA key: {e}")))?;
+        Ok(Self(key))
     }
 
     /// Loads a PKCS#8 PEM (`BEGIN PRIVATE KEY`) private key, with the same checks as
     /// [`PrivateKey::from_pkcs8_der`].
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, MaterialError> {
-        let key = RsaPrivateKey::from_pkcs8_pem(pem)
+        let (label, der) = SecretDocument::from_pem(pem)
             .map_err(|e| MaterialError::InvalidKey(format!("not an RSA PKCS#8 key: {e}")))?;
-        Self::checked(key)
+        if label != "PRIVATE KEY" {
+            return Err(MaterialError::InvalidKey(format!(
+                "not an RSA PKCS#8 key: PEM label {label:?}"
+            )));
+        }
+        Self::from_pkcs8_der(der.as_bytes())
     }
 
     /// Encodes the key as PKCS#8 DER, in a buffer that is wiped when dropped.
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, MaterialError> {
-        let doc = self
+        // AWS-LC's buffer wipes itself on drop too.
+        let der = self
             .0
-            .to_pkcs8_der()
+            .as_der()
             .map_err(|e| MaterialError::Encoding(format!("PKCS#8: {e}")))?;
-        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+        Ok(Zeroizing::new(der.as_ref().to_vec()))
     }
 
-    /// The underlying RSA key, for the code that signs tokens.
-    pub fn rsa(&self) -> &RsaPrivateKey {
+    /// The AWS-LC key pair, for the code that signs tokens.
+    pub fn key_pair(&self) -> &KeyPair {
         &self.0
-    }
-
-    /// The single gate every key passes through, so a weak or odd key (say one imported from a
-    /// backup) can never become a signing key.
-    fn checked(key: RsaPrivateKey) -> Result<Self, MaterialError> {
-        if key.n().bits() != KEY_BITS {
-            return Err(MaterialError::InvalidKey(format!(
-                "modulus is {} bits, expected {KEY_BITS}",
-                key.n().bits()
-            )));
-        }
-        if *key.e() != BigUint::from(PUBLIC_EXPONENT) {
-            return Err(MaterialError::InvalidKey(format!(
-                "public exponent is not {PUBLIC_EXPONENT}"
-            )));
-        }
-        key.validate()
-            .map_err(|e| MaterialError::InvalidKey(format!("inconsistent RSA key: {e}")))?;
-        Ok(Self(key))
     }
 }
 
+/// The single gate every key passes through, so a weak or odd key (say one imported from a
+/// backup) can never become a signing key. `n` and `e` are big-endian without leading zeros.
+fn check_public_numbers(n: &[u8], e: &[u8]) -> Result<(), MaterialError> {
+    let bits = n
+        .first()
+        .map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
+    if bits != KEY_BITS {
+        return Err(MaterialError::InvalidKey(format!(
+            "modulus is {bits} bits, expected {KEY_BITS}"
+        )));
+    }
+    if e != PUBLIC_EXPONENT {
+        return Err(MaterialError::InvalidKey(
+            "public exponent is not 65537".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl fmt::Debug for PrivateKey {
-    // `RsaPrivateKey`'s own Debug prints d and the primes; never let that reach a log.
+    // AWS-LC's Debug prints only the public key, but a log needs no key at all.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PrivateKey(<redacted>)")
     }
@@ -164,9 +192,7 @@ pub fn new_kid() -> String {
 
 /// True when `s` has the shape of a kid Signet issues (exactly 21 chars of `[A-Za-z0-9_-]`).
 pub fn is_well_formed_kid(s: &str) -> bool {
-    s.len() == KID_LEN
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    Kid::parse(s).is_ok_and(|kid| kid.is_issued_shape())
 }
 
 /// A self-signed X.509 v3 certificate (DER) for `key`, named `CN=<tenant_domain>`.
@@ -183,9 +209,9 @@ pub fn self_signed_certificate(
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, MaterialError> {
     let name = common_name(tenant_domain)?;
-    // The signer needs an owned key; the clone is wiped when `signer` drops.
-    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.0.clone());
-    let spki = SubjectPublicKeyInfoOwned::from_key(key.0.to_public_key()).map_err(cert_error)?;
+    // AWS-LC writes the SubjectPublicKeyInfo as RFC 3279 asks: rsaEncryption with NULL params.
+    let spki_der = key.0.public_key().as_der().map_err(cert_error)?;
+    let spki = SubjectPublicKeyInfoOwned::from_der(spki_der.as_ref()).map_err(cert_error)?;
 
     // The TBSCertificate is assembled by hand rather than with x509-cert's CertificateBuilder:
     // without the crate's `hazmat` feature (not enabled in this workspace) the builder has no
@@ -206,9 +232,11 @@ pub fn self_signed_certificate(
             .to_extension(&name, &[])
             .map_err(cert_error)?,
     ];
-    let signature_algorithm = signer
-        .signature_algorithm_identifier()
-        .map_err(cert_error)?;
+    // RFC 4055 §5: sha256WithRSAEncryption's parameters are present and NULL.
+    let signature_algorithm = AlgorithmIdentifierOwned {
+        oid: rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
+        parameters: Some(Any::null()),
+    };
     let not_after = now
         .checked_add_signed(TimeDelta::days(VALIDITY_DAYS))
         .ok_or(MaterialError::Certificate(
@@ -230,16 +258,21 @@ pub fn self_signed_certificate(
         extensions: Some(extensions),
     };
 
+    // PKCS#1 v1.5 signatures are deterministic; AWS-LC ignores the random source.
     let tbs_der = tbs.to_der().map_err(cert_error)?;
-    let signature = signer
-        .try_sign(&tbs_der)
-        .map_err(cert_error)?
-        .to_bitstring()
-        .map_err(cert_error)?;
+    let mut signature = vec![0; key.0.public_modulus_len()];
+    key.0
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            &tbs_der,
+            &mut signature,
+        )
+        .map_err(|_| MaterialError::Certificate("RSA signing failed".into()))?;
     Certificate {
         tbs_certificate: tbs,
         signature_algorithm,
-        signature,
+        signature: BitString::from_bytes(&signature).map_err(cert_error)?,
     }
     .to_der()
     .map_err(cert_error)
@@ -306,9 +339,22 @@ impl PublicMaterial {
     /// fingerprint, `x5c` and PEM always describe the stored certificate.
     pub fn from_certificate(kid: &str, cert_der: &[u8]) -> Result<Self, MaterialError> {
         let cert = Certificate::from_der(cert_der).map_err(cert_error)?;
-        let public_key =
-            RsaPublicKey::try_from(cert.tbs_certificate.subject_public_key_info.owned_to_ref())
-                .map_err(|e| MaterialError::Certificate(format!("not an RSA certificate: {e}")))?;
+        let spki = &cert.tbs_certificate.subject_public_key_info;
+        if spki.algorithm.oid != rfc5912::RSA_ENCRYPTION {
+            return Err(MaterialError::Certificate(format!(
+                "not an RSA certificate: algorithm {}",
+                spki.algorithm.oid
+            )));
+        }
+        let public_key = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| cert_error("the public key is not a whole number of bytes"))
+            .and_then(|bits| pkcs1::RsaPublicKey::from_der(bits).map_err(cert_error))
+            .map_err(|e| MaterialError::Certificate(format!("not an RSA certificate: {e}")))?;
+        // `UintRef` strips leading zeros, as a JWK wants.
+        let n = URL_SAFE_NO_PAD.encode(public_key.modulus.as_bytes());
+        let e = URL_SAFE_NO_PAD.encode(public_key.public_exponent.as_bytes());
 
         let sha1 = Sha1::digest(cert_der);
         let hex: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
@@ -327,8 +373,8 @@ impl PublicMaterial {
                 alg: "RS256".to_owned(),
                 kty: "RSA".to_owned(),
                 use_: "sig".to_owned(),
-                n: URL_SAFE_NO_PAD.encode(public_key.n().to_bytes_be()),
-                e: URL_SAFE_NO_PAD.encode(public_key.e().to_bytes_be()),
+                n,
+                e,
                 kid: kid.to_owned(),
                 x5t: URL_SAFE_NO_PAD.encode(sha1),
                 x5c: vec![STANDARD.encode(cert_der)],
@@ -422,58 +468,11 @@ fn rfc5280_time(at: DateTime<Utc>) -> Result<Time, MaterialError> {
     }
 }
 
-/// A degenerate ("certs-only") PKCS#7 SignedData holding `cert`, as `openssl crl2pkcs7 -nocrl`
-/// writes it: version 1, no digest algorithms, id-data content without eContent, the
-/// certificate, no crls field at all, and an empty signerInfos.
-///
-/// Built as a plain struct rather than with cms's `SignedDataBuilder`, whose `build` unwraps
-/// internally; there is nothing to sign here, so the builder would add nothing.
-fn certs_only_pkcs7(cert: Certificate) -> Result<Vec<u8>, MaterialError> {
-    let encoding_error = |e: der::Error| MaterialError::Encoding(format!("PKCS#7: {e}"));
-    let certificates =
-        SetOfVec::try_from(vec![CertificateChoices::Certificate(cert)]).map_err(encoding_error)?;
-    let signed_data = SignedData {
-        version: CmsVersion::V1,
-        digest_algorithms: SetOfVec::new(),
-        encap_content_info: EncapsulatedContentInfo {
-            econtent_type: rfc5911::ID_DATA,
-            econtent: None,
-        },
-        certificates: Some(CertificateSet(certificates)),
-        crls: None,
-        signer_infos: SignerInfos(SetOfVec::new()),
-    };
-    ContentInfo {
-        content_type: rfc5911::ID_SIGNED_DATA,
-        content: Any::encode_from(&signed_data).map_err(encoding_error)?,
-    }
-    .to_der()
-    .map_err(encoding_error)
-}
-
-/// Standard base64 of `der` in 64-character lines, each ending in CRLF.
-fn pem_body(der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut body = String::with_capacity(b64.len() + b64.len() / 32 + 2);
-    // Base64 output is ASCII, so splitting the bytes never cuts a character.
-    for line in b64.as_bytes().chunks(64) {
-        body.extend(line.iter().map(|&b| char::from(b)));
-        body.push_str("\r\n");
-    }
-    body
-}
-
-/// Wraps a [`pem_body`] in RFC 7468 BEGIN/END lines, CRLF throughout.
-fn pem_armour(label: &str, body: &str) -> String {
-    format!("-----BEGIN {label}-----\r\n{body}-----END {label}-----\r\n")
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use der::Tagged as _;
-    use rsa::traits::PrivateKeyParts as _;
     use std::collections::HashSet;
     use std::path::Path;
     use std::process::Command;
@@ -508,6 +507,45 @@ mod tests {
 
     fn at(rfc3339: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+    }
+
+    /// A key's RSA numbers, big-endian without leading zeros, read back from its PKCS#8.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Numbers {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        d: Vec<u8>,
+        p: Vec<u8>,
+        q: Vec<u8>,
+    }
+
+    fn numbers(key: &PrivateKey) -> Numbers {
+        let der = key.to_pkcs8_der().unwrap();
+        let info = pkcs8::PrivateKeyInfo::from_der(&der).unwrap();
+        let rsa = pkcs1::RsaPrivateKey::from_der(info.private_key).unwrap();
+        Numbers {
+            n: rsa.modulus.as_bytes().to_vec(),
+            e: rsa.public_exponent.as_bytes().to_vec(),
+            d: rsa.private_exponent.as_bytes().to_vec(),
+            p: rsa.prime1.as_bytes().to_vec(),
+            q: rsa.prime2.as_bytes().to_vec(),
+        }
+    }
+
+    /// A big-endian number in decimal, as a bignum's `Display` prints it.
+    fn decimal(big_endian: &[u8]) -> String {
+        let mut number = big_endian.to_vec();
+        let mut digits = Vec::new();
+        while number.iter().any(|&b| b != 0) {
+            let mut remainder = 0u32;
+            for byte in &mut number {
+                let value = (remainder << 8) | u32::from(*byte);
+                *byte = u8::try_from(value / 10).unwrap();
+                remainder = value % 10;
+            }
+            digits.push(char::from_digit(remainder, 10).unwrap());
+        }
+        digits.iter().rev().collect()
     }
 
     fn hex_decode(hex: &str) -> Vec<u8> {
@@ -553,7 +591,7 @@ mod tests {
             let key = PrivateKey::from_pkcs8_pem(pem).unwrap();
             let der = key.to_pkcs8_der().unwrap();
             let again = PrivateKey::from_pkcs8_der(&der).unwrap();
-            assert_eq!(key.rsa(), again.rsa());
+            assert_eq!(numbers(&key), numbers(&again));
             assert_eq!(*again.to_pkcs8_der().unwrap(), *der);
 
             std::fs::write(dir.path().join("key.pem"), pem).unwrap();
@@ -653,14 +691,12 @@ mod tests {
         };
         let debug = format!("{generated:?}");
         assert!(debug.contains("private: PrivateKey(<redacted>)"), "{debug}");
-        let rsa = generated.private.rsa();
-        let secrets = [rsa.d(), &rsa.primes()[0], &rsa.primes()[1]];
-        for secret in secrets {
-            for text in [
-                secret.to_string(),
-                format!("{secret:x}"),
-                format!("{secret:X}"),
-            ] {
+        let rsa = numbers(&generated.private);
+        assert_eq!(decimal(&[0x01, 0x00, 0x01]), "65537");
+        for secret in [&rsa.d, &rsa.p, &rsa.q] {
+            let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = hex.trim_start_matches('0');
+            for text in [decimal(secret), hex.to_owned(), hex.to_uppercase()] {
                 assert!(!debug.contains(&text[..24]));
             }
         }
@@ -747,10 +783,7 @@ mod tests {
         );
 
         // It is the key's own certificate, and its self-signature verifies.
-        assert_eq!(
-            public.jwk.n,
-            URL_SAFE_NO_PAD.encode(key.rsa().n().to_bytes_be())
-        );
+        assert_eq!(public.jwk.n, URL_SAFE_NO_PAD.encode(numbers(&key).n));
         let verify = openssl(dir.path(), &["verify", "-CAfile", "cert.pem", "cert.pem"]);
         assert_eq!(verify.trim(), "cert.pem: OK");
 
@@ -971,12 +1004,12 @@ mod tests {
     fn generate_signing_key_produces_a_usable_key() {
         let generated = generate_signing_key(DOMAIN, Utc::now()).unwrap();
         assert!(is_well_formed_kid(&generated.kid));
-        let rsa = generated.private.rsa();
-        assert_eq!(rsa.n().bits(), 2048);
-        assert_eq!(*rsa.e(), BigUint::from(65_537u32));
+        let rsa = numbers(&generated.private);
+        assert_eq!((rsa.n.len(), rsa.n[0] >> 7), (256, 1), "2048 bits");
+        assert_eq!(rsa.e, [0x01, 0x00, 0x01]);
 
         let public = PublicMaterial::from_certificate(&generated.kid, &generated.cert_der).unwrap();
-        assert_eq!(public.jwk.n, URL_SAFE_NO_PAD.encode(rsa.n().to_bytes_be()));
+        assert_eq!(public.jwk.n, URL_SAFE_NO_PAD.encode(&rsa.n));
         assert_eq!(public.jwk.e, "AQAB");
         assert_eq!(public.jwk.kid, generated.kid);
 
@@ -987,7 +1020,7 @@ mod tests {
 
         // The key survives a PKCS#8 roundtrip, which is how it will be stored.
         let der = generated.private.to_pkcs8_der().unwrap();
-        assert_eq!(PrivateKey::from_pkcs8_der(&der).unwrap().rsa(), rsa);
+        assert_eq!(numbers(&PrivateKey::from_pkcs8_der(&der).unwrap()), rsa);
         assert!(matches!(
             generate_signing_key("", Utc::now()),
             Err(MaterialError::InvalidTenantDomain(_))

@@ -8,16 +8,8 @@
 pub mod actor;
 pub mod client_secret;
 pub mod lifecycle;
-// One test in material.rs is 82 lines; the crypto-engine branch rewrites that file. Remove this
-// once it has landed.
-#[cfg_attr(
-    test,
-    allow(
-        clippy::too_many_lines,
-        reason = "a test of the material being rewritten on another branch"
-    )
-)]
 pub mod material;
+pub mod pem;
 pub mod rotation_limit;
 pub mod sealing;
 

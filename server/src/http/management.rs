@@ -213,10 +213,11 @@ fn bearer_claims(state: &AppState, request: &Request) -> Result<AccessClaims, Ap
         return Err(ApiError::invalid_token("Invalid token"));
     }
     let published = state.keys.published();
-    tokens::verify(&published.verifiers, state.keys.tenant_domain(), token).map_err(|error| {
+    let now = state.clock.now();
+    tokens::verify(&published.verifiers, state.keys.tenant_domain(), token, now).map_err(|error| {
         tracing::debug!(%error, "bearer token refused");
         match error {
-            TokenError::Invalid(reason) if reason.contains("ExpiredSignature") => {
+            TokenError::Expired => {
                 ApiError::invalid_token("Expired token received for JSON Web Token validation")
             }
             _ => ApiError::invalid_token("Invalid token"),

@@ -1,4 +1,5 @@
-//! Built-in HTTPS: the certificate chain and key from PEM files, served with rustls (ring).
+//! Built-in HTTPS: the certificate chain and key from PEM files, served with rustls on AWS-LC,
+//! the engine behind every other private-key operation in Signet.
 
 use std::{path::Path, sync::Arc};
 
@@ -22,7 +23,7 @@ pub fn acceptor(cert_file: &Path, key_file: &Path) -> anyhow::Result<TlsAcceptor
     );
     let key = PrivateKeyDer::from_pem_file(key_file)
         .with_context(|| format!("cannot read a private key from {}", key_file.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("cannot set up TLS")?

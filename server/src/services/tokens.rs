@@ -1,11 +1,13 @@
 //! Access tokens: RS256 JWTs signed by the current key, verified against the keys Signet holds
 //! right now — so a revoked key's tokens fail on the very next request.
 //!
-//! Signing uses `aws-lc-rs` (AWS-LC, the library rustls defaults to), whose RSA private-key
-//! operation is constant-time and blinded and, on CPUs with AVX-512 IFMA, about 2.5× faster than
-//! `ring`'s (benches/hot_paths.rs). The `rsa` crate (not constant-time, RUSTSEC-2023-0071) is used
-//! only for generation and encodings. The key pair is parsed and checked once per key, not once
-//! per token. Verification goes through `jsonwebtoken` on `ring`.
+//! Signing and verification both use `aws-lc-rs` (AWS-LC, the library rustls defaults to), the
+//! one engine for every private-key operation in Signet: its RSA is constant-time and blinded
+//! and, on CPUs with AVX-512 IFMA, about 2.5× faster than `ring`'s (benches/hot_paths.rs). Key
+//! pairs and public keys are parsed and checked once per key, not once per token.
+//!
+//! The JWS is parsed here rather than by a JWT library: Signet accepts exactly one shape (a
+//! compact RS256 JWS with a kid), so the parser is short and refuses everything else.
 
 use std::{
     collections::HashMap,
@@ -15,13 +17,14 @@ use std::{
 
 use aws_lc_rs::{
     rand::SystemRandom,
-    signature::{RSA_PKCS1_SHA256, RsaKeyPair},
+    signature::{
+        ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+        RsaPublicKeyComponents,
+    },
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::IgnoredAny};
 
 use crate::domain::material::{MaterialError, PrivateKey, PublicMaterial};
 
@@ -53,13 +56,9 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A signer for `kid` from its decrypted private key.
     pub fn new(kid: &str, private: &PrivateKey) -> Result<Self, MaterialError> {
-        let pkcs1 = private
-            .rsa()
-            .to_pkcs1_der()
-            .map_err(|e| MaterialError::Encoding(format!("PKCS#1: {e}")))?;
-        let key = RsaKeyPair::from_der(pkcs1.as_bytes())
-            .map_err(|e| MaterialError::Encoding(format!("RSA key pair: {e}")))?;
-        // The field order jsonwebtoken's `Header` uses, so tokens look the same as before.
+        // A second handle on the same AWS-LC key, already checked by `PrivateKey`.
+        let key = private.key_pair().clone();
+        // `typ` first, as tokens have always been written.
         #[derive(Serialize)]
         struct JwtHeader<'a> {
             typ: &'a str,
@@ -117,7 +116,7 @@ const LEEWAY_SECS: u64 = 30;
 /// is checked on every use.
 #[derive(Default, Clone)]
 pub struct Verifiers {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, ParsedPublicKey>,
     accepted: Arc<RwLock<HashMap<String, AccessClaims>>>,
 }
 
@@ -135,9 +134,18 @@ impl Verifiers {
         let keys = keys
             .into_iter()
             .map(|public| {
-                DecodingKey::from_rsa_components(&public.jwk.n, &public.jwk.e)
-                    .map(|key| (public.kid.clone(), key))
-                    .map_err(|e| MaterialError::Encoding(format!("JWK: {e}")))
+                let decode = |field: &str| {
+                    URL_SAFE_NO_PAD
+                        .decode(field)
+                        .map_err(|e| MaterialError::Encoding(format!("JWK: {e}")))
+                };
+                RsaPublicKeyComponents {
+                    n: decode(&public.jwk.n)?,
+                    e: decode(&public.jwk.e)?,
+                }
+                .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+                .map(|key| (public.kid.clone(), key))
+                .map_err(|e| MaterialError::Encoding(format!("JWK: {e}")))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
@@ -205,6 +213,9 @@ pub enum TokenError {
     Signing(String),
     #[error("the token's signing key is not a valid key of this tenant")]
     UnknownKey,
+    /// A genuine token of this tenant whose `exp` (plus the leeway) has passed.
+    #[error("the token has expired")]
+    Expired,
     #[error("the token is not a valid RS256 access token for this API: {0}")]
     Invalid(String),
 }
@@ -235,34 +246,112 @@ pub fn issue(
 }
 
 /// Verifies a bearer token: RS256 only, signed by a current, next or previous key, issued by
-/// this tenant for the Management API, and unexpired.
+/// this tenant for the Management API, and unexpired at `now`.
 pub fn verify(
     verifiers: &Verifiers,
     tenant_domain: &str,
     token: &str,
+    now: DateTime<Utc>,
 ) -> Result<AccessClaims, TokenError> {
-    if let Some(claims) = verifiers.remembered(token, Utc::now().timestamp()) {
+    verify_at(verifiers, tenant_domain, token, now.timestamp())
+}
+
+/// The JOSE header members Signet reads. Others are ignored, as RFC 7515 allows, except `crit`:
+/// it names extensions the verifier must understand, and Signet understands none.
+/// A member given twice is refused (serde reports a duplicate field).
+#[derive(Deserialize)]
+struct JwsHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    /// Read only so a non-string `typ` is refused; any string is fine.
+    #[serde(default, rename = "typ")]
+    _typ: Option<String>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// The one optional time claim [`AccessClaims`] does not carry.
+#[derive(Deserialize)]
+struct NotBefore {
+    #[serde(default)]
+    nbf: Option<f64>,
+}
+
+/// Parses a JSON object into `T`. serde's derived structs also accept a JSON array (the fields
+/// by position), which neither a JOSE header nor a claims set may be.
+fn json_object<'a, T: Deserialize<'a>>(json: &'a [u8], what: &str) -> Result<T, TokenError> {
+    if !json.trim_ascii_start().starts_with(b"{") {
+        return Err(TokenError::Invalid(format!("{what}: not a JSON object")));
+    }
+    serde_json::from_slice(json).map_err(|e| TokenError::Invalid(format!("{what}: {e}")))
+}
+
+/// [`verify`] at the given Unix time, in seconds.
+///
+/// The checks run in a fixed order (the order `jsonwebtoken` used, so callers see the same
+/// errors): the shape and the header, the key, the signature, then the claims, with expiry
+/// before the issuer and the audience.
+fn verify_at(
+    verifiers: &Verifiers,
+    tenant_domain: &str,
+    token: &str,
+    now: i64,
+) -> Result<AccessClaims, TokenError> {
+    if let Some(claims) = verifiers.remembered(token, now) {
         return Ok(claims);
     }
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-    if header.alg != Algorithm::RS256 {
+    let invalid = |reason: &str| TokenError::Invalid(reason.to_owned());
+    // Compact serialisation: exactly three base64url parts, no padding.
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| invalid("not a compact JWS"))?;
+    let (header, payload) = message
+        .split_once('.')
+        .filter(|(_, payload)| !payload.contains('.'))
+        .ok_or_else(|| invalid("not a compact JWS"))?;
+    let decode = |part: &str, what: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|e| TokenError::Invalid(format!("{what}: {e}")))
+    };
+
+    let header: JwsHeader = json_object(&decode(header, "header")?, "header")?;
+    if header.alg != "RS256" {
         return Err(TokenError::Invalid(format!("algorithm {:?}", header.alg)));
+    }
+    if header.crit.is_some() {
+        return Err(invalid("critical header extensions"));
     }
     let key = header
         .kid
         .as_deref()
         .and_then(|kid| verifiers.keys.get(kid))
         .ok_or(TokenError::UnknownKey)?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[issuer(tenant_domain)]);
-    validation.set_audience(&[management_audience(tenant_domain)]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.validate_nbf = true;
-    validation.leeway = LEEWAY_SECS;
-    let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| TokenError::Invalid(e.to_string()))?;
+    key.verify_sig(message.as_bytes(), &decode(signature, "signature")?)
+        .map_err(|_| invalid("bad signature"))?;
+
+    let payload = decode(payload, "payload")?;
+    let claims: AccessClaims = json_object(&payload, "claims")?;
+    let NotBefore { nbf } = json_object(&payload, "nbf")?;
+    let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
+    // A NumericDate is never negative; such an `exp` is malformed, not merely expired.
+    if claims.exp < 0 {
+        return Err(invalid("exp is negative"));
+    }
+    if claims.exp < now.saturating_sub(leeway) {
+        return Err(TokenError::Expired);
+    }
+    // A NumericDate may have a fraction; round it to the second, as `exp` is.
+    if nbf.is_some_and(|nbf| nbf.round() > now.saturating_add(leeway) as f64) {
+        return Err(invalid("not valid yet (nbf)"));
+    }
+    if claims.iss != issuer(tenant_domain) {
+        return Err(invalid("issuer"));
+    }
+    if claims.aud != management_audience(tenant_domain) {
+        return Err(invalid("audience"));
+    }
     verifiers.remember(token, &claims);
     Ok(claims)
 }
@@ -301,10 +390,24 @@ mod tests {
             serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": "kid-a"})
         );
         assert_eq!(part(&token, 1)["azp"], "client-1");
-        let verified = verify(&Verifiers::new([&public]).unwrap(), TENANT, &token).unwrap();
+        let verified = verify(
+            &Verifiers::new([&public]).unwrap(),
+            TENANT,
+            &token,
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(verified, claims);
         // Same kid, another key: the signature does not hold.
-        assert!(verify(&Verifiers::new([&other]).unwrap(), TENANT, &token).is_err());
+        assert!(
+            verify(
+                &Verifiers::new([&other]).unwrap(),
+                TENANT,
+                &token,
+                Utc::now()
+            )
+            .is_err()
+        );
         // A payload changed after signing does not hold either.
         let mut parts: Vec<&str> = token.split('.').collect();
         let widened = URL_SAFE_NO_PAD.encode(
@@ -312,7 +415,15 @@ mod tests {
         );
         parts[1] = &widened;
         let tampered = parts.join(".");
-        assert!(verify(&Verifiers::new([&public]).unwrap(), TENANT, &tampered).is_err());
+        assert!(
+            verify(
+                &Verifiers::new([&public]).unwrap(),
+                TENANT,
+                &tampered,
+                Utc::now()
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -330,7 +441,10 @@ mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert_eq!(verify(&verifiers, TENANT, &token).unwrap(), claims);
+        assert_eq!(
+            verify(&verifiers, TENANT, &token, Utc::now()).unwrap(),
+            claims
+        );
         assert_eq!(
             verifiers.remembered(&token, claims.iat),
             Some(claims.clone())
@@ -339,6 +453,256 @@ mod tests {
         assert_eq!(verifiers.remembered(&token, claims.exp + 31), None);
         // The key set after a change (here: the kid now names another key) remembers nothing,
         // so the token is checked again, and fails.
-        assert!(verify(&Verifiers::new([&other]).unwrap(), TENANT, &token).is_err());
+        assert!(
+            verify(
+                &Verifiers::new([&other]).unwrap(),
+                TENANT,
+                &token,
+                Utc::now()
+            )
+            .is_err()
+        );
+    }
+
+    /// A token over exactly these header and payload texts, signed by `signer`'s key.
+    fn sign_raw(signer: &Signer, header: &str, payload: &str) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut signature = vec![0; signer.key.public_modulus_len()];
+        signer
+            .key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &signer.rng,
+                message.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// Claims this tenant would issue at `now`, with `changes` on top (`null` removes a claim).
+    fn claims_json(now: i64, changes: serde_json::Value) -> String {
+        let mut claims = serde_json::json!({
+            "iss": issuer(TENANT),
+            "sub": "c@clients",
+            "aud": management_audience(TENANT),
+            "iat": now,
+            "exp": now + 60,
+            "scope": "read:signing_keys",
+            "jti": "j",
+            "gty": "client-credentials",
+            "azp": "c",
+        });
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        claims.to_string()
+    }
+
+    /// Verified against a fresh key set, so no remembered token answers for it.
+    fn check(public: &PublicMaterial, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        verify_at(&Verifiers::new([public]).unwrap(), TENANT, token, now)
+    }
+
+    #[test]
+    fn expiry_is_its_own_error_after_the_leeway() {
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let issued = Utc::now();
+        let scopes = ["read:signing_keys".to_owned()];
+        let (token, claims) = issue(
+            &signer,
+            TENANT,
+            "client-1",
+            &scopes,
+            Duration::from_secs(60),
+            issued,
+        )
+        .unwrap();
+        assert_eq!(check(&public, &token, claims.exp + 30).unwrap(), claims);
+        assert!(matches!(
+            check(&public, &token, claims.exp + 31),
+            Err(TokenError::Expired)
+        ));
+        // Expiry is checked before the issuer and the audience, as before.
+        let now = issued.timestamp();
+        let stale_elsewhere = sign_raw(
+            &signer,
+            r#"{"alg":"RS256","kid":"kid-a"}"#,
+            &claims_json(
+                now,
+                serde_json::json!({"exp": now - 31, "iss": "https://x/"}),
+            ),
+        );
+        assert!(matches!(
+            check(&public, &stale_elsewhere, now),
+            Err(TokenError::Expired)
+        ));
+        // A bad signature is never reported as expired.
+        let other = fixture(include_str!("../../fixtures/rsa-2048-b.pk8.pem"), "kid-a").0;
+        let forged = sign_raw(
+            &other,
+            r#"{"alg":"RS256","kid":"kid-a"}"#,
+            &claims_json(now, serde_json::json!({"exp": now - 31})),
+        );
+        assert!(matches!(
+            check(&public, &forged, now),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn the_header_must_be_rs256_with_a_known_kid_and_nothing_critical() {
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let now = Utc::now().timestamp();
+        let payload = claims_json(now, serde_json::json!({}));
+        let invalid = [
+            r#"{"alg":"none","kid":"kid-a"}"#,
+            r#"{"alg":"HS256","kid":"kid-a"}"#,
+            r#"{"alg":"rs256","kid":"kid-a"}"#,
+            r#"{"alg":"RS512","kid":"kid-a"}"#,
+            r#"{"alg":"RS256","alg":"RS256","kid":"kid-a"}"#,
+            r#"{"alg":"RS256","kid":"kid-a","kid":"kid-a"}"#,
+            r#"{"alg":"RS256","kid":"kid-a","crit":["exp"]}"#,
+            r#"{"alg":"RS256","kid":"kid-a","typ":5}"#,
+            r#"{"alg":"RS256","kid":1}"#,
+            r#"{"alg":null,"kid":"kid-a"}"#,
+            r#"{"kid":"kid-a"}"#,
+            r#"["RS256","kid-a"]"#,
+            r#"{"alg":"RS256","kid":"kid-a"}x"#,
+        ];
+        for header in invalid {
+            let token = sign_raw(&signer, header, &payload);
+            let result = check(&public, &token, now);
+            assert!(
+                matches!(result, Err(TokenError::Invalid(_))),
+                "{header}: {result:?}"
+            );
+        }
+        for header in [
+            r#"{"alg":"RS256"}"#,
+            r#"{"alg":"RS256","kid":null}"#,
+            r#"{"alg":"RS256","kid":"kid-b"}"#,
+        ] {
+            let token = sign_raw(&signer, header, &payload);
+            assert!(
+                matches!(check(&public, &token, now), Err(TokenError::UnknownKey)),
+                "{header}"
+            );
+        }
+        // Members Signet does not use are ignored.
+        let token = sign_raw(
+            &signer,
+            r#"{"typ":"at+jwt","alg":"RS256","kid":"kid-a","x5t":"whatever","cty":"JWT"}"#,
+            &payload,
+        );
+        assert!(check(&public, &token, now).is_ok());
+    }
+
+    #[test]
+    fn the_claims_must_name_this_tenant_and_be_valid_now() {
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let header = r#"{"alg":"RS256","kid":"kid-a"}"#;
+        let now = Utc::now().timestamp();
+        for (changes, accepted) in [
+            (serde_json::json!({}), true),
+            (serde_json::json!({"nbf": now + 30}), true),
+            (serde_json::json!({"nbf": now as f64 + 30.4}), true),
+            (serde_json::json!({"nbf": now + 31}), false),
+            (serde_json::json!({"nbf": "now"}), false),
+            (serde_json::json!({"exp": -1}), false),
+            (serde_json::json!({"exp": 1.5e12}), false),
+            (serde_json::json!({"exp": null}), false),
+            (serde_json::json!({"sub": null}), false),
+            (serde_json::json!({"iss": "https://evil.example/"}), false),
+            (serde_json::json!({"iss": [issuer(TENANT)]}), false),
+            (
+                serde_json::json!({"aud": "https://evil.example/api/v2/"}),
+                false,
+            ),
+            (
+                serde_json::json!({"aud": [management_audience(TENANT)]}),
+                false,
+            ),
+            (serde_json::json!({"scope": 42}), false),
+        ] {
+            let token = sign_raw(&signer, header, &claims_json(now, changes.clone()));
+            let result = check(&public, &token, now);
+            if accepted {
+                assert!(result.is_ok(), "{changes}: {result:?}");
+            } else {
+                assert!(
+                    matches!(result, Err(TokenError::Invalid(_))),
+                    "{changes}: {result:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn claims_by_position_are_refused() {
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let now = Utc::now().timestamp();
+        let positional = serde_json::json!([
+            issuer(TENANT),
+            "c@clients",
+            management_audience(TENANT),
+            now,
+            now + 60,
+            "read:signing_keys",
+            "j",
+            "client-credentials",
+            "c"
+        ]);
+        let token = sign_raw(
+            &signer,
+            r#"{"alg":"RS256","kid":"kid-a"}"#,
+            &positional.to_string(),
+        );
+        assert!(matches!(
+            check(&public, &token, now),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_compact_serialisation_without_padding_is_read() {
+        let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
+        let (token, _) = issue(
+            &signer,
+            TENANT,
+            "client-1",
+            &["read:signing_keys".to_owned()],
+            Duration::from_secs(60),
+            Utc::now(),
+        )
+        .unwrap();
+        let now = Utc::now().timestamp();
+        assert!(check(&public, &token, now).is_ok());
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        for bad in [
+            format!("{token}."),
+            format!("{message}.{signature}="),
+            format!("{message}.{signature}.{signature}"),
+            format!(".{token}"),
+            message.to_owned(),
+            token.replace('-', "+").replace('_', "/"),
+            String::new(),
+        ] {
+            if bad == token {
+                continue;
+            }
+            assert!(
+                matches!(check(&public, &bad, now), Err(TokenError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 }

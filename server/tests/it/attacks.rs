@@ -9,11 +9,15 @@ mod slow_requests;
 mod token_endpoint;
 mod tokens;
 
+use aws_lc_rs::{
+    hmac,
+    rand::SystemRandom,
+    signature::{RSA_PKCS1_SHA256, RsaKeyPair},
+};
 use axum::http::StatusCode;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, EncodingKey};
-use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey, pkcs8::DecodePrivateKey};
+use signet::domain::material::PrivateKey;
 
 use crate::support::{OPERATOR_PASSWORD, Reply, TENANT, World};
 
@@ -101,18 +105,36 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// An RSA fixture as a signing key.
-pub fn rsa_key(pem: &str) -> EncodingKey {
-    let key = RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
-    EncodingKey::from_rsa_der(key.to_pkcs1_der().unwrap().as_bytes())
+/// A key a forger signs with: RSA (RS256) or an HMAC secret (HS256/384/512).
+pub enum ForgingKey {
+    Rs256(RsaKeyPair),
+    Hmac(Box<hmac::Key>),
 }
 
-/// A JWT from raw header and payload JSON text, signed with `key` as `alg` says: lets a test
-/// put anything at all in the header.
-pub fn forge(header: &str, payload: &str, key: &EncodingKey, alg: Algorithm) -> String {
+/// An RSA fixture as an RS256 signing key.
+pub fn rsa_key(pem: &str) -> ForgingKey {
+    ForgingKey::Rs256(PrivateKey::from_pkcs8_pem(pem).unwrap().key_pair().clone())
+}
+
+/// A JWT from raw header and payload JSON text, signed with `key`: lets a test put anything at
+/// all in the header (the header's `alg` is not looked at).
+pub fn forge(header: &str, payload: &str, key: &ForgingKey) -> String {
     let message = format!("{}.{}", b64(header), b64(payload));
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
-    format!("{message}.{signature}")
+    let signature = match key {
+        ForgingKey::Rs256(pair) => {
+            let mut signature = vec![0; pair.public_modulus_len()];
+            pair.sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+            signature
+        }
+        ForgingKey::Hmac(secret) => hmac::sign(secret, message.as_bytes()).as_ref().to_vec(),
+    };
+    format!("{message}.{}", b64(signature))
 }
 
 /// Claims Signet itself would issue now, as JSON, with `changes` applied on top.

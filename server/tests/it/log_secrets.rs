@@ -15,8 +15,8 @@ use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
+use der::Decode as _;
 use reqwest::{StatusCode, header};
-use rsa::traits::PrivateKeyParts;
 use serde_json::Value;
 use signet::{domain::material::PrivateKey, store::KeyStore};
 
@@ -143,8 +143,11 @@ async fn private_key_forms(deployment: &Deployment, into: &mut BTreeSet<String>)
                 .filter(|chunk| chunk.len() >= 32)
                 .map(|chunk| String::from_utf8(chunk.to_vec()).unwrap()),
         );
-        let private = PrivateKey::from_pkcs8_der(&der).unwrap();
-        into.insert(URL_SAFE_NO_PAD.encode(private.rsa().d().to_bytes_be()));
+        // A usable key, and its private exponent as read from the PKCS#8 structure.
+        PrivateKey::from_pkcs8_der(&der).unwrap();
+        let info = pkcs8::PrivateKeyInfo::from_der(&der).unwrap();
+        let rsa = pkcs1::RsaPrivateKey::from_der(info.private_key).unwrap();
+        into.insert(URL_SAFE_NO_PAD.encode(rsa.private_exponent.as_bytes()));
         let stretch: Vec<String> = der[200..216].iter().map(u8::to_string).collect();
         into.insert(stretch.join(", "));
     }
