@@ -98,6 +98,22 @@ pub struct KeyView {
     pub revoked_at: Option<String>,
 }
 
+/// What a key has signed, from the usage ledger: the same for the page, the CLI and the
+/// Management API's `GET /api/v2/keys/signing/{kid}/usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUsage {
+    pub kid: String,
+    /// Tokens it signed, through every path.
+    pub tokens_signed: u64,
+    /// ISO-8601 UTC with milliseconds, `None` if it never signed.
+    pub first_signed_at: Option<String>,
+    pub last_signed_at: Option<String>,
+    /// No token it signed is valid after this instant (ISO-8601); `None` if it never signed.
+    pub live_tokens_until: Option<String>,
+    /// A previously used key whose tokens have all expired (or that never signed).
+    pub safe_to_revoke: bool,
+}
+
 /// How many revoked keys the lists show (Auth0 shows the last three).
 pub const REVOKED_KEYS_SHOWN: usize = 3;
 
@@ -110,12 +126,19 @@ pub struct KeyList {
     pub version: i64,
     /// Valid keys (current, next, previous newest first), then the most recent revoked keys.
     pub keys: Vec<KeyView>,
+    /// The valid keys' usage, when the ledger could be read.
+    pub usage: Vec<KeyUsage>,
 }
 
 impl KeyList {
     /// The key in `state` (the newest one, for previous keys).
     pub fn first_in(&self, state: KeyState) -> Option<&KeyView> {
         self.keys.iter().find(|key| key.state == state)
+    }
+
+    /// The usage of the key `kid`, if the ledger was read.
+    pub fn usage_of(&self, kid: &str) -> Option<&KeyUsage> {
+        self.usage.iter().find(|usage| usage.kid == kid)
     }
 }
 

@@ -56,6 +56,10 @@ struct Settings {
     /// PEM certificate chain for built-in HTTPS (with `tls_key_file`); plain HTTP when unset.
     #[serde(default)]
     pub tls_cert_file: Option<PathBuf>,
+    /// For tests only: a file holding a number of seconds added to the system clock, read at
+    /// every clock read, so a test moves Signet's time without sleeping.
+    #[serde(default)]
+    pub test_clock_file: Option<PathBuf>,
     /// PEM private key of `tls_cert_file`.
     #[serde(default)]
     pub tls_key_file: Option<PathBuf>,
@@ -147,6 +151,8 @@ pub struct Config {
     pub api_rate_limit_per_minute: u32,
     /// Built-in HTTPS; plain HTTP when unset.
     pub tls: Option<TlsFiles>,
+    /// For tests only: the system clock plus the seconds in this file.
+    pub test_clock_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -259,6 +265,7 @@ impl Settings {
                 .map(|p| AdminPassword(Zeroizing::new(p))),
             api_rate_limit_per_minute: self.api_rate_limit_per_minute,
             tls,
+            test_clock_file: self.test_clock_file,
         }
     }
 }
@@ -287,7 +294,9 @@ fn site_root(configured: Option<PathBuf>) -> PathBuf {
 fn env_provider() -> Env {
     Env::prefixed(ENV_PREFIX).filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
-        key != "config" && !key.starts_with("test_")
+        // SIGNET_TEST_* belong to the test suites (SIGNET_TEST_DATABASE_URL), except the
+        // test clock, which is a setting of the binary under test.
+        key != "config" && (!key.starts_with("test_") || key == "test_clock_file")
     })
 }
 

@@ -29,6 +29,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     startup::ensure_operator_password(config, &services.operator).await?;
     services.keys.spawn_watcher(WATCH_INTERVAL);
     services.keys.spawn_spare_keys();
+    let signing = services.signing.clone();
+    let flusher = signing.spawn_flusher();
     let tenant = services.keys.tenant_domain().to_owned();
     let state = AppState::new(
         services,
@@ -51,6 +53,11 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         stopping.stop();
     })
     .await;
+    // The last counts reach the ledger; the reservations already bound every token signed.
+    flusher.abort();
+    if let Err(error) = signing.flush().await {
+        tracing::warn!(%error, "the usage ledger's last counts could not be written");
+    }
     Ok(())
 }
 

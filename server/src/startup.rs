@@ -12,7 +12,7 @@ use crate::{
     http::ApiSettings,
     services::{
         ServiceParts, Services,
-        clock::{SharedClock, SystemClock},
+        clock::{OffsetFileClock, SharedClock, SystemClock},
         key_source::GeneratedKeys,
         keys::KeyServiceOptions,
         operator::{OperatorService, generate_password},
@@ -70,16 +70,29 @@ pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Se
     let store = connect_store(config).await?;
     let has_keys = !store.load(0).await?.keys.is_empty();
     let master = load_master_key(config, has_keys)?;
-    let clock: SharedClock = Arc::new(SystemClock);
     let parts = ServiceParts {
         store,
         master,
         tenant_domain: config.tenant_domain.clone(),
-        clock,
+        clock: clock(config),
         key_source: Arc::new(GeneratedKeys),
         options: key_service_options(config),
     };
     Ok(Services::start(parts, actor).await?)
+}
+
+/// The system clock, or for tests the system clock moved by `SIGNET_TEST_CLOCK_FILE`.
+pub fn clock(config: &Config) -> SharedClock {
+    match &config.test_clock_file {
+        Some(file) => {
+            tracing::warn!(
+                file = %file.display(),
+                "SIGNET_TEST_CLOCK_FILE is set: the clock is moved by that file (tests only)"
+            );
+            Arc::new(OffsetFileClock::new(file.clone()))
+        }
+        None => Arc::new(SystemClock),
+    }
 }
 
 /// Sets the configured operator password, or generates one on first start and prints it once.

@@ -1,18 +1,25 @@
 //! `signet clients …`: machine clients of the Management API.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 
 use super::ClientsCommand;
-use crate::{config::Config, startup};
+use crate::{config::Config, domain::signing_policy::SigningPolicy, startup};
 
 /// Runs a `signet clients` command.
 pub async fn run(config: &Config, command: ClientsCommand) -> anyhow::Result<()> {
-    let clients = startup::start_services(config, &startup::command_line_actor())
-        .await?
-        .clients;
+    let services = startup::start_services(config, &startup::command_line_actor()).await?;
+    let clients = services.clients;
     match command {
-        ClientsCommand::Create { name, scopes } => {
-            let client = clients.create(&name, &scopes, Utc::now()).await?;
+        ClientsCommand::Create {
+            name,
+            scopes,
+            audiences,
+            max_lifetime,
+        } => {
+            let policy = SigningPolicy::parse(&audiences, max_lifetime)?;
+            let client = clients
+                .create(&name, &scopes, policy, services.clock.now())
+                .await?;
             println!("{}", serde_json::to_string_pretty(&client)?);
         }
         ClientsCommand::List { json } => {
@@ -23,19 +30,30 @@ pub async fn run(config: &Config, command: ClientsCommand) -> anyhow::Result<()>
                     .map(|c| {
                         serde_json::json!({
                             "client_id": c.client_id, "name": c.name, "scopes": c.scopes,
+                            "signing_policy": c.signing_policy,
                             "created_at": c.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
                         })
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&listed)?);
             } else {
-                println!("{:<32}  {:<24}  SCOPES", "CLIENT ID", "NAME");
+                println!(
+                    "{:<32}  {:<24}  {:<12}  {:<40}  AUDIENCES",
+                    "CLIENT ID", "NAME", "MAX LIFETIME", "SCOPES"
+                );
                 for client in listed {
+                    let policy = &client.signing_policy;
+                    let audiences = if policy.audiences.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        policy.audiences.join(" ")
+                    };
                     println!(
-                        "{:<32}  {:<24}  {}",
+                        "{:<32}  {:<24}  {:<12}  {:<40}  {audiences}",
                         client.client_id,
                         client.name,
-                        client.scopes.join(" ")
+                        format!("{}s", policy.max_lifetime_seconds),
+                        client.scopes.join(" "),
                     );
                 }
             }

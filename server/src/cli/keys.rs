@@ -1,24 +1,44 @@
 //! `signet keys …` and `signet audit list`: the key lifecycle for scripts and break-glass use,
 //! on the configured database, beside running servers.
 
-use app::keys::{KeyState, KeyView};
-use chrono::{SecondsFormat, Utc};
+use app::keys::{KeyState, KeyUsage, KeyView};
+use chrono::SecondsFormat;
 
 use super::KeysCommand;
-use crate::{config::Config, services::keys::KeyService, startup, store::AuditLog};
+use crate::{
+    config::Config,
+    services::{keys::KeyService, signing::SigningService},
+    startup,
+    store::AuditLog,
+};
 
 /// Runs a `signet keys` command.
 pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     let actor = startup::command_line_actor();
-    let keys = startup::start_services(config, &actor).await?.keys;
-    let now = Utc::now();
+    let services = startup::start_services(config, &actor).await?;
+    let keys = services.keys;
+    let now = services.clock.now();
     match command {
         KeysCommand::List { json } => {
             let views = list_views(&keys);
+            let usage = list_usage(&services.signing, &views, now).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&views)?);
+                let listed: Vec<_> = views
+                    .iter()
+                    .map(|view| {
+                        let mut item = serde_json::to_value(view)?;
+                        if let (Some(object), Some(usage)) = (
+                            item.as_object_mut(),
+                            usage.iter().find(|u| u.kid == view.kid),
+                        ) {
+                            object.insert("usage".into(), serde_json::to_value(usage)?);
+                        }
+                        Ok(item)
+                    })
+                    .collect::<Result<_, serde_json::Error>>()?;
+                println!("{}", serde_json::to_string_pretty(&listed)?);
             } else {
-                print!("{}", key_table(&views));
+                print!("{}", key_table(&views, &usage));
             }
         }
         KeysCommand::Rotate => {
@@ -54,22 +74,53 @@ fn list_views(keys: &KeyService) -> Vec<KeyView> {
     keys.published().keys.iter().map(|k| k.view()).collect()
 }
 
+/// Every listed key's usage (revoked ones too: what they signed stays on record).
+async fn list_usage(
+    signing: &SigningService,
+    views: &[KeyView],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<KeyUsage>> {
+    let keys: Vec<_> = views.iter().map(|v| (v.kid.clone(), v.state)).collect();
+    Ok(signing.usage_of(&keys, now).await?)
+}
+
+/// What a key's usage means for revoking it, in a few words.
+pub fn usage_summary(state: KeyState, usage: Option<&KeyUsage>) -> String {
+    let Some(usage) = usage else {
+        return "-".to_owned();
+    };
+    let signed = match usage.tokens_signed {
+        0 => "never signed".to_owned(),
+        1 => "1 token".to_owned(),
+        n => format!("{n} tokens"),
+    };
+    match (state, &usage.live_tokens_until) {
+        (KeyState::Previous, _) if usage.safe_to_revoke => format!("{signed}; safe to revoke"),
+        (KeyState::Previous | KeyState::Current, Some(until)) => {
+            format!("{signed}; tokens valid until {until}")
+        }
+        _ => signed,
+    }
+}
+
 /// A fixed-width table of keys for people.
-pub fn key_table(views: &[KeyView]) -> String {
+pub fn key_table(views: &[KeyView], usage: &[KeyUsage]) -> String {
     let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
     let mut out = format!(
-        "{:<16} {:<21}  {:<24}  {:<24}  {:<24}  {}\n",
-        "STATUS", "KID", "CURRENT SINCE", "CURRENT UNTIL", "REVOKED AT", "FINGERPRINT"
+        "{:<16} {:<21}  {:<24}  {:<24}  {:<24}  {:<59}  {}\n",
+        "STATUS", "KID", "CURRENT SINCE", "CURRENT UNTIL", "REVOKED AT", "FINGERPRINT", "USAGE"
     );
     for view in views {
+        let used = usage.iter().find(|u| u.kid == view.kid);
         out.push_str(&format!(
-            "{:<16} {:<21}  {:<24}  {:<24}  {:<24}  {}\n",
+            "{:<16} {:<21}  {:<24}  {:<24}  {:<24}  {:<59}  {}\n",
             view.state.label(),
             view.kid,
             dash(&view.current_since),
             dash(&view.current_until),
             dash(&view.revoked_at),
-            view.fingerprint
+            view.fingerprint,
+            usage_summary(view.state, used),
         ));
     }
     out

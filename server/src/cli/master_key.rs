@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use chrono::Utc;
 
 use crate::{
     config::Config,
@@ -33,7 +32,15 @@ pub async fn rotate(config: &Config, new_key_file: &Path) -> anyhow::Result<()> 
         .await
         .context("cannot open the database")?;
     let actor = startup::command_line_actor();
-    match rotate_master_key(store.as_ref(), &current, &new, &actor, Utc::now()).await? {
+    match rotate_master_key(
+        store.as_ref(),
+        &current,
+        &new,
+        &actor,
+        startup::clock(config).now(),
+    )
+    .await?
+    {
         MasterKeyRotation::Rotated {
             from,
             to,

@@ -72,14 +72,21 @@ pub enum MasterKeyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
-    /// Create a client; prints {"client_id","client_secret","scopes"} once.
+    /// Create a client; prints {"client_id","client_secret","scopes","signing_policy",…} once.
     Create {
         /// A name to recognise the client by.
         #[arg(long)]
         name: String,
-        /// Space-separated scopes, e.g. "read:signing_keys create:signing_keys update:signing_keys".
+        /// Space-separated scopes, e.g. "read:signing_keys create:signing_keys update:signing_keys",
+        /// or "sign:tokens" for a login service that signs through Signet.
         #[arg(long)]
         scopes: String,
+        /// Space-separated audiences the client may sign tokens for (sign:tokens).
+        #[arg(long, default_value = "")]
+        audiences: String,
+        /// Longest lifetime (exp - iat) of a token it may sign, in seconds; at most 30 days.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        max_lifetime: u64,
     },
     /// Every client (never their secrets).
     List {

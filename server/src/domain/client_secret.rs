@@ -13,13 +13,21 @@ use rand::{Rng, RngCore, distributions::Alphanumeric};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::sealing::{MasterKey, MasterKeyError, SealedKey};
+use super::{
+    sealing::{MasterKey, MasterKeyError, SealedKey},
+    signing_policy::SigningPolicy,
+};
 
-/// Scopes a client may be granted: Auth0's names for the signing-key endpoints.
-pub const KNOWN_SCOPES: [&str; 3] = [
+/// Scopes a client may be granted: Auth0's names for the signing-key and client endpoints, and
+/// `sign:tokens` for the signing service.
+pub const KNOWN_SCOPES: [&str; 7] = [
     "read:signing_keys",
     "create:signing_keys",
     "update:signing_keys",
+    "sign:tokens",
+    "create:clients",
+    "read:clients",
+    "delete:clients",
 ];
 
 /// A machine client as stored: never its secret, only the secret's keyed hash.
@@ -32,6 +40,8 @@ pub struct ClientRecord {
     pub secret_key_id: String,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// What it may sign through the signing service.
+    pub signing_policy: SigningPolicy,
 }
 
 /// A freshly created client with its secret, shown once.
@@ -39,7 +49,11 @@ pub struct ClientRecord {
 pub struct NewClient {
     pub client_id: String,
     pub client_secret: String,
+    pub name: String,
     pub scopes: Vec<String>,
+    pub signing_policy: SigningPolicy,
+    /// ISO-8601 UTC with milliseconds.
+    pub created_at: String,
 }
 
 /// Why a client cannot be created.
@@ -161,6 +175,7 @@ pub fn new_client(
     master: &MasterKey,
     name: &str,
     scopes: &str,
+    signing_policy: SigningPolicy,
     now: DateTime<Utc>,
 ) -> Result<(ClientRecord, NewClient), ClientError> {
     let name = name.trim();
@@ -180,13 +195,17 @@ pub fn new_client(
         name: name.to_owned(),
         scopes: scopes.clone(),
         created_at: now,
+        signing_policy: signing_policy.clone(),
     };
     Ok((
         record,
         NewClient {
             client_id,
             client_secret,
+            name: name.to_owned(),
             scopes,
+            signing_policy,
+            created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         },
     ))
 }
@@ -216,6 +235,7 @@ mod tests {
             &master(),
             "deploy bot",
             "read:signing_keys",
+            SigningPolicy::default(),
             DateTime::<Utc>::UNIX_EPOCH,
         )
         .unwrap();
@@ -240,6 +260,7 @@ mod tests {
             &old,
             "before rotation",
             "read:signing_keys",
+            SigningPolicy::default(),
             DateTime::<Utc>::UNIX_EPOCH,
         )
         .unwrap();
@@ -281,6 +302,7 @@ mod tests {
                 &master(),
                 " ",
                 "read:signing_keys",
+                SigningPolicy::default(),
                 DateTime::<Utc>::UNIX_EPOCH
             )
             .unwrap_err(),

@@ -12,5 +12,7 @@ pub mod material;
 pub mod pem;
 pub mod rotation_limit;
 pub mod sealing;
+pub mod signing_policy;
+pub mod usage;
 
 pub use actor::Actor;

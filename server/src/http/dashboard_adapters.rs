@@ -18,6 +18,7 @@ use crate::{
     domain::Actor,
     services::{
         clock::SharedClock, keys::KeyService, operator::OperatorService, published::PublishedKey,
+        signing::SigningService,
     },
 };
 
@@ -25,6 +26,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct DashboardKeys {
     pub keys: KeyService,
+    pub signing: SigningService,
     pub clock: SharedClock,
 }
 
@@ -50,10 +52,26 @@ impl DashboardKeys {
 impl SigningKeys for DashboardKeys {
     async fn list_signing_keys(&self) -> Result<KeyList, DashboardError> {
         let published = self.keys.published();
+        let valid: Vec<_> = published
+            .keys
+            .iter()
+            .filter(|key| key.record.state.is_valid())
+            .map(|key| (key.record.kid.clone(), key.record.state))
+            .collect();
+        // The keys still show while the ledger cannot be read (the database is away).
+        let usage = self
+            .signing
+            .usage_of(&valid, self.clock.now())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "the usage ledger could not be read for the page");
+                Vec::new()
+            });
         Ok(KeyList {
             tenant_domain: self.keys.tenant_domain().to_owned(),
             version: published.version,
             keys: published.keys.iter().map(PublishedKey::view).collect(),
+            usage,
         })
     }
 

@@ -62,6 +62,19 @@ impl From<ServiceError> for ApiError {
                 "concurrent_modification",
                 "Another change to the signing keys happened at the same moment; try again",
             ),
+            ServiceError::Claims(error) => {
+                ApiError::new(StatusCode::BAD_REQUEST, error.code(), error.to_string())
+            }
+            ServiceError::Policy(error) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_signing_policy",
+                error.to_string(),
+            ),
+            ServiceError::NoSigner => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_signing_key",
+                "No signing key is loaded yet; try again shortly",
+            ),
             // This instance still runs with a retired master key: another instance can serve the
             // change, and the operator's log says which key to restart this one with.
             error @ ServiceError::MasterKeyMismatch { .. } => {
@@ -113,6 +126,13 @@ fn shown_kid(kid: &str) -> String {
 /// is away (try again), or Signet failed (its log says why). A wrong id or secret is not an
 /// error of the service: it is `invalid_client`, answered by the handler.
 pub fn oauth_error(error: ServiceError) -> OAuthError {
+    if matches!(error, ServiceError::NoSigner) {
+        return OAuthError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "No signing key is loaded",
+        );
+    }
     if error.is_unavailable() {
         tracing::warn!(%error, "cannot authenticate a client: database unavailable");
         return OAuthError::new(
@@ -147,7 +167,10 @@ mod tests {
 
     use super::*;
     use crate::domain::{
-        client_secret::ClientError, material::MaterialError, sealing::MasterKeyError,
+        client_secret::ClientError,
+        material::MaterialError,
+        sealing::MasterKeyError,
+        signing_policy::{ClaimsError, PolicyError},
     };
 
     const KID: &str = "V1StGXR8_Z5jdHi6B-myT";
@@ -254,6 +277,25 @@ mod tests {
                 DashboardError::Unavailable,
                 SERVER_ERROR,
             ),
+            (
+                ClaimsError::MissingExp.into(),
+                (400, "missing_exp"),
+                DashboardError::Unavailable,
+                SERVER_ERROR,
+            ),
+            (
+                PolicyError::Audience.into(),
+                (400, "invalid_signing_policy"),
+                DashboardError::Unavailable,
+                SERVER_ERROR,
+            ),
+            (
+                ServiceError::NoSigner,
+                (503, "no_signing_key"),
+                DashboardError::Unavailable,
+                (503, "temporarily_unavailable"),
+            ),
+            internal(ServiceError::Signing("secret detail".into())),
             internal(MasterKeyError::Tampered { kid: KID.into() }.into()),
             internal(MaterialError::Encoding("secret detail".into()).into()),
             internal(ServiceError::Unverified("secret detail".into())),

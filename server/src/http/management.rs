@@ -18,7 +18,7 @@ use axum::{
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{AppState, api_error::ApiError, extractors::KidPath};
+use super::{AppState, api_error::ApiError, clients_api, extractors::KidPath, signing};
 use crate::{
     domain::Actor,
     services::{
@@ -41,11 +41,7 @@ const MAX_BODY: usize = 16 * 1024;
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn routes(state: AppState) -> Router<AppState> {
-    // RFC 9110 §15.5.6: a 405 names the methods the route does allow.
-    let not_allowed = |allow: &'static str| {
-        move || async move { ApiError::method_not_allowed().with_header(header::ALLOW, allow) }
-    };
-    Router::new()
+    let keys = Router::new()
         .route(
             "/keys/signing",
             get(list_keys).fallback(not_allowed("GET,HEAD")),
@@ -62,20 +58,46 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/keys/signing/{kid}/revoke",
             put(revoke_key).fallback(not_allowed("PUT")),
         )
-        .route_layer(middleware::from_fn_with_state(state, authenticate))
-        .fallback(|| async { ApiError::route_not_found() })
+        .route(
+            "/keys/signing/{kid}/usage",
+            get(signing::key_usage).fallback(not_allowed("GET,HEAD")),
+        )
+        .merge(clients_api::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outermost: an oversized or dawdling body is refused before any token is verified.
-        .layer(middleware::from_fn(bounded_body))
+        .layer(middleware::from_fn(bounded_api_body));
+    // The signing service: larger bodies, and no per-client request limit (a login service
+    // signs at the rate its users sign in).
+    let jwt = signing::routes()
+        .route_layer(middleware::from_fn_with_state(state, authenticate_signer))
+        .layer(middleware::from_fn(bounded_sign_body));
+    keys.merge(jwt)
+        .fallback(|| async { ApiError::route_not_found() })
 }
 
-/// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`], refusing in Auth0's shape
+/// RFC 9110 §15.5.6: a 405 names the methods the route does allow.
+pub(super) fn not_allowed(
+    allow: &'static str,
+) -> impl Fn() -> std::future::Ready<ApiError> + Clone + Send + Sync + 'static {
+    move || std::future::ready(ApiError::method_not_allowed().with_header(header::ALLOW, allow))
+}
+
+async fn bounded_api_body(request: Request, next: Next) -> Response {
+    bounded_body(MAX_BODY, request, next).await
+}
+
+async fn bounded_sign_body(request: Request, next: Next) -> Response {
+    bounded_body(signing::MAX_BODY, request, next).await
+}
+
+/// Reads the body up to `limit` bytes within [`BODY_TIMEOUT`], refusing in Auth0's shape
 /// (413, 408) rather than leaving the limit to whatever a handler might extract.
-async fn bounded_body(request: Request, next: Next) -> Response {
+async fn bounded_body(limit: usize, request: Request, next: Next) -> Response {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("The request body is larger than {MAX_BODY} bytes"),
+            format!("The request body is larger than {limit} bytes"),
         )
         .into_response()
     };
@@ -84,7 +106,7 @@ async fn bounded_body(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+    if declared.is_some_and(|length| length > limit as u64) {
         return too_large();
     }
     let (parts, body) = request.into_parts();
@@ -93,7 +115,7 @@ async fn bounded_body(request: Request, next: Next) -> Response {
         let mut buffered = Vec::new();
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(|_| None)?;
-            if buffered.len() + chunk.len() > MAX_BODY {
+            if buffered.len() + chunk.len() > limit {
                 return Err(Some(too_large()));
             }
             buffered.extend_from_slice(&chunk);
@@ -127,8 +149,13 @@ impl Caller {
         self.claims.scopes().any(|s| s == scope)
     }
 
+    /// The client the token was issued to.
+    pub(super) fn client_id(&self) -> &str {
+        self.claims.client_id()
+    }
+
     /// Refuses unless the token carries every scope in `needed`.
-    fn require_all(&self, needed: &[&str]) -> Result<(), ApiError> {
+    pub(super) fn require_all(&self, needed: &[&str]) -> Result<(), ApiError> {
         if needed.iter().all(|scope| self.has(scope)) {
             return Ok(());
         }
@@ -148,6 +175,28 @@ impl Caller {
             rate_limited: true,
         }
     }
+}
+
+/// Verifies the bearer token against the keys held right now (the signing service's routes:
+/// no request limit).
+async fn authenticate_signer(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let claims = match bearer_claims(&state, &request) {
+        Ok(claims) => claims,
+        Err(error) => return error.into_response(),
+    };
+    let remote_addr = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    request.extensions_mut().insert(Caller {
+        claims,
+        remote_addr,
+    });
+    next.run(request).await
 }
 
 /// Verifies the bearer token against the keys held right now, applies the per-client request

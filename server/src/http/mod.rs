@@ -4,6 +4,7 @@
 //! Handlers read the clock once and hand `now` to one service call.
 
 pub mod api_error;
+mod clients_api;
 mod dashboard;
 mod dashboard_adapters;
 pub mod errors;
@@ -15,6 +16,7 @@ pub mod rate_limit;
 mod security_headers;
 pub mod server;
 mod session;
+mod signing;
 pub mod state;
 pub mod tls;
 mod token_throttle;
@@ -39,6 +41,7 @@ pub use self::state::{ApiSettings, AppState};
 pub fn router(state: AppState) -> Router {
     let service: app::service::SharedSigningKeys = Arc::new(DashboardKeys {
         keys: state.keys.clone(),
+        signing: state.signing.clone(),
         clock: state.clock.clone(),
     });
     let operator: app::service::SharedOperator = Arc::new(DashboardOperator {

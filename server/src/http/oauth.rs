@@ -12,10 +12,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, errors::oauth_error, extractors::PeerAddr};
-use crate::{
-    domain::client_secret::ClientRecord,
-    services::tokens::{self, TokenError},
-};
+use crate::{domain::client_secret::ClientRecord, services::tokens};
 
 /// Token requests are a few hundred bytes; anything much larger is refused unread.
 const MAX_BODY: usize = 16 * 1024;
@@ -293,27 +290,12 @@ async fn token(
         ));
     }
     let scopes = granted_scopes(&request, &client)?;
-    let published = state.keys.published();
-    let signer = published.signer.as_ref().ok_or_else(|| {
-        OAuthError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "No signing key is loaded",
-        )
-    })?;
     let lifetime = state.api.token_lifetime;
-    let (access_token, claims) = tokens::issue(
-        signer,
-        state.keys.tenant_domain(),
-        &client.client_id,
-        &scopes,
-        lifetime,
-        now,
-    )
-    .map_err(|error: TokenError| {
-        tracing::error!(%error, "token signing failed");
-        OAuthError::server_error()
-    })?;
+    let (access_token, claims) = state
+        .signing
+        .issue_access_token(&client.client_id, &scopes, lifetime, now)
+        .await
+        .map_err(oauth_error)?;
     Ok((
         [
             (header::CACHE_CONTROL, "no-store"),

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::services::{
     Services, clients::ClientService, clock::SharedClock, keys::KeyService,
-    operator::OperatorService,
+    operator::OperatorService, signing::SigningService,
 };
 
 /// What every handler can reach.
@@ -19,6 +19,7 @@ pub struct AppState {
     pub keys: KeyService,
     pub clients: ClientService,
     pub operator: OperatorService,
+    pub signing: SigningService,
     /// Read once per request, by the handler.
     pub clock: SharedClock,
     pub leptos: LeptosOptions,
@@ -34,12 +35,14 @@ impl AppState {
             keys,
             clients,
             operator,
+            signing,
             clock,
         } = services;
         Self {
             keys,
             clients,
             operator,
+            signing,
             clock,
             leptos,
             api: Arc::new(api),

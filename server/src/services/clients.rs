@@ -4,6 +4,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, PoisonError, RwLock},
+    time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use crate::{
     domain::{
         client_secret::{self, ClientHashKeys, ClientRecord, NewClient},
         sealing::MasterKey,
+        signing_policy::SigningPolicy,
     },
     store::{ClientStore, StoreError},
 };
@@ -30,8 +32,13 @@ struct Inner {
     hash_keys: ClientHashKeys,
     /// Clients as last read from the database, so tokens are still issued while it is down.
     known: RwLock<HashMap<String, ClientRecord>>,
+    /// Signing policies as read, with when.
+    policies: RwLock<HashMap<String, (SigningPolicy, Instant)>>,
     health: DatabaseHealth,
 }
+
+/// How long a signing policy read from the database is used before it is read again.
+const POLICY_TTL: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for ClientService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +66,7 @@ impl ClientService {
                 master,
                 hash_keys,
                 known: RwLock::default(),
+                policies: RwLock::default(),
                 health,
             }),
         })
@@ -69,9 +77,12 @@ impl ClientService {
         &self,
         name: &str,
         scopes: &str,
+        signing_policy: SigningPolicy,
         now: DateTime<Utc>,
     ) -> Result<NewClient, ServiceError> {
-        let (record, shown) = client_secret::new_client(&self.inner.master, name, scopes, now)?;
+        let policy = signing_policy.checked()?;
+        let (record, shown) =
+            client_secret::new_client(&self.inner.master, name, scopes, policy, now)?;
         self.inner.store.create_client(&record).await?;
         Ok(shown)
     }
@@ -81,11 +92,47 @@ impl ClientService {
         Ok(self.inner.store.list_clients().await?)
     }
 
+    /// The signing policy of a client, or `None` if it no longer exists. Read from the database
+    /// at most every [`POLICY_TTL`] per client (policies never change; a client deleted by
+    /// another process stops signing here within that time).
+    pub async fn signing_policy(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<SigningPolicy>, ServiceError> {
+        let cached = self
+            .inner
+            .policies
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(client_id)
+            .filter(|(_, read_at)| read_at.elapsed() < POLICY_TTL)
+            .map(|(policy, _)| policy.clone());
+        if let Some(policy) = cached {
+            return Ok(Some(policy));
+        }
+        let policy = self.find(client_id).await?.map(|c| c.signing_policy);
+        let mut policies = self
+            .inner
+            .policies
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &policy {
+            Some(policy) => policies.insert(client_id.to_owned(), (policy.clone(), Instant::now())),
+            None => policies.remove(client_id),
+        };
+        Ok(policy)
+    }
+
     /// Deletes a client; `false` if there was none. Its tokens fail once they expire.
     pub async fn delete(&self, client_id: &str) -> Result<bool, ServiceError> {
         let deleted = self.inner.store.delete_client(client_id).await?;
         self.inner
             .known
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(client_id);
+        self.inner
+            .policies
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(client_id);
@@ -162,7 +209,7 @@ mod tests {
             .unwrap();
         let now = DateTime::<Utc>::UNIX_EPOCH;
         let shown = clients
-            .create("ci", "read:signing_keys", now)
+            .create("ci", "read:signing_keys", SigningPolicy::default(), now)
             .await
             .unwrap();
         let found = clients

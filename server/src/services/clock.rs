@@ -24,6 +24,37 @@ impl Clock for SystemClock {
     }
 }
 
+/// For tests of the built binary only (`SIGNET_TEST_CLOCK_FILE`): the system clock plus the
+/// whole seconds written in a file, read at every clock read, so an end-to-end test moves the
+/// server's time (and the CLI's) without sleeping. A missing, empty or unreadable file adds
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct OffsetFileClock {
+    file: std::path::PathBuf,
+}
+
+impl OffsetFileClock {
+    pub fn new(file: std::path::PathBuf) -> Self {
+        Self { file }
+    }
+
+    fn offset(&self) -> TimeDelta {
+        std::fs::read_to_string(&self.file)
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .and_then(TimeDelta::try_seconds)
+            .unwrap_or_default()
+    }
+}
+
+impl Clock for OffsetFileClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+            .checked_add_signed(self.offset())
+            .unwrap_or_else(Utc::now)
+    }
+}
+
 /// A clock that stands still until told to move: tests drive time with it instead of sleeping.
 #[derive(Debug)]
 pub struct SettableClock {

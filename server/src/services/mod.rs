@@ -12,8 +12,10 @@ pub mod master_key_rotation;
 pub mod operator;
 pub mod published;
 pub mod sign_in_throttle;
+pub mod signing;
 pub mod spare_keys;
 pub mod tokens;
+pub mod usage;
 
 use chrono::{DateTime, Utc};
 
@@ -24,6 +26,7 @@ use crate::{
         material::MaterialError,
         rotation_limit::LimitReached,
         sealing::{MasterKeyError, ResealError},
+        signing_policy::{ClaimsError, PolicyError},
     },
     store::StoreError,
 };
@@ -53,6 +56,17 @@ pub enum ServiceError {
     Material(#[from] MaterialError),
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// A claim set broke a signing rule; nothing was signed.
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+    /// A signing policy is out of bounds; nothing was created.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// No current key is loaded, so nothing can be signed.
+    #[error("no current signing key is loaded")]
+    NoSigner,
+    #[error("token signing failed: {0}")]
+    Signing(String),
     #[error("{0} did not open again after re-encryption; nothing was changed")]
     Unverified(String),
     #[error("work on a blocking thread was interrupted")]
@@ -102,6 +116,7 @@ pub struct Services {
     pub keys: keys::KeyService,
     pub clients: clients::ClientService,
     pub operator: operator::OperatorService,
+    pub signing: signing::SigningService,
     /// Where the edges read the time.
     pub clock: clock::SharedClock,
 }
@@ -144,7 +159,9 @@ impl Services {
         };
         let keys = keys::KeyService::start(key_parts, actor, clock.now()).await?;
         let clients = clients::ClientService::start(store.clone(), master, health).await?;
+        let ledger = usage::UsageLedger::new(store.clone());
         Ok(Self {
+            signing: signing::SigningService::new(keys.clone(), ledger),
             keys,
             clients,
             operator: operator::OperatorService::new(store),

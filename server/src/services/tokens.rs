@@ -80,12 +80,45 @@ impl Signer {
     }
 
     /// A compact JWS (RS256) of `claims`.
-    fn sign(&self, claims: &impl Serialize) -> Result<String, TokenError> {
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, TokenError> {
         let claims = serde_json::to_vec(claims).map_err(|e| TokenError::Signing(e.to_string()))?;
+        self.sign_encoded(&self.header, &claims)
+    }
+
+    /// A compact JWS (RS256) of already serialised `claims`, with the header `typ` (default
+    /// `JWT`) and `cty` the caller chose; `alg` and `kid` are always Signet's.
+    pub fn sign_json(
+        &self,
+        typ: Option<&str>,
+        cty: Option<&str>,
+        claims: &[u8],
+    ) -> Result<String, TokenError> {
+        if typ.is_none() && cty.is_none() {
+            return self.sign_encoded(&self.header, claims);
+        }
+        #[derive(Serialize)]
+        struct JwtHeader<'a> {
+            typ: &'a str,
+            alg: &'a str,
+            kid: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cty: Option<&'a str>,
+        }
+        let header = serde_json::to_vec(&JwtHeader {
+            typ: typ.unwrap_or("JWT"),
+            alg: "RS256",
+            kid: &self.kid,
+            cty,
+        })
+        .map_err(|e| TokenError::Signing(e.to_string()))?;
+        self.sign_encoded(&URL_SAFE_NO_PAD.encode(header), claims)
+    }
+
+    fn sign_encoded(&self, header: &str, claims: &[u8]) -> Result<String, TokenError> {
         let mut token = String::with_capacity(
-            self.header.len() + claims.len() * 4 / 3 + self.key.public_modulus_len() * 4 / 3 + 8,
+            header.len() + claims.len() * 4 / 3 + self.key.public_modulus_len() * 4 / 3 + 8,
         );
-        token.push_str(&self.header);
+        token.push_str(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims, &mut token);
         let mut signature = vec![0; self.key.public_modulus_len()];
@@ -220,17 +253,16 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Issues a client-credentials access token for the Management API.
-pub fn issue(
-    signer: &Signer,
+/// The claims of a client-credentials access token for the Management API, issued at `now`.
+pub fn access_claims(
     tenant_domain: &str,
     client_id: &str,
     scopes: &[String],
     lifetime: Duration,
     now: DateTime<Utc>,
-) -> Result<(String, AccessClaims), TokenError> {
+) -> AccessClaims {
     let iat = now.timestamp();
-    let claims = AccessClaims {
+    AccessClaims {
         iss: issuer(tenant_domain),
         sub: format!("{client_id}@clients"),
         aud: management_audience(tenant_domain),
@@ -240,7 +272,20 @@ pub fn issue(
         jti: crate::domain::material::new_kid(),
         gty: "client-credentials".to_owned(),
         azp: client_id.to_owned(),
-    };
+    }
+}
+
+/// Issues a client-credentials access token for the Management API (no usage is recorded:
+/// the server issues through the signing service, which does).
+pub fn issue(
+    signer: &Signer,
+    tenant_domain: &str,
+    client_id: &str,
+    scopes: &[String],
+    lifetime: Duration,
+    now: DateTime<Utc>,
+) -> Result<(String, AccessClaims), TokenError> {
+    let claims = access_claims(tenant_domain, client_id, scopes, lifetime, now);
     let token = signer.sign(&claims)?;
     Ok((token, claims))
 }

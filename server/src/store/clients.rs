@@ -8,7 +8,7 @@ use super::{
     database::{from_millis, millis},
     sealed::{SealedRow, read_client_hash_keys},
 };
-use crate::domain::client_secret::ClientRecord;
+use crate::domain::{client_secret::ClientRecord, signing_policy::SigningPolicy};
 
 /// Storing machine clients.
 #[async_trait]
@@ -26,10 +26,18 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn client_hash_keys(&self) -> Result<Vec<SealedRow>, StoreError>;
 }
 
-const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, secret_key_id, scopes, created_at";
+const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, secret_key_id, scopes, created_at, \
+                              signing_audiences, max_lifetime_seconds";
 
 fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
     let scopes: String = row.try_get("scopes")?;
+    let audiences: String = row.try_get("signing_audiences")?;
+    let lifetime: i64 = row.try_get("max_lifetime_seconds")?;
+    let signing_policy = SigningPolicy {
+        audiences: audiences.split_whitespace().map(str::to_owned).collect(),
+        max_lifetime_seconds: u32::try_from(lifetime)
+            .map_err(|_| StoreError::Corrupt(format!("max_lifetime_seconds {lifetime}")))?,
+    };
     Ok(ClientRecord {
         client_id: row.try_get("client_id")?,
         name: row.try_get("name")?,
@@ -37,6 +45,7 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
         secret_key_id: row.try_get("secret_key_id")?,
         scopes: scopes.split_whitespace().map(str::to_owned).collect(),
         created_at: from_millis(row.try_get("created_at")?)?,
+        signing_policy,
     })
 }
 
@@ -44,7 +53,7 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
 impl ClientStore for SqlStore {
     async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         let result = sqlx::query(&format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&client.client_id)
         .bind(&client.name)
@@ -52,6 +61,8 @@ impl ClientStore for SqlStore {
         .bind(&client.secret_key_id)
         .bind(client.scopes.join(" "))
         .bind(millis(client.created_at))
+        .bind(client.signing_policy.audiences.join(" "))
+        .bind(i64::from(client.signing_policy.max_lifetime_seconds))
         .execute(&self.pool)
         .await;
         match result {

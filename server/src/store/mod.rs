@@ -4,7 +4,8 @@
 //!   to change it (the store takes no lifecycle decision: the services plan with the domain);
 //! - [`AuditLog`]: the audit events;
 //! - [`ClientStore`]: machine clients and the hashing keys of retired master keys;
-//! - [`OperatorStore`]: the operator password and sign-in sessions.
+//! - [`OperatorStore`]: the operator password and sign-in sessions;
+//! - [`UsageStore`]: the usage ledger, one row per key and signing process.
 //!
 //! [`SqlStore`] implements them all on one connection pool, with one migrator that the backup
 //! check shares. Time comes in as arguments: nothing here reads the clock.
@@ -18,6 +19,7 @@ pub mod master_key_file;
 mod operator;
 mod sealed;
 pub mod sqlite_file;
+mod usage;
 
 pub use self::{
     audit::{AuditEntry, AuditEvent, AuditLog},
@@ -27,6 +29,7 @@ pub use self::{
     keys::{KeyStore, NewKey, StoredKey, StoredKeys},
     operator::OperatorStore,
     sealed::{SealedRow, SealedSecrets},
+    usage::UsageStore,
 };
 
 /// Why storage failed.
@@ -52,6 +55,6 @@ pub enum StoreError {
 }
 
 /// Every port at once: what one database gives the services.
-pub trait Store: KeyStore + AuditLog + ClientStore + OperatorStore {}
+pub trait Store: KeyStore + AuditLog + ClientStore + OperatorStore + UsageStore {}
 
-impl<T: KeyStore + AuditLog + ClientStore + OperatorStore> Store for T {}
+impl<T: KeyStore + AuditLog + ClientStore + OperatorStore + UsageStore> Store for T {}

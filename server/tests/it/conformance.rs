@@ -131,9 +131,14 @@ async fn the_rotation_limit_counts_the_last_day(store: SqlStore) {
 
 async fn clients_are_stored_without_secrets(store: SqlStore) {
     let master = crate::support::master();
-    let (record, shown) =
-        signet::domain::client_secret::new_client(&master, "ci", "read:signing_keys", Utc::now())
-            .unwrap();
+    let (record, shown) = signet::domain::client_secret::new_client(
+        &master,
+        "ci",
+        "read:signing_keys sign:tokens",
+        signet::domain::signing_policy::SigningPolicy::parse("https://a https://b", 900).unwrap(),
+        Utc::now(),
+    )
+    .unwrap();
     store.create_client(&record).await.unwrap();
     assert!(matches!(
         store.create_client(&record).await,
@@ -141,7 +146,9 @@ async fn clients_are_stored_without_secrets(store: SqlStore) {
     ));
     let found = store.find_client(&record.client_id).await.unwrap().unwrap();
     assert!(found.verify_secret(&master, &shown.client_secret));
-    assert_eq!(found.scopes, ["read:signing_keys"]);
+    assert_eq!(found.scopes, ["read:signing_keys", "sign:tokens"]);
+    assert_eq!(found.signing_policy.audiences, ["https://a", "https://b"]);
+    assert_eq!(found.signing_policy.max_lifetime_seconds, 900);
     assert_eq!(store.list_clients().await.unwrap().len(), 1);
     assert!(store.delete_client(&record.client_id).await.unwrap());
     assert!(!store.delete_client(&record.client_id).await.unwrap());

@@ -450,7 +450,7 @@ async fn master_key_rotation(sql: SqlStore) {
     let (before_id, before_secret) = {
         let client = running
             .clients
-            .create("before", "read:signing_keys", now)
+            .create("before", "read:signing_keys", Default::default(), now)
             .await
             .unwrap();
         (client.client_id, client.client_secret)
@@ -544,7 +544,7 @@ async fn master_key_rotation(sql: SqlStore) {
     }
     let late = running
         .clients
-        .create("late", "read:signing_keys", now)
+        .create("late", "read:signing_keys", Default::default(), now)
         .await
         .unwrap();
 
@@ -559,7 +559,7 @@ async fn master_key_rotation(sql: SqlStore) {
     assert!(!authenticates(&restarted, &before_id, &late.client_secret).await);
     let after = restarted
         .clients
-        .create("after", "read:signing_keys", now)
+        .create("after", "read:signing_keys", Default::default(), now)
         .await
         .unwrap();
     assert!(authenticates(&restarted, &after.client_id, &after.client_secret).await);

@@ -443,3 +443,21 @@ pub async fn checked_keys(store: &SqlStore, master: &MasterKey) -> StoredKeys {
     }
     stored
 }
+
+impl Api {
+    /// `POST path` with a bearer token and a JSON body, or the transport error.
+    pub async fn try_post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> reqwest::Result<Answer> {
+        Self::answer(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+}

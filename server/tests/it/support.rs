@@ -213,12 +213,21 @@ pub async fn world_on(store: Arc<SqlStore>, settings: Config) -> World {
     }
 }
 
+/// The signing policy of the test world's clients.
+pub fn test_policy() -> signet::domain::signing_policy::SigningPolicy {
+    signet::domain::signing_policy::SigningPolicy::parse(
+        "https://app.example https://api.example",
+        3600,
+    )
+    .unwrap()
+}
+
 impl World {
     /// A client with `scopes`, and its secret.
     pub async fn client(&self, scopes: &str) -> (String, String) {
         let client = self
             .clients
-            .create("test client", scopes, self.clock.now())
+            .create("test client", scopes, test_policy(), self.clock.now())
             .await
             .unwrap();
         (client.client_id, client.client_secret)
@@ -341,6 +350,17 @@ pub async fn get_with_cookie(router: &Router, uri: &str, cookie: &str) -> Reply 
         .header("cookie", cookie)
         .header("accept", "text/html")
         .body(Body::empty())
+        .unwrap();
+    send(router, request).await
+}
+
+/// `POST uri` with a bearer token and a JSON body (given as text, so a test can send JSON that
+/// serde would not write, such as a member given twice).
+pub async fn post_json(router: &Router, uri: &str, token: &str, body: &str) -> Reply {
+    let request = Request::post(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
         .unwrap();
     send(router, request).await
 }

@@ -4,12 +4,13 @@
 //! name and the action they submit: [`Confirm::copy`] is that table, [`ConfirmDialog`] renders
 //! any row of it.
 
-use leptos::{either::Either, prelude::*};
+use leptos::{either::EitherOf3, prelude::*};
 
 use super::Actions;
 use crate::{
     Hydrated,
-    keys::{KeyView, is_kid},
+    components::timestamp::Timestamp,
+    keys::{KeyUsage, KeyView, is_kid},
     pages::sign_in::HOME,
 };
 
@@ -21,11 +22,13 @@ pub enum Confirm {
     Revoke(String),
 }
 
-/// A piece of a dialog's text: words, or a key id set as code.
+/// A piece of a dialog's text: words, a key id set as code, or an instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Words(&'static str),
     Kid(String),
+    /// ISO-8601, shown in the reader's time.
+    Time(String),
 }
 
 /// What a confirmation dialog says and submits.
@@ -61,8 +64,9 @@ impl Confirm {
         }
     }
 
-    /// The dialog's words, given the keys that are current and next as the page shows them.
-    fn copy(&self, current_kid: String, next_kid: String) -> DialogCopy {
+    /// The dialog's words, given the keys that are current and next as the page shows them, and
+    /// (for a revocation) the usage of the key to revoke.
+    fn copy(&self, current_kid: String, next_kid: String, usage: Option<&KeyUsage>) -> DialogCopy {
         use Piece::{Kid, Words};
         match self {
             Confirm::Rotate => DialogCopy {
@@ -101,10 +105,14 @@ impl Confirm {
             },
             Confirm::Revoke(kid) => DialogCopy {
                 title: vec![Words("Revoke key "), Kid(kid.clone()), Words("?")],
-                body: vec![Words(
-                    "The key leaves the JWKS and its private key is destroyed: tokens it signed \
-                     stop validating at once. A revoked key can never be used again.",
-                )],
+                body: [
+                    vec![Words(
+                        "The key leaves the JWKS and its private key is destroyed: tokens it \
+                         signed stop validating at once. A revoked key can never be used again. ",
+                    )],
+                    live_tokens(usage),
+                ]
+                .concat(),
                 irreversible: true,
                 label: "Revoke",
                 busy_label: "Revoking…",
@@ -114,12 +122,34 @@ impl Confirm {
     }
 }
 
+/// What revoking cuts off, from the key's usage ledger.
+fn live_tokens(usage: Option<&KeyUsage>) -> Vec<Piece> {
+    use Piece::{Time, Words};
+    match usage {
+        Some(usage) if usage.safe_to_revoke => {
+            vec![Words(
+                "It has no live tokens: nothing it signed is still valid.",
+            )]
+        }
+        Some(KeyUsage {
+            live_tokens_until: Some(until),
+            ..
+        }) => vec![
+            Words("Tokens it signed would still have been valid until "),
+            Time(until.clone()),
+            Words("."),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 fn render(pieces: Vec<Piece>) -> impl IntoView {
     pieces
         .into_iter()
         .map(|piece| match piece {
-            Piece::Words(words) => Either::Left(words),
-            Piece::Kid(kid) => Either::Right(view! { <code>{kid}</code> }),
+            Piece::Words(words) => EitherOf3::A(words),
+            Piece::Kid(kid) => EitherOf3::B(view! { <code>{kid}</code> }),
+            Piece::Time(iso) => EitherOf3::C(view! { <Timestamp value=Some(iso) /> }),
         })
         .collect_view()
 }
@@ -157,6 +187,8 @@ pub fn ConfirmDialog(
     confirm: Confirm,
     current: Option<KeyView>,
     next: Option<KeyView>,
+    /// The valid keys' usage, for what a revocation would cut off.
+    usage: Vec<KeyUsage>,
     actions: Actions,
 ) -> impl IntoView {
     let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
@@ -183,7 +215,11 @@ pub fn ConfirmDialog(
         }
     };
     let kid_of = |key: Option<KeyView>| key.map_or_else(|| "(none)".to_owned(), |k| k.kid);
-    let copy = confirm.copy(kid_of(current), kid_of(next));
+    let revoking = match &confirm {
+        Confirm::Revoke(kid) => usage.iter().find(|u| &u.kid == kid),
+        _ => None,
+    };
+    let copy = confirm.copy(kid_of(current), kid_of(next), revoking);
     let (name, value) = copy.field;
     let fields = view! {
         <input type="hidden" name=name value=value />
@@ -272,7 +308,7 @@ mod tests {
             .iter()
             .map(|piece| match piece {
                 Piece::Words(words) => (*words).to_owned(),
-                Piece::Kid(kid) => kid.clone(),
+                Piece::Kid(kid) | Piece::Time(kid) => kid.clone(),
             })
             .collect()
     }
@@ -280,22 +316,49 @@ mod tests {
     #[test]
     fn each_dialog_names_the_keys_it_acts_on_and_submits_the_confirmed_one() {
         let (current, next) = ("C".repeat(21), "N".repeat(21));
-        let rotate = Confirm::Rotate.copy(current.clone(), next.clone());
+        let rotate = Confirm::Rotate.copy(current.clone(), next.clone(), None);
         assert_eq!(words(&rotate.title), "Rotate the signing key?");
         assert!(words(&rotate.body).starts_with(&format!("Key {next} becomes the current key")));
         assert_eq!(rotate.field, ("next_kid", next.clone()));
         assert!(!rotate.irreversible);
 
-        let both = Confirm::RotateAndRevoke.copy(current.clone(), next);
+        let both = Confirm::RotateAndRevoke.copy(current.clone(), next, None);
         assert!(words(&both.body).contains(&format!("Key {current} is revoked at once")));
         assert_eq!(both.field, ("current_kid", current));
         assert!(both.irreversible);
 
         let kid = "R".repeat(21);
-        let revoke = Confirm::Revoke(kid.clone()).copy(String::new(), String::new());
+        let revoke = Confirm::Revoke(kid.clone()).copy(String::new(), String::new(), None);
         assert_eq!(words(&revoke.title), format!("Revoke key {kid}?"));
         assert_eq!(revoke.field, ("kid", kid));
         assert!(revoke.irreversible);
+    }
+
+    #[test]
+    fn the_revoke_dialog_says_how_long_the_keys_tokens_would_still_have_lived() {
+        let kid = "R".repeat(21);
+        let usage = |until: Option<&str>, safe| KeyUsage {
+            kid: kid.clone(),
+            tokens_signed: 3,
+            first_signed_at: None,
+            last_signed_at: None,
+            live_tokens_until: until.map(str::to_owned),
+            safe_to_revoke: safe,
+        };
+        let live = usage(Some("2026-12-14T10:32:00.000Z"), false);
+        let copy = Confirm::Revoke(kid.clone()).copy(String::new(), String::new(), Some(&live));
+        assert!(
+            words(&copy.body).ends_with(
+                "Tokens it signed would still have been valid until 2026-12-14T10:32:00.000Z."
+            ),
+            "{}",
+            words(&copy.body)
+        );
+        let done = usage(Some("2026-12-14T10:32:00.000Z"), true);
+        let copy = Confirm::Revoke(kid).copy(String::new(), String::new(), Some(&done));
+        assert!(
+            words(&copy.body).ends_with("It has no live tokens: nothing it signed is still valid.")
+        );
     }
 
     #[test]

@@ -195,12 +195,16 @@ fn ErrorNotice(error: DashboardError) -> impl IntoView {
 fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
     let current = list.first_in(KeyState::Current).cloned();
     let next = list.first_in(KeyState::Next).cloned();
-    let dialog = move || {
-        let (current, next) = (current.clone(), next.clone());
-        actions
-            .confirm
-            .get()
-            .map(|confirm| view! { <ConfirmDialog confirm current next actions /> })
+    let usage = list.usage.clone();
+    let dialog = {
+        let usage = usage.clone();
+        move || {
+            let (current, next, usage) = (current.clone(), next.clone(), usage.clone());
+            actions
+                .confirm
+                .get()
+                .map(|confirm| view! { <ConfirmDialog confirm current next usage actions /> })
+        }
     };
     let tenant = list.tenant_domain.clone();
     let version = list.version;
@@ -226,7 +230,7 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
             </p>
         </header>
         <RotationSettings actions />
-        <ValidKeys valid version actions />
+        <ValidKeys valid usage version actions />
         <RevokedKeys revoked />
         {dialog}
     }

@@ -5,14 +5,19 @@ use leptos::{either::Either, prelude::*};
 use super::{Actions, key_menu::KeyMenu};
 use crate::{
     components::timestamp::Timestamp,
-    keys::{KeyState, KeyView},
+    keys::{KeyState, KeyUsage, KeyView},
 };
 
 /// Current, next and previous keys, one row each. `version` is the key set's version, rendered
 /// as `data-keys-version`: the rows are the key set the server published under that version
 /// (the end-to-end suite waits on it).
 #[component]
-pub fn ValidKeys(valid: Vec<KeyView>, version: i64, actions: Actions) -> impl IntoView {
+pub fn ValidKeys(
+    valid: Vec<KeyView>,
+    usage: Vec<KeyUsage>,
+    version: i64,
+    actions: Actions,
+) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="valid-keys-title">
             <h2 id="valid-keys-title">"List of Valid Keys"</h2>
@@ -29,6 +34,7 @@ pub fn ValidKeys(valid: Vec<KeyView>, version: i64, actions: Actions) -> impl In
                             <th scope="col">"Fingerprint"</th>
                             <th scope="col">"Current since"</th>
                             <th scope="col">"Current until"</th>
+                            <th scope="col">"Usage"</th>
                             <th scope="col">
                                 <span class="visually-hidden">"Actions"</span>
                             </th>
@@ -37,7 +43,10 @@ pub fn ValidKeys(valid: Vec<KeyView>, version: i64, actions: Actions) -> impl In
                     <tbody>
                         {valid
                             .into_iter()
-                            .map(|key| view! { <ValidKeyRow key actions /> })
+                            .map(|key| {
+                                let usage = usage.iter().find(|u| u.kid == key.kid).cloned();
+                                view! { <ValidKeyRow key usage actions /> }
+                            })
                             .collect_view()}
                     </tbody>
                 </table>
@@ -47,7 +56,7 @@ pub fn ValidKeys(valid: Vec<KeyView>, version: i64, actions: Actions) -> impl In
 }
 
 #[component]
-fn ValidKeyRow(key: KeyView, actions: Actions) -> impl IntoView {
+fn ValidKeyRow(key: KeyView, usage: Option<KeyUsage>, actions: Actions) -> impl IntoView {
     let row_kid = key.kid.clone();
     let state = key.state;
     view! {
@@ -67,11 +76,56 @@ fn ValidKeyRow(key: KeyView, actions: Actions) -> impl IntoView {
             <td data-label="Current until">
                 <Timestamp value=key.current_until.clone() />
             </td>
+            <Usage usage state />
             <td class="row-actions">
                 <KeyMenu key actions />
             </td>
         </tr>
     }
+}
+
+/// What a key signed and, for a previously used key, whether revoking it would cut off live
+/// tokens. Read when the page loads.
+#[component]
+fn Usage(usage: Option<KeyUsage>, state: KeyState) -> impl IntoView {
+    let Some(usage) = usage else {
+        return Either::Left(view! {
+            <td class="muted" data-label="Usage" data-testid="key-usage">
+                "—"
+            </td>
+        });
+    };
+    let signed = match usage.tokens_signed {
+        0 => "Never signed".to_owned(),
+        1 => "1 token signed".to_owned(),
+        n => format!("{n} tokens signed"),
+    };
+    let verdict = (state == KeyState::Previous).then(|| {
+        if usage.safe_to_revoke {
+            Either::Left(view! {
+                <span class="usage-verdict usage-safe">"No live tokens — safe to revoke"</span>
+            })
+        } else {
+            Either::Right(view! {
+                <span class="usage-verdict usage-live">
+                    "Tokens valid until " <Timestamp value=usage.live_tokens_until.clone() />
+                </span>
+            })
+        }
+    });
+    Either::Right(view! {
+        <td
+            class="usage"
+            data-label="Usage"
+            data-testid="key-usage"
+            data-tokens-signed=usage.tokens_signed.to_string()
+            data-safe-to-revoke=usage.safe_to_revoke.to_string()
+            data-live-until=usage.live_tokens_until.clone().unwrap_or_default()
+        >
+            <span class="usage-count">{signed}</span>
+            {verdict}
+        </td>
+    })
 }
 
 /// The last revoked keys, or a line saying there are none.

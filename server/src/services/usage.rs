@@ -1,0 +1,218 @@
+//! The usage ledger of this process: counts every signature, keeps the durable reservation
+//! ahead of every `exp` it signs (the rule is in `domain/usage.rs`), and flushes the counts
+//! every second — so signing writes to the database once per lease, not once per token.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use app::keys::KeyState;
+use chrono::{DateTime, Utc};
+
+use super::ServiceError;
+use crate::{
+    domain::usage::{KeyUsage, UsageRow},
+    store::UsageStore,
+};
+
+/// How often the counts are flushed and retired keys' reservations settled.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Cheap to clone; every clone is the same ledger.
+#[derive(Clone)]
+pub struct UsageLedger {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn UsageStore>,
+    /// This process's name in the ledger: one per start.
+    writer: String,
+    entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+}
+
+/// This process's row for one key, and whether the database has seen it as it stands.
+struct Entry {
+    row: UsageRow,
+    dirty: bool,
+}
+
+impl std::fmt::Debug for UsageLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UsageLedger({})", self.inner.writer)
+    }
+}
+
+impl UsageLedger {
+    /// A ledger writing as a new process.
+    pub fn new(store: Arc<dyn UsageStore>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                writer: crate::domain::material::new_kid(),
+                entries: Mutex::default(),
+            }),
+        }
+    }
+
+    fn entry(&self, kid: &str) -> Arc<tokio::sync::Mutex<Entry>> {
+        let mut entries = self
+            .inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(entries.entry(kid.to_owned()).or_insert_with(|| {
+            Arc::new(tokio::sync::Mutex::new(Entry {
+                row: UsageRow::empty(kid, &self.inner.writer),
+                dirty: false,
+            }))
+        }))
+    }
+
+    /// Records `count` tokens about to be signed by `kid` at `now`, the latest expiring at
+    /// `exp`. Call it before signing: when `exp` is past the durable reservation, a new one is
+    /// written first, and if that write fails nothing may be signed.
+    pub async fn record(
+        &self,
+        kid: &str,
+        count: u64,
+        exp: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let entry = self.entry(kid);
+        let mut entry = entry.lock().await;
+        if entry.row.needs_reservation(exp) {
+            let mut reserved = entry.row.clone();
+            reserved.count(count, exp, now);
+            reserved.reserved_until = UsageRow::reservation_for(exp);
+            self.inner.store.write_usage(&reserved).await?;
+            entry.row = reserved;
+            entry.dirty = false;
+        } else {
+            entry.row.count(count, exp, now);
+            entry.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Writes the counts that changed, and settles the reservation of every key other than
+    /// `current` (it signs no more) down to the exact latest expiry it signed.
+    pub async fn flush(&self, current: Option<&str>) -> Result<(), ServiceError> {
+        let entries: Vec<_> = self
+            .inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for entry in entries {
+            let mut entry = entry.lock().await;
+            let retired = current != Some(entry.row.kid.as_str());
+            let settle = retired && entry.row.reserved_until > entry.row.settled();
+            if !entry.dirty && !settle {
+                continue;
+            }
+            let mut row = entry.row.clone();
+            if settle {
+                row.reserved_until = row.settled();
+            }
+            self.inner.store.write_usage(&row).await?;
+            entry.row = row;
+            entry.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// This process's rows as they stand (also what is not flushed yet).
+    async fn own_rows(&self) -> HashMap<String, UsageRow> {
+        let entries: Vec<_> = self
+            .inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut rows = HashMap::new();
+        for entry in entries {
+            let row = entry.lock().await.row.clone();
+            rows.insert(row.kid.clone(), row);
+        }
+        rows
+    }
+
+    /// The usage of each key in `kids`: every process's rows, this one's as it stands.
+    pub async fn usage(&self, kids: &[String]) -> Result<Vec<KeyUsage>, ServiceError> {
+        let mut stored = self.inner.store.keys_usage(kids).await?;
+        let own = self.own_rows().await;
+        stored.retain(|row| row.writer != self.inner.writer);
+        stored.extend(own.into_values().filter(|row| kids.contains(&row.kid)));
+        Ok(kids
+            .iter()
+            .map(|kid| KeyUsage::combine(kid, stored.iter().filter(|row| &row.kid == kid)))
+            .collect())
+    }
+}
+
+/// A key's usage as the API, the page and the CLI show it.
+pub fn usage_view(usage: &KeyUsage, state: KeyState, now: DateTime<Utc>) -> app::keys::KeyUsage {
+    let iso = super::published::iso;
+    app::keys::KeyUsage {
+        kid: usage.kid.clone(),
+        tokens_signed: usage.tokens_signed,
+        first_signed_at: usage.first_signed_at.map(iso),
+        last_signed_at: usage.last_signed_at.map(iso),
+        live_tokens_until: usage
+            .live_tokens_until
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .map(iso),
+        safe_to_revoke: usage.safe_to_revoke(state, now),
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::SqlStore;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    async fn ledger() -> (UsageLedger, Arc<SqlStore>) {
+        let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+        (UsageLedger::new(store.clone()), store)
+    }
+
+    #[tokio::test]
+    async fn a_reservation_is_durable_before_the_token_and_one_covers_many() {
+        let (ledger, store) = ledger().await;
+        ledger.record("k1", 1, 1_000, at(100)).await.unwrap();
+        let stored = store.key_usage("k1").await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert!(stored[0].reserved_until >= 1_000);
+        // Tokens within the lease write nothing.
+        ledger.record("k1", 1, 1_100, at(200)).await.unwrap();
+        assert_eq!(store.key_usage("k1").await.unwrap(), stored);
+        let usage = ledger.usage(&["k1".into()]).await.unwrap();
+        assert_eq!(usage[0].tokens_signed, 2);
+        assert!(usage[0].live_tokens_until.unwrap() >= 1_100);
+    }
+
+    #[tokio::test]
+    async fn a_retired_key_settles_to_its_exact_latest_expiry() {
+        let (ledger, store) = ledger().await;
+        ledger.record("k1", 3, 1_000, at(100)).await.unwrap();
+        ledger.flush(Some("k1")).await.unwrap();
+        assert!(store.key_usage("k1").await.unwrap()[0].reserved_until > 1_000);
+        ledger.flush(Some("k2")).await.unwrap();
+        let row = &store.key_usage("k1").await.unwrap()[0];
+        assert_eq!((row.reserved_until, row.tokens_signed), (1_000, 3));
+        // A late signature with the retired key reserves again before it is signed.
+        ledger.record("k1", 1, 1_050, at(150)).await.unwrap();
+        assert!(store.key_usage("k1").await.unwrap()[0].reserved_until >= 1_050);
+    }
+}

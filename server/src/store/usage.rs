@@ -1,0 +1,92 @@
+//! The usage ledger's rows: one per key and per process that signed with it.
+
+use async_trait::async_trait;
+use sqlx::{Row, any::AnyRow};
+
+use super::{
+    SqlStore, StoreError,
+    database::{millis, optional_time},
+};
+use crate::domain::usage::UsageRow;
+
+/// Storing the usage ledger.
+#[async_trait]
+pub trait UsageStore: Send + Sync + 'static {
+    /// Writes one process's row for one key, as it stands (the process is its only writer).
+    async fn write_usage(&self, row: &UsageRow) -> Result<(), StoreError>;
+    /// Every process's rows for `kid`.
+    async fn key_usage(&self, kid: &str) -> Result<Vec<UsageRow>, StoreError>;
+    /// Every process's rows for the keys in `kids`.
+    async fn keys_usage(&self, kids: &[String]) -> Result<Vec<UsageRow>, StoreError>;
+}
+
+const COLUMNS: &str = "kid, writer, tokens_signed, first_signed_at, last_signed_at, \
+                       latest_expiry, reserved_until";
+
+fn usage_from_row(row: &AnyRow) -> Result<UsageRow, StoreError> {
+    let tokens: i64 = row.try_get("tokens_signed")?;
+    Ok(UsageRow {
+        kid: row.try_get("kid")?,
+        writer: row.try_get("writer")?,
+        tokens_signed: u64::try_from(tokens)
+            .map_err(|_| StoreError::Corrupt(format!("tokens_signed {tokens}")))?,
+        first_signed_at: optional_time(row.try_get("first_signed_at")?)?,
+        last_signed_at: optional_time(row.try_get("last_signed_at")?)?,
+        latest_expiry: row.try_get("latest_expiry")?,
+        reserved_until: row.try_get("reserved_until")?,
+    })
+}
+
+#[async_trait]
+impl UsageStore for SqlStore {
+    async fn write_usage(&self, row: &UsageRow) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO key_usage ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (kid, writer) DO UPDATE SET tokens_signed = excluded.tokens_signed, \
+             first_signed_at = excluded.first_signed_at, last_signed_at = excluded.last_signed_at, \
+             latest_expiry = excluded.latest_expiry, reserved_until = excluded.reserved_until"
+        ))
+        .bind(&row.kid)
+        .bind(&row.writer)
+        .bind(i64::try_from(row.tokens_signed).unwrap_or(i64::MAX))
+        .bind(row.first_signed_at.map(millis))
+        .bind(row.last_signed_at.map(millis))
+        .bind(row.latest_expiry)
+        .bind(row.reserved_until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn key_usage(&self, kid: &str) -> Result<Vec<UsageRow>, StoreError> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM key_usage WHERE kid = $1"))
+            .bind(kid)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(usage_from_row)
+            .collect()
+    }
+
+    async fn keys_usage(&self, kids: &[String]) -> Result<Vec<UsageRow>, StoreError> {
+        if kids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A short list (the keys a page shows): one placeholder per kid.
+        let placeholders: Vec<String> = (1..=kids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM key_usage WHERE kid IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for kid in kids {
+            query = query.bind(kid);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(usage_from_row)
+            .collect()
+    }
+}
