@@ -9,9 +9,18 @@
 # (requests/s, p50, p99, ratio Signet/peer, budget) and writes it, with the growth table, memory,
 # WASM size and time to interactive, to bench/results/run-<date>.md.
 #
+# The signing service has its own table: signed JWTs per second through POST /api/v2/jwt/sign
+# (bench/sign.lua: one ID token's claims, a bearer token with sign:tokens) beside Signet's and the
+# peer's token endpoints at the same connection count, signatures per second through
+# POST /api/v2/jwt/sign-batch (100 claim sets per request), each as a share of the RSA-2048
+# ceiling that `openssl speed -multi <cores> rsa2048` measures on this machine.
+#
 # Knobs (environment): DURATION (10s per row), CONNECTIONS (32), THREADS (2), ROTATIONS (50
-# measured rotations per level), LEVELS ("10 100 1000" previous keys), SKIP_BUILD=1 to use the
-# binaries already built. Everything stops by itself; nothing leaves 127.0.0.1.
+# measured rotations per level), LEVELS ("10 100 1000" previous keys), SIGN_CONNECTIONS (16, for
+# the sign and token-endpoint rows of the signing table), BATCH_CONNECTIONS (4), BATCH_SIZE (100),
+# SKIP_BUILD=1 to use the binaries already built, SIGN_ONLY=1 to measure only the signing table
+# (about a minute; written to bench/results/sign-<date>.md). Everything stops by itself; nothing
+# leaves 127.0.0.1.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +31,14 @@ connections=${CONNECTIONS:-32}
 threads=${THREADS:-2}
 samples=${ROTATIONS:-50}
 levels=${LEVELS:-10 100 1000}
+sign_connections=${SIGN_CONNECTIONS:-16}
+batch_connections=${BATCH_CONNECTIONS:-4}
+batch_size=${BATCH_SIZE:-100}
+cores=$(nproc)
+# The signing client's policy: the audience bench/sign.lua signs for, and a lifetime above the
+# exp it asks for (now + 3000 s).
+sign_audience=https://app.example
+sign_max_lifetime=3600
 signet_port=39517
 peer_port=39518
 hello_port=39519
@@ -44,7 +61,9 @@ fi
 bin=target/release/signet
 hello_bin=target/release/examples/hello
 [ -x "$bin" ] || die "no binary at $bin (run make build)"
-[ -x "$hello_bin" ] || die "no binary at $hello_bin (cargo build --release -p server --example hello)"
+# The signing table alone (SIGN_ONLY=1) needs no bare axum ceiling.
+[ -n "${SIGN_ONLY:-}" ] || [ -x "$hello_bin" ] ||
+    die "no binary at $hello_bin (cargo build --release -p server --example hello)"
 for tool in wrk curl openssl node brotli gzip; do
     command -v "$tool" >/dev/null || die "$tool is missing (make tools installs it)"
 done
@@ -86,6 +105,12 @@ unset SIGNET_DATABASE_URL SIGNET_MASTER_KEY_FILE SIGNET_TLS_CERT_FILE SIGNET_TLS
 client=$("$bin" clients create --name bench --scopes "read:signing_keys create:signing_keys update:signing_keys")
 client_id=$(sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p' <<<"$client")
 client_secret=$(sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p' <<<"$client")
+# The signing service's client: sign:tokens only, for the app's audience, up to an hour.
+signer=$("$bin" clients create --name bench-signer --scopes "sign:tokens" \
+    --audiences "$sign_audience" --max-lifetime "$sign_max_lifetime")
+signer_id=$(sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p' <<<"$signer")
+signer_secret=$(sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p' <<<"$signer")
+[ -n "$signer_id" ] && [ -n "$signer_secret" ] || die "cannot create the signing client: $signer"
 "$bin" serve >"$work/signet.log" 2>&1 &
 signet_pid=$!
 pids+=("$signet_pid")
@@ -97,9 +122,11 @@ pids+=("$!")
 wait_for "$peer/jwks" "the oidc-provider peer" "$work/peer.log"
 
 # --- the ceiling: bare axum ---
-HELLO_ADDR="127.0.0.1:$hello_port" "$hello_bin" >"$work/hello.log" 2>&1 &
-pids+=("$!")
-wait_for "$hello/" "the bare axum server" "$work/hello.log"
+if [ -z "${SIGN_ONLY:-}" ]; then
+    HELLO_ADDR="127.0.0.1:$hello_port" "$hello_bin" >"$work/hello.log" 2>&1 &
+    pids+=("$!")
+    wait_for "$hello/" "the bare axum server" "$work/hello.log"
+fi
 
 # Let the start-up work (spare keys, the peer's workers) finish before anything is measured.
 sleep 3
@@ -110,6 +137,10 @@ idle_rss=$(rss_mb)
 signet_token_body="grant_type=client_credentials&client_id=$client_id&client_secret=$client_secret&audience=https://bench.signet.test/api/v2/"
 token=$(curl -fs "$signet/oauth/token" -d "$signet_token_body" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || die "Signet issued no token"
+signer_token=$(curl -fs "$signet/oauth/token" \
+    -d "grant_type=client_credentials&client_id=$signer_id&client_secret=$signer_secret&audience=https://bench.signet.test/api/v2/" |
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$signer_token" ] || die "Signet issued no token to the signing client"
 peer_token_body="grant_type=client_credentials&client_id=bench&client_secret=bench-secret-bench-secret-bench-secret&scope=read:signing_keys"
 peer_token=$(curl -fs "$peer/token" -d "$peer_token_body" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 [ "$(tr -cd . <<<"$peer_token" | wc -c)" -eq 2 ] || die "the peer issued no JWT access token"
@@ -136,7 +167,7 @@ ms() {
 # One wrk run: prints "requests/s p50-ms p99-ms"; any non-2xx/3xx answer stops the benchmark.
 measure() {
     local out rps p50 p99
-    out=$(wrk -t"$threads" -c"$connections" -d"${WRK_DURATION:-$duration}" --latency "$@")
+    out=$(wrk -t"$threads" -c"${WRK_CONNECTIONS:-$connections}" -d"${WRK_DURATION:-$duration}" --latency "$@")
     if grep -q 'Non-2xx or 3xx responses\|Socket errors' <<<"$out"; then
         say "errors during: $*"
         die "$out"
@@ -176,6 +207,82 @@ check() {
     if awk "BEGIN { exit !($2) }"; then printf '✅ %s' "$1"; else printf '❌ %s' "$1"; fi
 }
 
+# The RSA-2048 signing ceiling of this machine: sign/s of `openssl speed` on every core. The
+# column is found by its header ("sign/s"), which OpenSSL 3.0 and later versions place differently.
+openssl_ceiling() {
+    openssl speed -seconds 5 -multi "$cores" rsa2048 2>/dev/null | awk '
+        !col && / sign\/s / { for (i = 1; i <= NF; i++) if ($i == "sign/s") col = i; next }
+        col && /^rsa +2048 bits/ { v = $(col + 3) }
+        END { if (v == "") exit 1; printf "%.0f", v }'
+}
+
+# `sign_check URL BODY TOKENS`: one request as bench/sign.lua will send it must answer 201 with
+# TOKENS signed JWTs, or the benchmark stops with Signet's answer.
+sign_check() {
+    local answer status jwts
+    answer=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $signer_token" \
+        -H 'Content-Type: application/json' --data-binary "$2" "$1")
+    status=${answer##*$'\n'}
+    jwts=$(grep -o '"jwt": *"[^"]*\.[^"]*\.[^"]*"' <<<"$answer" | wc -l)
+    [ "$status" = 201 ] && [ "$jwts" -eq "$3" ] || die "POST $1 answered $status, not $3 JWTs: ${answer%$'\n'*}"
+}
+
+# The signing table: sign and token endpoints at $sign_connections connections, the batch at
+# $batch_connections; needs $openssl_sign. Sets sign_table and sign_summary.
+sign_bench() {
+    local exp one batch_body r i
+    local sign_rps sign_p50 sign_p99 otok_rps otok_p50 otok_p99 ptok_rps ptok_p50 ptok_p99
+    local batch_rps batch_p50 batch_p99 batch_sigs
+    exp=$(($(date +%s) + 3000))
+    one="{\"sub\":\"user-1\",\"aud\":\"$sign_audience\",\"exp\":$exp,\"email\":\"a@example.com\"}"
+    sign_check "$signet/api/v2/jwt/sign" "{\"claims\":$one}" 1
+    batch_body="{\"claims\":$one}"
+    for ((i = 1; i < batch_size; i++)); do batch_body+=",{\"claims\":$one}"; done
+    sign_check "$signet/api/v2/jwt/sign-batch" "{\"tokens\":[$batch_body]}" "$batch_size"
+
+    say "signing: /api/v2/jwt/sign, /oauth/token and the peer's /token at $sign_connections connections"
+    export SIGN_TOKEN=$signer_token SIGN_AUDIENCE=$sign_audience SIGN_LIFETIME=3000
+    r=$(WRK_CONNECTIONS=$sign_connections SIGN_BATCH=0 measure -s bench/sign.lua "$signet/api/v2/jwt/sign")
+    read -r sign_rps sign_p50 sign_p99 <<<"$r"
+    r=$(WRK_CONNECTIONS=$sign_connections measure -s "$work/signet-token.lua" "$signet/oauth/token")
+    read -r otok_rps otok_p50 otok_p99 <<<"$r"
+    r=$(WRK_CONNECTIONS=$sign_connections measure -s "$work/peer-token.lua" "$peer/token")
+    read -r ptok_rps ptok_p50 ptok_p99 <<<"$r"
+    say "signing: /api/v2/jwt/sign-batch, $batch_size claim sets a request, at $batch_connections connections"
+    r=$(WRK_CONNECTIONS=$batch_connections SIGN_BATCH=$batch_size measure -s bench/sign.lua "$signet/api/v2/jwt/sign-batch")
+    read -r batch_rps batch_p50 batch_p99 <<<"$r"
+    batch_sigs=$((batch_rps * batch_size))
+
+    sign_table="| row | connections | requests/s | p50 | p99 | signatures/s | of the openssl ceiling |
+|---|---:|---:|---:|---:|---:|---:|
+| \`POST /api/v2/jwt/sign\` (one ID token) | $sign_connections | $(fmt "$sign_rps") | $sign_p50 ms | $sign_p99 ms | $(fmt "$sign_rps") | $(pct "$sign_rps" "$openssl_sign") |
+| \`POST /api/v2/jwt/sign-batch\` ($batch_size claim sets) | $batch_connections | $(fmt "$batch_rps") | $batch_p50 ms | $batch_p99 ms | $(fmt "$batch_sigs") | $(pct "$batch_sigs" "$openssl_sign") |
+| \`POST /oauth/token\` (client_credentials) | $sign_connections | $(fmt "$otok_rps") | $otok_p50 ms | $otok_p99 ms | $(fmt "$otok_rps") | $(pct "$otok_rps" "$openssl_sign") |
+| peer: oidc-provider \`POST /token\` | $sign_connections | $(fmt "$ptok_rps") | $ptok_p50 ms | $ptok_p99 ms | $(fmt "$ptok_rps") | $(pct "$ptok_rps" "$openssl_sign") |
+| ceiling: \`openssl speed -multi $cores rsa2048\` | | | | | $(fmt "$openssl_sign") | 100% |"
+    sign_summary="Signed JWTs: $(fmt "$sign_rps")/s through the sign API ($(pct "$sign_rps" "$openssl_sign") of openssl, $(ratio "$sign_rps" "$ptok_rps") the peer's token endpoint, $(ratio "$sign_rps" "$otok_rps") Signet's own); $(fmt "$batch_sigs") signatures/s in batches of $batch_size ($(pct "$batch_sigs" "$openssl_sign") of openssl)."
+}
+
+date=$(date -u +%Y-%m-%d)
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+machine="$cores cores ($cpu), $(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+
+if [ -n "${SIGN_ONLY:-}" ]; then
+    say "openssl speed -seconds 5 -multi $cores rsa2048"
+    openssl_sign=$(openssl_ceiling) || die "cannot read sign/s from openssl speed"
+    sign_bench
+    report="# Signet signing benchmark, $date
+
+$machine; wrk -t$threads -d$duration on the same machine; release build, logging at info. Peer: oidc-provider $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node.js $(node --version), one worker per core.
+
+$sign_table
+
+$sign_summary"
+    mkdir -p bench/results
+    printf '%s\n' "$report" | tee "bench/results/sign-$date.md"
+    exit 0
+fi
+
 say "measuring (wrk -t$threads -c$connections -d$duration per row)"
 r=$(measure "$signet/.well-known/jwks.json")
 read -r jwks_rps jwks_p50 jwks_p99 <<<"$r"
@@ -194,8 +301,11 @@ read -r ssr_rps ssr_p50 ssr_p99 <<<"$r"
 r=$(measure "$hello/")
 read -r hello_rps hello_p50 hello_p99 <<<"$r"
 load_peak=$(peak_mb)
-say "openssl speed -multi 2 rsa2048"
-openssl_sign=$(openssl speed -multi 2 -seconds 10 rsa2048 2>/dev/null | awk '/^rsa +2048 bits/ {v = $(NF - 1)} END {printf "%.0f", v}')
+say "openssl speed -seconds 5 -multi $cores rsa2048"
+openssl_sign=$(openssl_ceiling) || die "cannot read sign/s from openssl speed"
+
+# --- the signing service ---
+sign_bench
 
 # --- the dashboard's weight, and its time to interactive on a fresh tenant ---
 say "time to interactive in headless Chromium"
@@ -241,9 +351,6 @@ rotate_p99=${growth_rotate_p99s[0]}
 worst_rotate_p50=$(printf '%s\n' "${growth_rotate_p50s[@]}" | sort -g | tail -n 1)
 worst_rotate_p99=$(printf '%s\n' "${growth_rotate_p99s[@]}" | sort -g | tail -n 1)
 
-
-date=$(date -u +%Y-%m-%d)
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 peer_version=$(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version')
 table="| row | Signet requests/s | p50 | p99 | peer requests/s | peer p50 | peer p99 | Signet/peer | budget |
 |---|---:|---:|---:|---:|---:|---:|---:|---|
@@ -254,13 +361,19 @@ table="| row | Signet requests/s | p50 | p99 | peer requests/s | peer p50 | peer
 | rotate latency ($samples rotations 0.25 s apart, from ${levels%% *} previous keys) | — | $rotate_p50 ms | $rotate_p99 ms | — | — | — | — | $(check "p50 ≤ 20 ms, p99 ≤ 100 ms, at every level" "$worst_rotate_p50 <= 20 && $worst_rotate_p99 <= 100") |
 | dashboard page, signed in (server render) | $(fmt "$ssr_rps") | $ssr_p50 ms | $ssr_p99 ms | — | — | — | — | $(check "≥ 1,500 pages/s" "$ssr_rps >= 1500") |
 | ceiling: bare axum \"hello\" | $(fmt "$hello_rps") | $hello_p50 ms | $hello_p99 ms | | | | | |
-| ceiling: \`openssl speed -multi 2 rsa2048\` | $(fmt "$openssl_sign") sign/s | | | | | | | |"
+| ceiling: \`openssl speed -multi $cores rsa2048\` | $(fmt "$openssl_sign") sign/s | | | | | | | |"
 
 report="# Signet benchmark, $date
 
-$(nproc) cores ($cpu), $(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); wrk -t$threads -c$connections -d$duration on the same machine; release build, logging at info. Peer: oidc-provider $peer_version on Node.js $(node --version), one worker per core.
+$machine; wrk -t$threads -c$connections -d$duration on the same machine; release build, logging at info. Peer: oidc-provider $peer_version on Node.js $(node --version), one worker per core.
 
 $table
+
+Signing service (wrk -t$threads -d$duration; the sign and token rows at $sign_connections connections, the batch at $batch_connections):
+
+$sign_table
+
+$sign_summary
 
 Memory (resident): $(check "idle $idle_rss MB (≤ 60 MB)" "$idle_rss <= 60"); $(check "peak under the load above $load_peak MB (≤ 150 MB)" "$load_peak <= 150"); after the growth runs $after_rss MB.
 

@@ -31,7 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TENANT_DOMAIN = "compat.signet.test"
 ISSUER = f"https://{TENANT_DOMAIN}/"
 AUDIENCE = f"https://{TENANT_DOMAIN}/api/v2/"
-ALL_SCOPES = "read:signing_keys create:signing_keys update:signing_keys"
+SIGNING_KEY_SCOPES = "read:signing_keys create:signing_keys update:signing_keys"
+CLIENT_SCOPES = "create:clients read:clients delete:clients"
+ALL_SCOPES = f"{SIGNING_KEY_SCOPES} {CLIENT_SCOPES}"
 HEALTH_TIMEOUT_S = 60.0
 HTTP_TIMEOUT_S = 30.0
 
@@ -54,9 +56,17 @@ def signet_env(data_dir: Path, addr: str | None = None) -> dict[str, str]:
     env["SIGNET_DATA_DIR"] = str(data_dir)
     env["SIGNET_TENANT_DOMAIN"] = TENANT_DOMAIN
     env["SIGNET_ROTATION_LIMIT_PER_DAY"] = "100"
+    # The test clock: the server's (and the CLI's) time is the system time plus the seconds in
+    # this file, re-read on every clock read; a missing file is 0. Only test_signing.py writes it,
+    # and puts it back to 0 before it returns.
+    env["SIGNET_TEST_CLOCK_FILE"] = str(clock_file(data_dir.parent))
     if addr is not None:
         env["SIGNET_ADDR"] = addr
     return env
+
+
+def clock_file(workdir: Path) -> Path:
+    return workdir / "clock-offset-seconds"
 
 
 def free_port() -> int:
@@ -85,6 +95,11 @@ class Server:
     @property
     def token_url(self) -> str:
         return f"{self.base_url}/oauth/token"
+
+    @property
+    def clock_file(self) -> Path:
+        """SIGNET_TEST_CLOCK_FILE: write an integer number of seconds to move Signet's clock."""
+        return clock_file(self.workdir)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -188,7 +203,8 @@ def run_cli(server: Server, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def machine_client(server: Server) -> MachineClient:
-    """A machine-to-machine client with all three signing-key scopes, made with the CLI."""
+    """A machine-to-machine client with the three signing-key scopes and the three client
+    scopes (create:clients read:clients delete:clients), made with the CLI."""
     result = run_cli(server, "clients", "create", "--name", "compat", "--scopes", ALL_SCOPES)
     if result.returncode != 0:
         pytest.fail(
