@@ -5,6 +5,7 @@
 set -euo pipefail
 : "${SIGNET_DATA_DIR:?set by playwright.config.ts}"
 : "${E2E_SIGNET_BIN:?set by playwright.config.ts}"
+: "${SIGNET_TEST_CLOCK_FILE:?set by playwright.config.ts}"
 
 if [ ! -x "$E2E_SIGNET_BIN" ]; then
     echo "start-server.sh: $E2E_SIGNET_BIN not found: build it first (make e2e, or cargo leptos build --release)" >&2
@@ -20,5 +21,11 @@ fi
 rm -rf "$SIGNET_DATA_DIR"
 mkdir -p "$SIGNET_DATA_DIR"
 touch "$marker"
+
+# The test clock (server and CLI run this many seconds ahead of the system clock) starts at 0; the
+# stories move it forward by writing into the file (a bare integer, no newline). By default it lives
+# in the directory just emptied.
+mkdir -p "$(dirname "$SIGNET_TEST_CLOCK_FILE")"
+printf '0' >"$SIGNET_TEST_CLOCK_FILE"
 
 exec "$E2E_SIGNET_BIN" serve

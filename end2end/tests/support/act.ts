@@ -1,8 +1,16 @@
 // What the operator (and the test, on the operator's behalf) does: open pages, run the CLI.
 import { execFileSync } from 'node:child_process';
-import type { APIRequestContext, Page } from '@playwright/test';
+import { renameSync, writeFileSync } from 'node:fs';
+import type { APIRequestContext, APIResponse, Page } from '@playwright/test';
 import { expect } from './fixtures';
-import { operatorPassword, repoRoot, signetBinary, signetEnvironment } from './environment';
+import {
+  clockFile,
+  managementAudience,
+  operatorPassword,
+  repoRoot,
+  signetBinary,
+  signetEnvironment,
+} from './environment';
 import * as check from './check';
 import * as find from './find';
 
@@ -171,4 +179,114 @@ export async function watchListedKeyCount(page: Page): Promise<void> {
       record.signetFewestKeyRows = Math.min(record.signetFewestKeyRows, rows());
     }).observe(document.body, { childList: true, subtree: true, attributes: true });
   });
+}
+
+/** Rotates from Rotation Settings: Rotate Key, then Rotate in the confirmation dialog. */
+export async function rotateFromPage(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Rotate Key', exact: true }).click();
+  await expect(find.confirmDialog(page)).toBeVisible();
+  await confirm(page, 'Rotate');
+}
+
+/** A machine client as `signet clients create` prints it (the secret is shown only then). */
+export interface MachineClient {
+  client_id: string;
+  client_secret: string;
+  scopes: string[] | string;
+  signing_policy?: { audiences: string[]; max_lifetime_seconds: number };
+}
+
+/** Client names are unique per story run, so a story never depends on clients an earlier one made. */
+let clientsMade = 0;
+function clientName(base: string): string {
+  clientsMade += 1;
+  return `${base}-${Date.now().toString(36)}-${clientsMade}`;
+}
+
+/**
+ * `signet clients create --name … --scopes "…"` (with `--audiences "…" --max-lifetime N` for a signing
+ * policy), as an operator would next to the running server; returns the printed client.
+ */
+export function createClient(
+  base: string,
+  scopes: string[],
+  policy?: { audiences: string[]; maxLifetimeSeconds: number },
+): MachineClient {
+  const args = ['clients', 'create', '--name', clientName(base), '--scopes', scopes.join(' ')];
+  if (policy) {
+    args.push('--audiences', policy.audiences.join(' '), '--max-lifetime', String(policy.maxLifetimeSeconds));
+  }
+  const printed = signet(...args);
+  try {
+    return JSON.parse(printed) as MachineClient;
+  } catch (error) {
+    throw new Error(`signet ${args.join(' ')} did not print JSON (${String(error)}): ${printed}`);
+  }
+}
+
+/** A client that manages signing keys through the Management API (read, rotate, revoke, usage). */
+export function createKeyManager(): MachineClient {
+  return createClient('e2e-key-manager', ['read:signing_keys', 'create:signing_keys', 'update:signing_keys']);
+}
+
+/** A client that may sign tokens for `audiences`, for at most `maxLifetimeSeconds` each. */
+export function createSigningClient(audiences: string[], maxLifetimeSeconds = 3600): MachineClient {
+  return createClient('e2e-signer', ['sign:tokens'], { audiences, maxLifetimeSeconds });
+}
+
+/** POST /oauth/token (client credentials, form body): a bearer token, signed by the current key. */
+export async function getToken(request: APIRequestContext, client: MachineClient): Promise<string> {
+  const response = await request.post('/oauth/token', {
+    form: {
+      grant_type: 'client_credentials',
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      audience: managementAudience,
+    },
+  });
+  expect(response.status(), `POST /oauth/token: ${await response.text()}`).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** POST /api/v2/jwt/sign with `body` as sent (a refusal is a response too, so it is returned as is). */
+export async function signJwt(request: APIRequestContext, token: string, body: unknown): Promise<APIResponse> {
+  return request.post('/api/v2/jwt/sign', { headers: { Authorization: `Bearer ${token}` }, data: body });
+}
+
+/** POST /api/v2/jwt/sign-batch with `body` as sent. */
+export async function signJwtBatch(request: APIRequestContext, token: string, body: unknown): Promise<APIResponse> {
+  return request.post('/api/v2/jwt/sign-batch', { headers: { Authorization: `Bearer ${token}` }, data: body });
+}
+
+/** POST /api/v2/keys/signing/rotate; returns the kid of the key that is current now. */
+export async function rotateWithApi(request: APIRequestContext, token: string): Promise<string> {
+  const response = await request.post('/api/v2/keys/signing/rotate', { headers: { Authorization: `Bearer ${token}` } });
+  expect(response.status(), `POST /api/v2/keys/signing/rotate: ${await response.text()}`).toBe(201);
+  return ((await response.json()) as { kid: string }).kid;
+}
+
+/** PUT /api/v2/keys/signing/{kid}/revoke, then waits until the server stops publishing that key. */
+export async function revokeWithApi(request: APIRequestContext, token: string, kid: string): Promise<void> {
+  const response = await request.put(`/api/v2/keys/signing/${encodeURIComponent(kid)}/revoke`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  expect(response.status(), `PUT /api/v2/keys/signing/${kid}/revoke: ${await response.text()}`).toBe(200);
+  await waitForJwks(request, (kids) => !kids.includes(kid), `${kid} leaves the JWKS after PUT …/revoke`);
+}
+
+/**
+ * Time passes: from now on the server (and the CLI) run `seconds` ahead of the system clock. The
+ * offset is absolute, not added to the last one; `0` brings the clock back. Nothing sleeps.
+ */
+export function setServerClockAhead(seconds: number): void {
+  // Written aside and renamed over the file: the server re-reads it on every clock read and must never
+  // catch it half written.
+  const written = `${clockFile}.${process.pid}.tmp`;
+  writeFileSync(written, String(Math.trunc(seconds)));
+  renameSync(written, clockFile);
+}
+
+/** Puts the server clock back on the system clock, for the stories that follow. */
+export function resetServerClock(): void {
+  setServerClockAhead(0);
 }

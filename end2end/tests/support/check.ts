@@ -1,5 +1,5 @@
 // What the operator expects to see. Each check is one sentence of the story.
-import type { APIRequestContext, Page } from '@playwright/test';
+import type { APIRequestContext, APIResponse, Page } from '@playwright/test';
 import { expect } from './fixtures';
 import * as find from './find';
 
@@ -78,4 +78,21 @@ export async function listMatchesJwks(page: Page, request: APIRequestContext): P
 /** Since `act.watchListedKeyCount`, the List of Valid Keys never showed fewer than a current and a next key. */
 export async function listNeverEmptied(page: Page): Promise<void> {
   expect(await find.fewestListedKeys(page), 'the fewest rows the List of Valid Keys showed').toBeGreaterThanOrEqual(2);
+}
+
+/**
+ * Signet refused the request with `status` and Auth0's error body: `errorCode` names the rule, and the
+ * message says it in words (matching `mentions`).
+ */
+export async function refused(
+  response: APIResponse,
+  errorCode: string,
+  { status = 400, mentions }: { status?: number; mentions?: RegExp } = {},
+): Promise<void> {
+  const text = await response.text();
+  expect(response.status(), `refused as ${errorCode}: ${text}`).toBe(status);
+  const body = JSON.parse(text) as { statusCode: number; error: string; message: string; errorCode: string };
+  expect(body, 'an Auth0 error body').toMatchObject({ statusCode: status, errorCode });
+  expect(typeof body.error).toBe('string');
+  expect(body.message, 'the message says which rule').toMatch(mentions ?? /\S/);
 }

@@ -11,6 +11,13 @@ export const signetBinary = process.env.E2E_SIGNET_BIN ?? path.join(repoRoot, 't
 /** Emptied by start-server.sh before each run, so every run starts with a freshly provisioned tenant. */
 export const dataDir = process.env.E2E_DATA_DIR ?? path.join(repoRoot, 'end2end', '.e2e-data');
 
+/**
+ * The test clock: the server and the CLI read the integer number of seconds in this file and run that
+ * far ahead of the system clock. It lives in the data directory, so start-server.sh's emptying resets
+ * it, and start-server.sh writes "0" into it before the server starts. Stories move time only through it.
+ */
+export const clockFile = process.env.E2E_CLOCK_FILE ?? path.join(dataDir, 'test-clock');
+
 export const siteRoot = path.join(repoRoot, 'target', 'site');
 export const screenshotsDir = path.join(repoRoot, 'docs', 'screenshots');
 
@@ -18,6 +25,10 @@ export const port = Number(process.env.E2E_PORT ?? 3400);
 export const listenAddr = `127.0.0.1:${port}`;
 export const baseURL = `http://${listenAddr}`;
 export const tenantDomain = 'e2e.signet.test';
+/** The `iss` of every token the tenant signs. */
+export const issuer = `https://${tenantDomain}/`;
+/** The audience of Management API tokens from /oauth/token. */
+export const managementAudience = `https://${tenantDomain}/api/v2/`;
 /** The dashboard's operator password for this suite's server. */
 export const operatorPassword = 'e2e operator password';
 
@@ -29,6 +40,8 @@ export const signetSettings: Record<string, string> = {
   SIGNET_ADMIN_PASSWORD: operatorPassword,
   // The stories rotate from the page more than the default five times a day allows.
   SIGNET_ROTATION_LIMIT_PER_DAY: '100',
+  // Server and CLI share one clock, which the stories move forward by writing into this file.
+  SIGNET_TEST_CLOCK_FILE: clockFile,
 };
 
 /** Where the server finds the site that cargo-leptos built (it runs outside cargo-leptos). */

@@ -1,5 +1,7 @@
 // Finding things on the Signing Keys page and in Signet's public endpoints. No actions, no assertions.
+import { readFileSync } from 'node:fs';
 import type { APIRequestContext, Locator, Page } from '@playwright/test';
+import { clockFile } from './environment';
 
 export type ValidKeyState = 'current' | 'next' | 'previous';
 
@@ -103,4 +105,74 @@ export const menuItem = (page: Page, kid: string, name: string): Locator =>
 /** The fewest rows the List of Valid Keys had at any moment since `act.watchListedKeyCount`. */
 export async function fewestListedKeys(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { signetFewestKeyRows: number }).signetFewestKeyRows);
+}
+
+/** A key row's usage cell: how many tokens the key signed and, on previous keys, whether any is still live. */
+export const keyUsage = (page: Page, kid: string): Locator => keyRow(page, kid).getByTestId('key-usage');
+
+/** A key row's usage cell as read off the page. */
+export interface ShownUsage {
+  tokensSigned: string | null;
+  safeToRevoke: string | null;
+  liveUntil: string | null;
+  text: string;
+}
+
+/** The usage cell of `kid`'s row as the page shows it now (read without waiting), or null if not listed. */
+export async function shownUsage(page: Page, kid: string): Promise<ShownUsage | null> {
+  const cells = await keyUsage(page, kid).evaluateAll((elements) =>
+    elements.map((cell) => ({
+      tokensSigned: cell.getAttribute('data-tokens-signed'),
+      safeToRevoke: cell.getAttribute('data-safe-to-revoke'),
+      liveUntil: cell.getAttribute('data-live-until'),
+      text: (cell.textContent ?? '').replace(/\s+/g, ' ').trim(),
+    })),
+  );
+  return cells[0] ?? null;
+}
+
+/** GET /api/v2/keys/signing/{kid}/usage, as the Management API reports it. */
+export interface KeyUsage {
+  kid: string;
+  tokens_signed: number;
+  first_signed_at: string | null;
+  last_signed_at: string | null;
+  live_tokens_until: string | null;
+  safe_to_revoke: boolean;
+}
+
+export async function usage(request: APIRequestContext, token: string, kid: string): Promise<KeyUsage> {
+  const response = await request.get(`/api/v2/keys/signing/${encodeURIComponent(kid)}/usage`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (response.status() !== 200) {
+    throw new Error(`GET /api/v2/keys/signing/${kid}/usage: HTTP ${response.status()} ${await response.text()}`);
+  }
+  return (await response.json()) as KeyUsage;
+}
+
+/** The kid of the current key, as GET /api/v2/keys/signing reports it. */
+export async function currentKidFromApi(request: APIRequestContext, token: string): Promise<string> {
+  const response = await request.get('/api/v2/keys/signing', { headers: { Authorization: `Bearer ${token}` } });
+  if (response.status() !== 200) throw new Error(`GET /api/v2/keys/signing: HTTP ${response.status()}`);
+  const keys = (await response.json()) as { kid: string; current: boolean }[];
+  const current = keys.find((key) => key.current);
+  if (!current) throw new Error(`no current key in ${JSON.stringify(keys)}`);
+  return current.kid;
+}
+
+/** How many seconds the server's test clock runs ahead of the system clock (missing or empty file: 0). */
+export function serverClockAhead(): number {
+  let written = '';
+  try {
+    written = readFileSync(clockFile, 'utf8').trim();
+  } catch {
+    return 0;
+  }
+  return written === '' ? 0 : Number.parseInt(written, 10);
+}
+
+/** The server's "now", in whole seconds since the epoch (what `exp` is measured against). */
+export function serverNow(): number {
+  return Math.floor(Date.now() / 1000) + serverClockAhead();
 }
