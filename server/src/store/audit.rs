@@ -41,13 +41,15 @@ pub trait AuditLog: Send + Sync + 'static {
 
 pub(super) async fn insert_audit(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant: &str,
     seq: i64,
     entry: &AuditEntry<'_>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO audit_events (seq, at, actor, action, kid, remote_addr, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_events (tenant_id, seq, at, actor, action, kid, remote_addr, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
+    .bind(tenant)
     .bind(seq)
     .bind(millis(entry.at))
     .bind(&entry.actor.name)
@@ -65,8 +67,9 @@ impl AuditLog for SqlStore {
     async fn audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, at, actor, action, kid, remote_addr, detail FROM audit_events \
-             ORDER BY seq DESC LIMIT $1",
+             WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2",
         )
+        .bind(self.tenant())
         .bind(sql_limit(limit))
         .fetch_all(&self.pool)
         .await?;

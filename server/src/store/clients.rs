@@ -53,7 +53,8 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
 impl ClientStore for SqlStore {
     async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         let result = sqlx::query(&format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO clients ({CLIENT_COLUMNS}, tenant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&client.client_id)
         .bind(&client.name)
@@ -63,6 +64,7 @@ impl ClientStore for SqlStore {
         .bind(millis(client.created_at))
         .bind(client.signing_policy.audiences.join(" "))
         .bind(i64::from(client.signing_policy.max_lifetime_seconds))
+        .bind(self.tenant())
         .execute(&self.pool)
         .await;
         match result {
@@ -76,8 +78,9 @@ impl ClientStore for SqlStore {
 
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id = $2"
         ))
+        .bind(self.tenant())
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?
@@ -88,8 +91,10 @@ impl ClientStore for SqlStore {
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id"
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE tenant_id = $1 \
+             ORDER BY created_at, client_id"
         ))
+        .bind(self.tenant())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -98,7 +103,8 @@ impl ClientStore for SqlStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+        let deleted = sqlx::query("DELETE FROM clients WHERE tenant_id = $1 AND client_id = $2")
+            .bind(self.tenant())
             .bind(client_id)
             .execute(&self.pool)
             .await?;

@@ -22,9 +22,28 @@ pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(super) pool: AnyPool,
+    /// The tenant whose keys, clients and audit trail this handle reads and writes.
+    tenant: std::sync::Arc<str>,
 }
 
+/// The tenant every database has: the one that existed before there were several.
+pub const DEFAULT_TENANT: &str = "default";
+
 impl SqlStore {
+    /// The same database, scoped to `tenant` (its id): keys, key-set version, clients and audit
+    /// events of that tenant only. The connection pool is shared.
+    pub fn for_tenant(&self, tenant: &str) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            tenant: tenant.into(),
+        }
+    }
+
+    /// The id of the tenant this handle is scoped to.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and brings the schema up to date.
     /// A SQLite file is created when missing.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -65,7 +84,10 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            tenant: DEFAULT_TENANT.into(),
+        })
     }
 
     /// The connection pool, for tools and tests that inspect the schema directly.

@@ -67,18 +67,26 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub(super) struct SqlKeyChange {
     tx: Tx,
     version: i64,
+    /// The tenant whose keys change.
+    tenant: String,
 }
 
 impl SqlKeyChange {
-    pub(super) async fn begin(pool: &AnyPool) -> Result<Self, StoreError> {
+    pub(super) async fn begin(pool: &AnyPool, tenant: &str) -> Result<Self, StoreError> {
         let mut tx = pool.begin().await?;
         // Writing first takes the lock at once, so concurrent changes queue instead of deadlocking.
         let version: i64 = sqlx::query_scalar(
-            "UPDATE keyset SET version = version + 1 WHERE id = 1 RETURNING version",
+            "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 RETURNING version",
         )
-        .fetch_one(&mut *tx)
-        .await?;
-        Ok(Self { tx, version })
+        .bind(tenant)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("tenant {tenant:?} has no key set")))?;
+        Ok(Self {
+            tx,
+            version,
+            tenant: tenant.to_owned(),
+        })
     }
 }
 
@@ -89,15 +97,20 @@ impl KeyChange for SqlKeyChange {
     }
 
     async fn key_count(&mut self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
-            .fetch_one(&mut *self.tx)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE tenant_id = $1")
+                .bind(&self.tenant)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
     }
 
     async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM signing_keys WHERE state <> 'revoked' OR kid = $1"
+            "SELECT {RECORD_COLUMNS} FROM signing_keys \
+             WHERE tenant_id = $1 AND (state <> 'revoked' OR kid = $2)"
         ))
+        .bind(&self.tenant)
         .bind(also.unwrap_or(""))
         .fetch_all(&mut *self.tx)
         .await?
@@ -112,8 +125,9 @@ impl KeyChange for SqlKeyChange {
     ) -> Result<RotationsInWindow, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS used, MIN(at) AS oldest FROM audit_events \
-             WHERE action IN ('rotate', 'rotate_and_revoke') AND at > $1",
+             WHERE tenant_id = $1 AND action IN ('rotate', 'rotate_and_revoke') AND at > $2",
         )
+        .bind(&self.tenant)
         .bind(millis(since))
         .fetch_one(&mut *self.tx)
         .await?;
@@ -140,7 +154,8 @@ impl KeyChange for SqlKeyChange {
     async fn insert_key(&mut self, key: &NewKey, record: &KeyRecord) -> Result<(), StoreError> {
         let [created_at, current_since, current_until, revoked_at] = record_times(record);
         sqlx::query(&format!(
-            "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO signing_keys ({KEY_COLUMNS}, tenant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&key.kid)
         .bind(record.state.as_str())
@@ -151,6 +166,7 @@ impl KeyChange for SqlKeyChange {
         .bind(current_since)
         .bind(current_until)
         .bind(revoked_at)
+        .bind(&self.tenant)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -166,13 +182,14 @@ impl KeyChange for SqlKeyChange {
         let [_, current_since, current_until, revoked_at] = record_times(record);
         let updated = sqlx::query(&format!(
             "UPDATE signing_keys SET state = $1, current_since = $2, current_until = $3, \
-             revoked_at = $4{erase} WHERE kid = $5"
+             revoked_at = $4{erase} WHERE kid = $5 AND tenant_id = $6"
         ))
         .bind(record.state.as_str())
         .bind(current_since)
         .bind(current_until)
         .bind(revoked_at)
         .bind(&record.kid)
+        .bind(&self.tenant)
         .execute(&mut *self.tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -231,7 +248,7 @@ impl KeyChange for SqlKeyChange {
     }
 
     async fn record(&mut self, entry: &AuditEntry<'_>) -> Result<(), StoreError> {
-        insert_audit(&mut self.tx, self.version, entry).await
+        insert_audit(&mut self.tx, &self.tenant, self.version, entry).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {

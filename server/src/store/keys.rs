@@ -118,12 +118,14 @@ impl SqlStore {
     ) -> Result<StoredKeys, StoreError> {
         // One transaction, so the version and the keys describe the same moment.
         let mut tx = self.pool.begin().await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM keyset WHERE id = 1")
+        let version: i64 = sqlx::query_scalar("SELECT version FROM keysets WHERE tenant_id = $1")
+            .bind(self.tenant())
             .fetch_one(&mut *tx)
             .await?;
         let mut keys = sqlx::query(&format!(
-            "SELECT {columns} FROM signing_keys WHERE state <> 'revoked'"
+            "SELECT {columns} FROM signing_keys WHERE tenant_id = $1 AND state <> 'revoked'"
         ))
+        .bind(self.tenant())
         .fetch_all(&mut *tx)
         .await?
         .iter()
@@ -141,9 +143,10 @@ impl SqlStore {
                 .then_with(|| a.record.kid.cmp(&b.record.kid))
         });
         let revoked = sqlx::query(&format!(
-            "SELECT {columns} FROM signing_keys WHERE state = 'revoked' \
-             ORDER BY revoked_at DESC, kid LIMIT $1"
+            "SELECT {columns} FROM signing_keys WHERE tenant_id = $1 AND state = 'revoked' \
+             ORDER BY revoked_at DESC, kid LIMIT $2"
         ))
+        .bind(self.tenant())
         .bind(sql_limit(revoked_limit))
         .fetch_all(&mut *tx)
         .await?;
@@ -167,8 +170,9 @@ impl KeyStore for SqlStore {
 
     async fn find(&self, kid: &str) -> Result<Option<StoredKey>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = $1"
+            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE tenant_id = $1 AND kid = $2"
         ))
+        .bind(self.tenant())
         .bind(kid)
         .fetch_optional(&self.pool)
         .await?
@@ -179,7 +183,8 @@ impl KeyStore for SqlStore {
 
     async fn version(&self) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT version FROM keyset WHERE id = 1")
+            sqlx::query_scalar("SELECT version FROM keysets WHERE tenant_id = $1")
+                .bind(self.tenant())
                 .fetch_one(&self.pool)
                 .await?,
         )
@@ -191,6 +196,8 @@ impl KeyStore for SqlStore {
     }
 
     async fn begin_change(&self) -> Result<Box<dyn KeyChange>, StoreError> {
-        Ok(Box::new(SqlKeyChange::begin(&self.pool).await?))
+        Ok(Box::new(
+            SqlKeyChange::begin(&self.pool, self.tenant()).await?,
+        ))
     }
 }

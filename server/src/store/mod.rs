@@ -5,7 +5,9 @@
 //! - [`AuditLog`]: the audit events;
 //! - [`ClientStore`]: machine clients and the hashing keys of retired master keys;
 //! - [`OperatorStore`]: the operator password and sign-in sessions;
-//! - [`UsageStore`]: the usage ledger, one row per key and signing process.
+//! - [`UsageStore`]: the usage ledger, one row per key and signing process;
+//! - [`TenantStore`]: the tenants; every other port is scoped to one tenant by the handle
+//!   ([`SqlStore::for_tenant`]).
 //!
 //! [`SqlStore`] implements them all on one connection pool, with one migrator that the backup
 //! check shares. Time comes in as arguments: nothing here reads the clock.
@@ -19,16 +21,18 @@ pub mod master_key_file;
 mod operator;
 mod sealed;
 pub mod sqlite_file;
+mod tenants;
 mod usage;
 
 pub use self::{
     audit::{AuditEntry, AuditEvent, AuditLog},
     clients::ClientStore,
-    database::{SqlStore, is_sqlite},
+    database::{DEFAULT_TENANT, SqlStore, is_sqlite},
     key_change::KeyChange,
     keys::{KeyStore, NewKey, StoredKey, StoredKeys},
     operator::OperatorStore,
     sealed::{SealedRow, SealedSecrets},
+    tenants::{TenantRecord, TenantStore},
     usage::UsageStore,
 };
 
@@ -52,6 +56,9 @@ pub enum StoreError {
     /// A client with that id exists already.
     #[error("a client with that id exists already")]
     DuplicateClient,
+    /// A tenant with that domain or id exists already.
+    #[error("a tenant with that domain exists already")]
+    DuplicateTenant,
 }
 
 /// Every port at once: what one database gives the services.

@@ -17,9 +17,9 @@ use super::{
     sealed::{SealedSecrets, read_client_hash_keys, read_private_keys},
 };
 
-/// Tables every Signet database has.
-const SIGNET_TABLES: [&str; 5] = [
-    "keyset",
+/// Tables every Signet database has (the key-set version lives in `keyset` before tenants,
+/// `keysets` after).
+const SIGNET_TABLES: [&str; 4] = [
     "signing_keys",
     "audit_events",
     "clients",
@@ -126,9 +126,19 @@ async fn contents(conn: &mut AnyConnection) -> anyhow::Result<Contents> {
     let clients = count("SELECT COUNT(*) FROM clients")
         .fetch_one(&mut *conn)
         .await?;
-    let version = count("SELECT version FROM keyset WHERE id = 1")
+    // Every tenant's changes: with one tenant, its key-set version. A backup made before there
+    // were tenants has one `keyset` row instead.
+    let has_tenants = count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'keysets'")
         .fetch_one(&mut *conn)
-        .await?;
+        .await?
+        > 0;
+    let version = count(if has_tenants {
+        "SELECT COALESCE(SUM(version), 0) FROM keysets"
+    } else {
+        "SELECT version FROM keyset WHERE id = 1"
+    })
+    .fetch_one(&mut *conn)
+    .await?;
     let master_key_ids = sqlx::query_scalar(
         "SELECT DISTINCT master_key_id FROM signing_keys WHERE master_key_id IS NOT NULL \
          ORDER BY master_key_id",

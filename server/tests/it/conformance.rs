@@ -13,7 +13,7 @@ use signet::{
         rotation_limit::RotationLimit,
     },
     services::ServiceError,
-    store::{AuditLog, ClientStore, KeyStore, SqlStore, StoreError},
+    store::{AuditLog, ClientStore, KeyStore, SqlStore, StoreError, TenantRecord, TenantStore},
 };
 
 use crate::support::{actor, apply, fixture_key, provision};
@@ -51,6 +51,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    tenants_share_a_database_and_nothing_else,
     provisioning_happens_once,
     rotation_is_persisted,
     revocation_erases_the_private_key,
@@ -387,4 +388,124 @@ async fn concurrent_rotations_keep_the_invariants(store: SqlStore) {
     assert_eq!(count(KeyState::Previous), rotations);
     let events = store.audit_events(100).await.unwrap();
     assert_eq!(events.len(), rotations + 1, "one event per change");
+}
+
+/// Two tenants in one database: each handle sees its own keys, version, audit trail and
+/// clients only, and a rotation in one changes nothing in the other.
+async fn tenants_share_a_database_and_nothing_else(store: SqlStore) {
+    let acme = TenantRecord {
+        id: "t-acme".into(),
+        domain: "acme.example.com".into(),
+        // Stored to the millisecond.
+        created_at: chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap(),
+    };
+    store.create_tenant(&acme).await.unwrap();
+    let taken = TenantRecord {
+        id: "t-other".into(),
+        ..acme.clone()
+    };
+    assert!(matches!(
+        store.create_tenant(&taken).await,
+        Err(StoreError::DuplicateTenant)
+    ));
+    assert_eq!(
+        store.list_tenants().await.unwrap(),
+        std::slice::from_ref(&acme)
+    );
+    let other = store.for_tenant(&acme.id);
+    assert!(provision(&store, fixture_key(0), fixture_key(1)).await);
+    assert!(provision(&other, fixture_key(1), fixture_key(2)).await);
+    let (mine, theirs) = (store.load(10).await.unwrap(), other.load(10).await.unwrap());
+    assert_eq!((mine.keys.len(), theirs.keys.len()), (2, 2));
+    for key in &theirs.keys {
+        assert!(mine.keys.iter().all(|k| k.record.kid != key.record.kid));
+        assert!(store.find(&key.record.kid).await.unwrap().is_none());
+        assert!(other.find(&key.record.kid).await.unwrap().is_some());
+    }
+    // A rotation in the other tenant: its version and audit trail move, mine do not.
+    let before = store.version().await.unwrap();
+    let events_before = store.audit_events(100).await.unwrap().len();
+    let fresh = fixture_key(0);
+    let op = Operation::Rotate {
+        new_next: fresh.kid.clone(),
+    };
+    let rotated = apply(&other, &op, Some(fresh), &actor(), Utc::now(), None).await;
+    assert!(rotated.is_ok(), "{rotated:?}");
+    assert_eq!(store.version().await.unwrap(), before);
+    assert_eq!(store.audit_events(100).await.unwrap().len(), events_before);
+    assert_eq!(other.audit_events(100).await.unwrap().len(), 2);
+    assert_eq!(store.load(10).await.unwrap().keys.len(), 2);
+    // Clients belong to one tenant.
+    let master = crate::support::master();
+    let (record, _) = signet::domain::client_secret::new_client(
+        &master,
+        "acme ci",
+        "read:signing_keys",
+        Default::default(),
+        Utc::now(),
+    )
+    .unwrap();
+    other.create_client(&record).await.unwrap();
+    assert!(
+        store
+            .find_client(&record.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.list_clients().await.unwrap().is_empty());
+    assert!(!store.delete_client(&record.client_id).await.unwrap());
+    assert_eq!(other.list_clients().await.unwrap().len(), 1);
+}
+
+/// A database made before there were tenants keeps its keys, version, audit trail and clients
+/// when the tenants migration runs: they become the default tenant's.
+#[tokio::test]
+async fn a_single_tenant_database_becomes_the_default_tenant() {
+    use sqlx::{AnyPool, migrate::Migrator};
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let old_migrations = dir.path().join("migrations");
+    std::fs::create_dir(&old_migrations).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "20261202000002" {
+            std::fs::copy(&path, old_migrations.join(name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let pool = AnyPool::connect(&url).await.unwrap();
+    Migrator::new(old_migrations.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    for statement in [
+        "UPDATE keyset SET version = 7",
+        "INSERT INTO signing_keys (kid, state, cert_der, private_key, master_key_id, created_at, \
+         current_since) VALUES ('AAAAAAAAAAAAAAAAAAAAA', 'current', x'00', x'01', 'mk', 1, 2)",
+        "INSERT INTO signing_keys (kid, state, cert_der, private_key, master_key_id, created_at) \
+         VALUES ('BBBBBBBBBBBBBBBBBBBBB', 'next', x'00', x'01', 'mk', 1)",
+        "INSERT INTO audit_events (seq, at, actor, action, kid, detail) \
+         VALUES (7, 3, 'cli:root', 'rotate', 'AAAAAAAAAAAAAAAAAAAAA', 'rotated')",
+        "INSERT INTO clients (client_id, name, secret_hash, secret_key_id, scopes, created_at) \
+         VALUES ('c1', 'ci', x'00', 'mk', 'read:signing_keys', 4)",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = SqlStore::connect(&url).await.unwrap();
+    assert_eq!(store.tenant(), signet::store::DEFAULT_TENANT);
+    let loaded = store.load(10).await.unwrap();
+    assert_eq!(loaded.version, 7);
+    assert_eq!(loaded.keys.len(), 2);
+    let events = store.audit_events(10).await.unwrap();
+    assert_eq!((events.len(), events[0].seq), (1, 7));
+    assert!(store.find_client("c1").await.unwrap().is_some());
+    // The next change continues the default tenant's count.
+    let change = store.begin_change().await.unwrap();
+    assert_eq!(change.version(), 8);
 }
