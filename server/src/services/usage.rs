@@ -108,19 +108,27 @@ impl UsageLedger {
             .cloned()
             .collect();
         for entry in entries {
-            let mut entry = entry.lock().await;
-            let retired = current != Some(entry.row.kid.as_str());
-            let settle = retired && entry.row.reserved_until > entry.row.settled();
-            if !entry.dirty && !settle {
-                continue;
-            }
-            let mut row = entry.row.clone();
-            if settle {
+            let mut locked = entry.lock().await;
+            let retired = current != Some(locked.row.kid.as_str());
+            if retired && locked.row.reserved_until > locked.row.settled() {
+                // Lowering the reservation must not cross a signature raising it: the entry
+                // stays locked until the write is done.
+                let mut row = locked.row.clone();
                 row.reserved_until = row.settled();
+                self.inner.store.write_usage(&row).await?;
+                locked.row = row;
+                locked.dirty = false;
+            } else if locked.dirty {
+                // Counts only: written unlocked, so signing goes on while the database is slow
+                // or away (the write can only move counts forward).
+                let row = locked.row.clone();
+                locked.dirty = false;
+                drop(locked);
+                if let Err(error) = self.inner.store.write_counts(&row).await {
+                    entry.lock().await.dirty = true;
+                    return Err(error.into());
+                }
             }
-            self.inner.store.write_usage(&row).await?;
-            entry.row = row;
-            entry.dirty = false;
         }
         Ok(())
     }
@@ -214,5 +222,23 @@ mod tests {
         // A late signature with the retired key reserves again before it is signed.
         ledger.record("k1", 1, 1_050, at(150)).await.unwrap();
         assert!(store.key_usage("k1").await.unwrap()[0].reserved_until >= 1_050);
+    }
+
+    #[tokio::test]
+    async fn counts_are_flushed_without_moving_the_reservation_or_going_backwards() {
+        let (ledger, store) = ledger().await;
+        ledger.record("k1", 1, 1_000, at(100)).await.unwrap();
+        let reserved = store.key_usage("k1").await.unwrap()[0].reserved_until;
+        ledger.record("k1", 4, 1_010, at(110)).await.unwrap();
+        ledger.flush(Some("k1")).await.unwrap();
+        let row = &store.key_usage("k1").await.unwrap()[0];
+        assert_eq!((row.tokens_signed, row.latest_expiry), (5, Some(1_010)));
+        assert_eq!(row.reserved_until, reserved);
+        // An older snapshot written late changes nothing.
+        let mut stale = row.clone();
+        stale.tokens_signed = 1;
+        stale.latest_expiry = Some(1_000);
+        store.write_counts(&stale).await.unwrap();
+        assert_eq!(&store.key_usage("k1").await.unwrap()[0], row);
     }
 }

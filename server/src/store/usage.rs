@@ -14,6 +14,10 @@ use crate::domain::usage::UsageRow;
 pub trait UsageStore: Send + Sync + 'static {
     /// Writes one process's row for one key, as it stands (the process is its only writer).
     async fn write_usage(&self, row: &UsageRow) -> Result<(), StoreError>;
+    /// Writes the counts of a row that exists, never moving one backwards and leaving its
+    /// reservation alone: safe to run beside a [`write_usage`](Self::write_usage) of the same
+    /// row, so the counts are flushed without holding up signing.
+    async fn write_counts(&self, row: &UsageRow) -> Result<(), StoreError>;
     /// Every process's rows for `kid`.
     async fn key_usage(&self, kid: &str) -> Result<Vec<UsageRow>, StoreError>;
     /// Every process's rows for the keys in `kids`.
@@ -53,6 +57,29 @@ impl UsageStore for SqlStore {
         .bind(row.last_signed_at.map(millis))
         .bind(row.latest_expiry)
         .bind(row.reserved_until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_counts(&self, row: &UsageRow) -> Result<(), StoreError> {
+        // CASE rather than GREATEST/max(): the same SQL on SQLite and PostgreSQL.
+        sqlx::query(
+            "UPDATE key_usage SET \
+             tokens_signed = CASE WHEN tokens_signed > $1 THEN tokens_signed ELSE $1 END, \
+             first_signed_at = COALESCE(first_signed_at, $2), \
+             last_signed_at = CASE WHEN $3 IS NULL OR last_signed_at >= $3 \
+                 THEN last_signed_at ELSE $3 END, \
+             latest_expiry = CASE WHEN $4 IS NULL OR latest_expiry >= $4 \
+                 THEN latest_expiry ELSE $4 END \
+             WHERE kid = $5 AND writer = $6",
+        )
+        .bind(i64::try_from(row.tokens_signed).unwrap_or(i64::MAX))
+        .bind(row.first_signed_at.map(millis))
+        .bind(row.last_signed_at.map(millis))
+        .bind(row.latest_expiry)
+        .bind(&row.kid)
+        .bind(&row.writer)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -13,7 +13,10 @@ use signet::{
         rotation_limit::RotationLimit,
     },
     services::ServiceError,
-    store::{AuditLog, ClientStore, KeyStore, SqlStore, StoreError, TenantRecord, TenantStore},
+    store::{
+        AuditLog, ClientStore, KeyStore, SqlStore, StoreError, TenantRecord, TenantStore,
+        UsageStore,
+    },
 };
 
 use crate::support::{actor, apply, fixture_key, provision};
@@ -52,6 +55,7 @@ macro_rules! conformance {
 
 conformance!(
     tenants_share_a_database_and_nothing_else,
+    usage_rows_are_written_whole_or_counts_forward,
     provisioning_happens_once,
     rotation_is_persisted,
     revocation_erases_the_private_key,
@@ -508,4 +512,27 @@ async fn a_single_tenant_database_becomes_the_default_tenant() {
     // The next change continues the default tenant's count.
     let change = store.begin_change().await.unwrap();
     assert_eq!(change.version(), 8);
+}
+
+/// The usage ledger's two writes: a whole row (a reservation, or a settled one), and counts
+/// that only move forward and leave the reservation alone.
+async fn usage_rows_are_written_whole_or_counts_forward(store: SqlStore) {
+    use signet::domain::usage::UsageRow;
+    let mut row = UsageRow::empty("AAAAAAAAAAAAAAAAAAAAA", "writer-1");
+    row.reserved_until = 1_300;
+    store.write_usage(&row).await.unwrap();
+    assert_eq!(store.key_usage(&row.kid).await.unwrap(), [row.clone()]);
+    let mut counted = row.clone();
+    counted.count(3, 1_000, Utc::now());
+    store.write_counts(&counted).await.unwrap();
+    let stored = store.key_usage(&row.kid).await.unwrap();
+    assert_eq!(stored[0].tokens_signed, 3);
+    assert_eq!(stored[0].latest_expiry, Some(1_000));
+    assert_eq!(stored[0].reserved_until, 1_300);
+    store.write_counts(&row).await.unwrap();
+    assert_eq!(store.key_usage(&row.kid).await.unwrap(), stored);
+    let other = UsageRow::empty("BBBBBBBBBBBBBBBBBBBBB", "writer-1");
+    store.write_usage(&other).await.unwrap();
+    let kids = [row.kid.clone(), other.kid.clone()];
+    assert_eq!(store.keys_usage(&kids).await.unwrap().len(), 2);
 }
