@@ -301,7 +301,7 @@ fn env_provider() -> Env {
 }
 
 /// A DNS name usable as the certificate's CN and the issuer's host.
-fn is_valid_domain(domain: &str) -> bool {
+pub fn is_valid_domain(domain: &str) -> bool {
     !domain.is_empty()
         && domain.len() <= 64
         && domain.split('.').all(|label| {

@@ -18,7 +18,7 @@ use crate::{
         operator::{OperatorService, generate_password},
     },
     store::{
-        KeyStore, SqlStore,
+        DEFAULT_TENANT, KeyStore, SqlStore, TenantRecord, TenantStore,
         master_key_file::{create_master_key, read_master_key},
         sqlite_file::{DatabaseLocation, ServeLock, database_location, lock_for_serving},
     },
@@ -64,16 +64,40 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
     Ok(Arc::new(store))
 }
 
-/// Opens the database and the master key and starts every service, provisioning the tenant on
-/// first start.
+/// Opens the database and the master key and starts every service of the default tenant,
+/// provisioning it on first start.
 pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Services> {
     let store = connect_store(config).await?;
+    let clock = clock(config);
+    let default = TenantRecord {
+        id: DEFAULT_TENANT.to_owned(),
+        domain: config.tenant_domain.clone(),
+        created_at: clock.now(),
+    };
+    store.ensure_tenant(&default).await.with_context(|| {
+        format!(
+            "cannot name the default tenant {}: another tenant has that domain",
+            config.tenant_domain
+        )
+    })?;
+    start_tenant_services(config, &store, &default, actor).await
+}
+
+/// Starts every service of `tenant` on the shared database, provisioning its first keys if it
+/// has none.
+pub async fn start_tenant_services(
+    config: &Config,
+    store: &SqlStore,
+    tenant: &TenantRecord,
+    actor: &Actor,
+) -> anyhow::Result<Services> {
+    let store = Arc::new(store.for_tenant(&tenant.id));
     let has_keys = !store.load(0).await?.keys.is_empty();
-    let master = load_master_key(config, has_keys)?;
+    let master = load_master_key(config, has_keys || tenant.id != DEFAULT_TENANT)?;
     let parts = ServiceParts {
         store,
         master,
-        tenant_domain: config.tenant_domain.clone(),
+        tenant_domain: tenant.domain.clone(),
         clock: clock(config),
         key_source: Arc::new(GeneratedKeys),
         options: key_service_options(config),

@@ -5,6 +5,7 @@ mod backup;
 mod clients;
 mod keys;
 mod master_key;
+mod tenants;
 
 use std::path::PathBuf;
 
@@ -43,6 +44,9 @@ pub enum Command {
     /// Create, list and delete machine clients of the Management API.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Create and list the tenants this deployment serves, each routed by its domain.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
     /// Re-encrypt every private key under a new master key.
     #[command(subcommand)]
     MasterKey(MasterKeyCommand),
@@ -102,6 +106,22 @@ pub enum ClientsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Add a tenant named by DOMAIN, with its current and next key; running servers serve it
+    /// within two seconds for requests whose Host is DOMAIN.
+    Create {
+        /// The tenant's domain: its issuer is https://DOMAIN/ and its certificates' CN is DOMAIN.
+        domain: String,
+    },
+    /// Every tenant, the default one first.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Valid keys, then the most recent revoked keys.
     List {
@@ -147,6 +167,7 @@ impl Cli {
                 keys::audit(&config, limit, json).await
             }
             Command::Clients(command) => clients::run(&config, command).await,
+            Command::Tenants(command) => tenants::run(&config, command).await,
             Command::MasterKey(MasterKeyCommand::Rotate { new_key_file }) => {
                 master_key::rotate(&config, &new_key_file).await
             }

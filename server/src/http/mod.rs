@@ -18,6 +18,7 @@ pub mod server;
 mod session;
 mod signing;
 pub mod state;
+pub mod tenants;
 pub mod tls;
 mod token_throttle;
 mod well_known;

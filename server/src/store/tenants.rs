@@ -27,6 +27,17 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn create_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
     /// Every tenant, oldest first.
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
+    /// Makes sure the tenant `tenant.id` exists and is named `tenant.domain` (the default
+    /// tenant follows `SIGNET_TENANT_DOMAIN`). A domain another tenant holds is
+    /// [`StoreError::DuplicateTenant`].
+    async fn ensure_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+}
+
+fn duplicate_or(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateTenant,
+        other => other.into(),
+    }
 }
 
 #[async_trait]
@@ -58,6 +69,49 @@ impl TenantStore for SqlStore {
         };
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn ensure_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        let renamed = sqlx::query("UPDATE tenants SET domain = $1 WHERE id = $2 AND domain <> $1")
+            .bind(&tenant.domain)
+            .bind(&tenant.id)
+            .execute(&self.pool)
+            .await
+            .map_err(duplicate_or)?;
+        if renamed.rows_affected() > 0 {
+            return Ok(());
+        }
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE id = $1")
+            .bind(&tenant.id)
+            .fetch_one(&self.pool)
+            .await?;
+        if exists > 0 {
+            return Ok(());
+        }
+        let inserted =
+            sqlx::query("INSERT INTO tenants (id, domain, created_at) VALUES ($1, $2, $3)")
+                .bind(&tenant.id)
+                .bind(&tenant.domain)
+                .bind(millis(tenant.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(duplicate_or);
+        match inserted {
+            // Another process starting at the same moment inserted the same row: fine.
+            Err(StoreError::DuplicateTenant) => {
+                let domain: Option<String> =
+                    sqlx::query_scalar("SELECT domain FROM tenants WHERE id = $1")
+                        .bind(&tenant.id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                if domain.as_deref() == Some(tenant.domain.as_str()) {
+                    Ok(())
+                } else {
+                    Err(StoreError::DuplicateTenant)
+                }
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {

@@ -19,5 +19,6 @@ mod scale_out;
 mod service;
 mod signing;
 mod support;
+mod tenants;
 mod tls;
 mod token_endpoint;

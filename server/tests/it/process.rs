@@ -461,3 +461,31 @@ impl Api {
         .await
     }
 }
+
+impl Api {
+    /// `GET path` as a request to `host` (the tenant it names), with an optional bearer token.
+    pub async fn get_as(&self, host: &str, path: &str, token: Option<&str>) -> Answer {
+        let mut request = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::HOST, host);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::answer(request).await.unwrap()
+    }
+
+    /// `POST /oauth/token` for `client` as a request to `host`.
+    pub async fn token_as(&self, host: &str, (id, secret): &(String, String)) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}/oauth/token", self.base))
+            .header(reqwest::header::HOST, host)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]);
+        Self::answer(request).await.unwrap()
+    }
+}

@@ -1,0 +1,100 @@
+//! Several tenants in one deployment (docs/design.md §15; issue 15), through real processes: a
+//! tenant created with the CLI is served by a running server for requests whose `Host` names
+//! it, with its own issuer and keys, and nothing of one tenant is accepted by the other.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::process::{Deployment, TENANT, kids_of};
+
+const ACME: &str = "acme.example.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_created_with_the_cli_is_served_by_host_and_shares_nothing() {
+    let deployment = Deployment::sqlite();
+    let client = deployment.create_client().await;
+    let server = deployment.start_server().await;
+    let api = &server.api;
+
+    let run = deployment.signet(&["tenants", "create", ACME]).await;
+    assert!(run.status.success(), "{}", run.stderr);
+    let created: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(created["issuer"], format!("https://{ACME}/"));
+    let acme_current = created["current_kid"].as_str().unwrap().to_owned();
+    let again = deployment.signet(&["tenants", "create", ACME]).await;
+    assert!(!again.status.success(), "a domain is one tenant's");
+
+    // The running server serves it within its 2 s look for new tenants.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let acme_jwks = loop {
+        let answer = api.get_as(ACME, "/.well-known/jwks.json", None).await;
+        let kids = kids_of(&answer.json()["keys"]);
+        if kids.first() == Some(&acme_current) {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ACME} is not served: {}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let default_kids = api.jwks_kids().await;
+    let acme_kids = kids_of(&acme_jwks.json()["keys"]);
+    assert_eq!(acme_kids.len(), 2);
+    assert!(acme_kids.iter().all(|kid| !default_kids.contains(kid)));
+    let discovery = api
+        .get_as(ACME, "/.well-known/openid-configuration", None)
+        .await;
+    assert_eq!(discovery.json()["issuer"], format!("https://{ACME}/"));
+    // An unknown host is the default tenant's.
+    let unknown = api
+        .get_as("unknown.example.com", "/.well-known/jwks.json", None)
+        .await;
+    assert_eq!(kids_of(&unknown.json()["keys"]), default_kids);
+
+    // The default tenant's client and tokens are nothing at acme.
+    assert_eq!(api.token_as(ACME, &client).await.status, 401);
+    let token = api.token(&client).await;
+    assert_eq!(
+        api.get_as(TENANT, "/api/v2/keys/signing", Some(&token))
+            .await
+            .status,
+        200
+    );
+    let refused = api.get_as(ACME, "/api/v2/keys/signing", Some(&token)).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let refused = api
+        .get_as(
+            ACME,
+            &format!("/api/v2/keys/signing/{}", default_kids[0]),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+
+    // A rotation in the default tenant leaves acme's JWKS, byte for byte, as it was.
+    let run = deployment.signet(&["keys", "rotate"]).await;
+    assert!(run.status.success(), "{}", run.stderr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.jwks_kids().await == default_kids {
+        assert!(
+            Instant::now() < deadline,
+            "the default tenant's rotation is not served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = api.get_as(ACME, "/.well-known/jwks.json", None).await;
+    assert_eq!(after.body, acme_jwks.body);
+
+    let listed = deployment.signet(&["tenants", "list", "--json"]).await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let domains: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains, [TENANT, ACME]);
+}
