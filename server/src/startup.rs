@@ -83,6 +83,30 @@ pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Se
     start_tenant_services(config, &store, &default, actor).await
 }
 
+/// The tenant named `domain`, or an error that says how to list them.
+pub async fn find_tenant(store: &SqlStore, domain: &str) -> anyhow::Result<TenantRecord> {
+    store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.domain.eq_ignore_ascii_case(domain.trim()))
+        .with_context(|| format!("there is no tenant {domain} (signet tenants list shows them)"))
+}
+
+/// Every service of the tenant named `domain`, or of the default tenant.
+pub async fn start_services_of(
+    config: &Config,
+    domain: Option<&str>,
+    actor: &Actor,
+) -> anyhow::Result<Services> {
+    let Some(domain) = domain else {
+        return start_services(config, actor).await;
+    };
+    let store = connect_store(config).await?;
+    let tenant = find_tenant(&store, domain).await?;
+    start_tenant_services(config, &store, &tenant, actor).await
+}
+
 /// Starts every service of `tenant` on the shared database, provisioning its first keys if it
 /// has none.
 pub async fn start_tenant_services(

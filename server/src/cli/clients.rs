@@ -6,8 +6,13 @@ use super::ClientsCommand;
 use crate::{config::Config, domain::signing_policy::SigningPolicy, startup};
 
 /// Runs a `signet clients` command.
-pub async fn run(config: &Config, command: ClientsCommand) -> anyhow::Result<()> {
-    let services = startup::start_services(config, &startup::command_line_actor()).await?;
+pub async fn run(
+    config: &Config,
+    tenant: Option<&str>,
+    command: ClientsCommand,
+) -> anyhow::Result<()> {
+    let services =
+        startup::start_services_of(config, tenant, &startup::command_line_actor()).await?;
     let clients = services.clients;
     match command {
         ClientsCommand::Create {

@@ -13,9 +13,13 @@ use crate::{
 };
 
 /// Runs a `signet keys` command.
-pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    tenant: Option<&str>,
+    command: KeysCommand,
+) -> anyhow::Result<()> {
     let actor = startup::command_line_actor();
-    let services = startup::start_services(config, &actor).await?;
+    let services = startup::start_services_of(config, tenant, &actor).await?;
     let keys = services.keys;
     let now = services.clock.now();
     match command {
@@ -127,8 +131,17 @@ pub fn key_table(views: &[KeyView], usage: &[KeyUsage]) -> String {
 }
 
 /// `signet audit list`: the newest events first.
-pub async fn audit(config: &Config, limit: usize, json: bool) -> anyhow::Result<()> {
+pub async fn audit(
+    config: &Config,
+    tenant: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
     let store = startup::connect_store(config).await?;
+    let store = match tenant {
+        Some(domain) => store.for_tenant(&startup::find_tenant(&store, domain).await?.id),
+        None => store.as_ref().clone(),
+    };
     for event in store.audit_events(limit).await? {
         let at = event.at.to_rfc3339_opts(SecondsFormat::Millis, true);
         if json {

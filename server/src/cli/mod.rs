@@ -27,6 +27,9 @@ pub struct Cli {
         global = true
     )]
     pub config: PathBuf,
+    /// The tenant `keys`, `clients` and `audit` act on, by domain (default: the default tenant).
+    #[arg(long, global = true, value_name = "DOMAIN")]
+    pub tenant: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -160,13 +163,23 @@ impl Cli {
         let explicit_config = std::env::var_os("SIGNET_CONFIG").is_some()
             || std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
         let config = Config::load(&self.config, explicit_config)?;
-        match self.command.unwrap_or(Command::Serve) {
+        let command = self.command.unwrap_or(Command::Serve);
+        let tenant = self.tenant.as_deref();
+        if tenant.is_some()
+            && !matches!(
+                command,
+                Command::Keys(_) | Command::Audit(_) | Command::Clients(_)
+            )
+        {
+            anyhow::bail!("--tenant applies to the keys, clients and audit commands only");
+        }
+        match command {
             Command::Serve => serve(&config).await,
-            Command::Keys(command) => keys::run(&config, command).await,
+            Command::Keys(command) => keys::run(&config, tenant, command).await,
             Command::Audit(AuditCommand::List { limit, json }) => {
-                keys::audit(&config, limit, json).await
+                keys::audit(&config, tenant, limit, json).await
             }
-            Command::Clients(command) => clients::run(&config, command).await,
+            Command::Clients(command) => clients::run(&config, tenant, command).await,
             Command::Tenants(command) => tenants::run(&config, command).await,
             Command::MasterKey(MasterKeyCommand::Rotate { new_key_file }) => {
                 master_key::rotate(&config, &new_key_file).await

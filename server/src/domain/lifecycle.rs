@@ -249,7 +249,13 @@ impl KeySet {
     }
 
     /// Decides what `op` changes at `now`, or why it is refused. `self` is not modified.
+    ///
+    /// Time never runs backwards within a key set: a `now` earlier than an instant the set
+    /// already records (a request that read its clock, then queued behind a change made by a
+    /// process whose clock is ahead) is taken as that instant, so a key is never revoked
+    /// before it stopped being current, nor current before it was created.
     pub fn plan(&self, op: &Operation, now: DateTime<Utc>) -> Result<Change, KeyError> {
+        let now = self.latest_instant().map_or(now, |latest| latest.max(now));
         match op {
             Operation::Rotate { new_next } => self.plan_rotate(new_next, now),
             Operation::Revoke { kid } => self.plan_revoke(kid, now),
@@ -261,6 +267,22 @@ impl KeySet {
                 Ok(rotation.then(revocation))
             }
         }
+    }
+
+    /// The latest instant any key of the set records.
+    fn latest_instant(&self) -> Option<DateTime<Utc>> {
+        self.keys
+            .iter()
+            .flat_map(|k| {
+                [
+                    Some(k.created_at),
+                    k.current_since,
+                    k.current_until,
+                    k.revoked_at,
+                ]
+            })
+            .flatten()
+            .max()
     }
 
     fn plan_rotate(&self, new_next: &str, now: DateTime<Utc>) -> Result<Change, KeyError> {
@@ -363,6 +385,20 @@ mod tests {
         assert_eq!(rotated.next().kid, "c");
         assert_eq!(rotated.next().created_at, t(10));
         // The result still satisfies every invariant.
+        assert!(KeySet::new(rotated.keys().to_vec()).is_ok());
+    }
+
+    #[test]
+    fn a_late_clock_never_makes_time_run_backwards_in_the_set() {
+        // A revocation that read its clock at t(5), then queued behind a rotation made at t(10)
+        // by a process whose clock is ahead.
+        let set = rotate(&KeySet::provision("a", "b", t(0)).unwrap(), "c", t(10));
+        let op = Operation::Revoke { kid: "a".into() };
+        let revoked = set.apply(&set.plan(&op, t(5)).unwrap());
+        let a = revoked.find("a").unwrap();
+        assert_eq!((a.current_until, a.revoked_at), (Some(t(10)), Some(t(10))));
+        let rotated = rotate(&revoked, "d", t(3));
+        assert_eq!(rotated.current().current_since, Some(t(10)));
         assert!(KeySet::new(rotated.keys().to_vec()).is_ok());
     }
 

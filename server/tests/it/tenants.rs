@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::process::{Deployment, TENANT, kids_of};
+use crate::process::{ALL_SCOPES, Api, Deployment, TENANT, kids_of};
 
 const ACME: &str = "acme.example.com";
 
@@ -88,6 +88,8 @@ async fn a_tenant_created_with_the_cli_is_served_by_host_and_shares_nothing() {
     let after = api.get_as(ACME, "/.well-known/jwks.json", None).await;
     assert_eq!(after.body, acme_jwks.body);
 
+    the_cli_acts_on_a_tenant_with_tenant(&deployment, api, &acme_kids).await;
+
     let listed = deployment.signet(&["tenants", "list", "--json"]).await;
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     let domains: Vec<&str> = listed
@@ -97,4 +99,58 @@ async fn a_tenant_created_with_the_cli_is_served_by_host_and_shares_nothing() {
         .map(|t| t["domain"].as_str().unwrap())
         .collect();
     assert_eq!(domains, [TENANT, ACME]);
+}
+
+/// `--tenant` makes the CLI act on that tenant: its client gets tokens there and nowhere else.
+async fn the_cli_acts_on_a_tenant_with_tenant(
+    deployment: &Deployment,
+    api: &Api,
+    acme_kids: &[String],
+) {
+    let run = deployment
+        .signet(&[
+            "clients", "create", "--tenant", ACME, "--name", "acme ci", "--scopes", ALL_SCOPES,
+        ])
+        .await;
+    assert!(run.status.success(), "{}", run.stderr);
+    let created: Value = serde_json::from_str(&run.stdout).unwrap();
+    let acme_client = (
+        created["client_id"].as_str().unwrap().to_owned(),
+        created["client_secret"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(api.token_as(TENANT, &acme_client).await.status, 401);
+    let answer = api.token_as(ACME, &acme_client).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let acme_token = answer.json()["access_token"].as_str().unwrap().to_owned();
+    let listed = api
+        .get_as(ACME, "/api/v2/keys/signing", Some(&acme_token))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(kids_of(&listed.json()), acme_kids);
+    assert_eq!(
+        api.get_as(TENANT, "/api/v2/keys/signing", Some(&acme_token))
+            .await
+            .status,
+        401
+    );
+    let run = deployment
+        .signet(&["keys", "list", "--tenant", ACME, "--json"])
+        .await;
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(
+        kids_of(&serde_json::from_str(&run.stdout).unwrap()),
+        acme_kids
+    );
+    let run = deployment
+        .signet(&["keys", "list", "--tenant", "nobody.example.com"])
+        .await;
+    assert!(
+        !run.status.success() && run.stderr.contains("there is no tenant"),
+        "{}",
+        run.stderr
+    );
+    let run = deployment
+        .signet(&["backup", "x.db", "--tenant", ACME])
+        .await;
+    assert!(!run.status.success(), "{}", run.stdout);
 }
