@@ -30,13 +30,14 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let _lock = startup::lock_embedded_database(config)?;
-    let services = startup::start_services(config, &startup::command_line_actor()).await?;
+    let store = startup::connect_store(config).await?;
+    let services =
+        startup::start_default_tenant(config, &store, &startup::command_line_actor()).await?;
     startup::ensure_operator_password(config, &services.operator).await?;
     let tenant = services.keys.tenant_domain().to_owned();
     let served = Served::default();
     let default = served.start(config, services);
     let routers = TenantRouters::new(router(default.clone()));
-    let store = startup::connect_store(config).await?;
     add_new_tenants(config, &store, &routers, &served).await?;
     let watcher = tokio::spawn({
         let (config, routers, served) = (config.clone(), routers.clone(), served.clone());

@@ -68,6 +68,15 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 /// provisioning it on first start.
 pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Services> {
     let store = connect_store(config).await?;
+    start_default_tenant(config, &store, actor).await
+}
+
+/// Names the default tenant after `SIGNET_TENANT_DOMAIN` and starts its services on `store`.
+pub async fn start_default_tenant(
+    config: &Config,
+    store: &SqlStore,
+    actor: &Actor,
+) -> anyhow::Result<Services> {
     let clock = clock(config);
     let default = TenantRecord {
         id: DEFAULT_TENANT.to_owned(),
@@ -80,7 +89,7 @@ pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Se
             config.tenant_domain
         )
     })?;
-    start_tenant_services(config, &store, &default, actor).await
+    start_tenant_services(config, store, &default, actor).await
 }
 
 /// The tenant named `domain`, or an error that says how to list them.

@@ -16,8 +16,8 @@ use crate::{
 pub async fn run(config: &Config, command: TenantsCommand) -> anyhow::Result<()> {
     let actor = startup::command_line_actor();
     // The default tenant first: it is named and provisioned as at any start.
-    let default = startup::start_services(config, &actor).await?;
     let store = startup::connect_store(config).await?;
+    let default = startup::start_default_tenant(config, &store, &actor).await?;
     match command {
         TenantsCommand::Create { domain } => {
             let domain = domain.trim().to_ascii_lowercase();

@@ -184,32 +184,37 @@ async fn authenticate_signer(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let claims = match bearer_claims(&state, &request) {
-        Ok(claims) => claims,
+    match caller(&state, &request) {
+        Ok(caller) => request.extensions_mut().insert(caller),
         Err(error) => return error.into_response(),
     };
+    next.run(request).await
+}
+
+/// The caller of a request: its verified bearer token and where it came from.
+fn caller(state: &AppState, request: &Request) -> Result<Caller, ApiError> {
+    let claims = bearer_claims(state, request)?;
     let remote_addr = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
-    request.extensions_mut().insert(Caller {
+    Ok(Caller {
         claims,
         remote_addr,
-    });
-    next.run(request).await
+    })
 }
 
 /// Verifies the bearer token against the keys held right now, applies the per-client request
 /// limit, and reports the limit's headers on every response.
 async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let claims = match bearer_claims(&state, &request) {
-        Ok(claims) => claims,
+    let caller = match caller(&state, &request) {
+        Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
     let quota = match state
         .api
         .limiter
-        .check(claims.client_id(), state.clock.now())
+        .check(caller.client_id(), state.clock.now())
     {
         Ok(quota) => quota,
         Err(quota) => {
@@ -220,14 +225,7 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
             .into_response();
         }
     };
-    let remote_addr = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    request.extensions_mut().insert(Caller {
-        claims,
-        remote_addr,
-    });
+    request.extensions_mut().insert(caller);
     let mut response = next.run(request).await;
     // A rotation-limit refusal carries its own figures; every other response gets the client's.
     if !response.headers().contains_key("x-ratelimit-limit") {

@@ -76,10 +76,7 @@ async fn sign(
     let issuer = tokens::issuer(state.keys.tenant_domain());
     let approved = signing_policy::approve(request, &policy, &issuer, now.timestamp())
         .map_err(ServiceError::from)?;
-    let SignedBatch { kid, mut tokens } = state.signing.sign(approved, now).await?;
-    let token = tokens
-        .pop()
-        .ok_or_else(|| ApiError::internal(&"no token signed"))?;
+    let (kid, token) = state.signing.sign(approved, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(SignedJwt {

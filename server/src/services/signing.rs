@@ -62,12 +62,13 @@ impl SigningService {
             .ok_or(ServiceError::NoSigner)
     }
 
-    /// Signs approved claims with the current key, on a signing thread.
+    /// Signs approved claims with the current key, on a signing thread; returns the key's kid
+    /// and the token.
     pub async fn sign(
         &self,
         approved: ApprovedClaims,
         now: DateTime<Utc>,
-    ) -> Result<SignedBatch, ServiceError> {
+    ) -> Result<(String, SignedToken), ServiceError> {
         let signer = self.signer()?;
         self.ledger
             .record(&signer.kid, 1, approved.exp, now)
@@ -76,10 +77,7 @@ impl SigningService {
         let token = self
             .on_a_core(move || sign_one(&signer, &approved))
             .await??;
-        Ok(SignedBatch {
-            kid,
-            tokens: vec![token],
-        })
+        Ok((kid, token))
     }
 
     /// Signs every claim set with the same current key, on one signing thread.

@@ -70,6 +70,17 @@ impl UsageLedger {
         }))
     }
 
+    /// Every key's entry, as a snapshot: the table is not held while an entry is awaited.
+    fn entries(&self) -> Vec<Arc<tokio::sync::Mutex<Entry>>> {
+        self.inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Records `count` tokens about to be signed by `kid` at `now`, the latest expiring at
     /// `exp`. Call it before signing: when `exp` is past the durable reservation, a new one is
     /// written first, and if that write fails nothing may be signed.
@@ -99,14 +110,7 @@ impl UsageLedger {
     /// Writes the counts that changed, and settles the reservation of every key other than
     /// `current` (it signs no more) down to the exact latest expiry it signed.
     pub async fn flush(&self, current: Option<&str>) -> Result<(), ServiceError> {
-        let entries: Vec<_> = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let entries = self.entries();
         for entry in entries {
             let mut locked = entry.lock().await;
             let retired = current != Some(locked.row.kid.as_str());
@@ -135,14 +139,7 @@ impl UsageLedger {
 
     /// This process's rows as they stand (also what is not flushed yet).
     async fn own_rows(&self) -> HashMap<String, UsageRow> {
-        let entries: Vec<_> = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let entries = self.entries();
         let mut rows = HashMap::new();
         for entry in entries {
             let row = entry.lock().await.row.clone();
