@@ -28,7 +28,9 @@ use signet::{
         ServiceParts, Services,
         clock::SystemClock,
         key_change,
+        database_health::DatabaseHealth,
         key_source::FixtureKeys,
+        spare_keys::SpareKeys,
         keys::KeyService,
         tokens::{self, Verifiers},
     },
@@ -146,10 +148,11 @@ fn build_world() -> World {
             .expect("provision");
         let parts = ServiceParts {
             store: Arc::new(store),
-            master,
+            master: Arc::new(master),
             tenant_domain: TENANT.to_owned(),
             clock: Arc::new(SystemClock),
-            key_source: Arc::new(FixtureKeys::new(FIXTURES).expect("fixture keys")),
+            spare_keys: SpareKeys::new(Arc::new(FixtureKeys::new(FIXTURES).expect("fixture keys"))),
+            health: DatabaseHealth::default(),
             options,
         };
         Services::start(parts, &actor).await.expect("services")

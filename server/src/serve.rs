@@ -2,23 +2,26 @@
 //! a shutdown signal.
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
 use anyhow::Context;
 use app::routes::SIGNING_KEYS_PAGE;
+use leptos::prelude::LeptosOptions;
 use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{
     config::Config,
     http::{AppState, router, server, tenants::TenantRouters, tls},
-    services::Services,
-    startup,
-    store::{DEFAULT_TENANT, SqlStore, TenantStore},
+    services::{ServiceError, Services},
+    startup::{self, Deployment},
+    store::{DEFAULT_TENANT, TenantRecord, TenantStore, TenantVersion},
 };
 
-/// How often a server looks for changes made by other processes (CLI, other servers).
+/// How often a server looks for changes made by other processes (CLI, other servers): new and
+/// deleted tenants and changed key sets, for every tenant in one query.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Runs the server until SIGINT or SIGTERM, then lets requests in flight finish.
@@ -30,27 +33,30 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let _lock = startup::lock_embedded_database(config)?;
-    let store = startup::connect_store(config).await?;
-    let services =
-        startup::start_default_tenant(config, &store, &startup::command_line_actor()).await?;
+    let started = std::time::Instant::now();
+    let deployment = Deployment::open(config).await?;
+    let services = deployment
+        .start_default(&startup::command_line_actor())
+        .await?;
     startup::ensure_operator_password(config, &services.operator).await?;
-    let tenant = services.keys.tenant_domain().to_owned();
-    let served = Served::default();
-    let default = served.start(config, services);
+    let served = Served::new(config);
+    let default = served.start(&deployment.default_tenant, services);
     let routers = TenantRouters::new(router(default.clone()));
-    add_new_tenants(config, &store, &routers, &served).await?;
-    let watcher = tokio::spawn({
-        let (config, routers, served) = (config.clone(), routers.clone(), served.clone());
-        async move {
-            loop {
-                tokio::time::sleep(TENANTS_INTERVAL).await;
-                if let Err(error) = add_new_tenants(&config, &store, &routers, &served).await {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "cannot serve the new tenants yet"
-                    );
-                }
-            }
+    let mut follower = Follower {
+        deployment: deployment.clone(),
+        routers: routers.clone(),
+        served: served.clone(),
+        failing: false,
+    };
+    follower.look().await?;
+    deployment.spare_keys.spawn_refill();
+    let watcher = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(WATCH_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            // Failures are logged by the follower, when they start and when they end.
+            let _ = follower.look().await;
         }
     });
     let listener = TcpListener::bind(config.addr)
@@ -58,8 +64,9 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     tracing::info!(
         addr = %config.addr,
-        tenant,
+        tenant = deployment.default_tenant.domain,
         tenants = routers.domains().len() + 1,
+        start_ms = started.elapsed().as_millis(),
         site_root = %default.leptos.site_root,
         "Signet is serving; dashboard at {scheme}://{}{SIGNING_KEYS_PAGE}",
         config.addr
@@ -75,12 +82,13 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How often a server looks for tenants created by other processes (the CLI, other servers).
-const TENANTS_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Every tenant this server serves.
-#[derive(Clone, Default)]
-struct Served(Arc<Mutex<Vec<ServedTenant>>>);
+/// Every tenant this server serves, by tenant id.
+#[derive(Clone)]
+struct Served {
+    tenants: Arc<Mutex<HashMap<String, ServedTenant>>>,
+    leptos: LeptosOptions,
+    config: Arc<Config>,
+}
 
 /// A tenant being served: its domain, its state, and its ledger's flusher.
 struct ServedTenant {
@@ -90,39 +98,55 @@ struct ServedTenant {
 }
 
 impl Served {
-    /// Starts a tenant's background work (watcher, spare keys, ledger flusher) and its state.
-    fn start(&self, config: &Config, services: Services) -> AppState {
-        services.keys.spawn_watcher(WATCH_INTERVAL);
-        services.keys.spawn_spare_keys();
+    fn new(config: &Config) -> Self {
+        Self {
+            tenants: Arc::default(),
+            leptos: startup::leptos_options(config),
+            config: Arc::new(config.clone()),
+        }
+    }
+
+    fn tenants(&self) -> MutexGuard<'_, HashMap<String, ServedTenant>> {
+        self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a tenant's ledger flusher and its state.
+    fn start(&self, tenant: &TenantRecord, services: Services) -> AppState {
         let flusher = services.signing.spawn_flusher();
-        let domain = services.keys.tenant_domain().to_owned();
         let state = AppState::new(
             services,
-            startup::leptos_options(config),
-            startup::api_settings(config),
+            self.leptos.clone(),
+            startup::api_settings(&self.config),
         );
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(ServedTenant {
-                domain,
+        self.tenants().insert(
+            tenant.id.clone(),
+            ServedTenant {
+                domain: tenant.domain.clone(),
                 state: state.clone(),
                 flusher,
-            });
+            },
+        );
         state
     }
 
-    fn serves(&self, domain: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .any(|served| served.domain.eq_ignore_ascii_case(domain))
+    fn state(&self, id: &str) -> Option<AppState> {
+        self.tenants().get(id).map(|served| served.state.clone())
+    }
+
+    /// Stops serving the tenants not in `live` (the default tenant is always served).
+    fn remove_all_but(&self, live: &[TenantVersion]) -> Vec<ServedTenant> {
+        let mut tenants = self.tenants();
+        let gone: Vec<String> = tenants
+            .keys()
+            .filter(|id| *id != DEFAULT_TENANT && !live.iter().any(|t| &t.tenant.id == *id))
+            .cloned()
+            .collect();
+        gone.iter().filter_map(|id| tenants.remove(id)).collect()
     }
 
     /// Ends the long-lived responses of every tenant.
     fn stop(&self) {
-        for served in self.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for served in self.tenants().values() {
             served.state.stop();
         }
     }
@@ -130,10 +154,8 @@ impl Served {
     /// The last counts of every tenant's ledger; the reservations already bound every token.
     async fn flush(&self) {
         let states: Vec<_> = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
+            .tenants()
+            .values()
             .map(|served| {
                 served.flusher.abort();
                 served.state.clone()
@@ -147,25 +169,76 @@ impl Served {
     }
 }
 
-/// Starts serving every tenant of the database that is not served yet.
-async fn add_new_tenants(
-    config: &Config,
-    store: &SqlStore,
-    routers: &TenantRouters,
-    served: &Served,
-) -> anyhow::Result<()> {
-    for tenant in store.list_tenants().await? {
-        if tenant.id == DEFAULT_TENANT || served.serves(&tenant.domain) {
-            continue;
+/// Follows the database: one query per look, whatever the number of tenants.
+struct Follower {
+    deployment: Deployment,
+    routers: TenantRouters,
+    served: Served,
+    /// Whether the last look failed: an outage is logged when it starts and when it ends.
+    failing: bool,
+}
+
+impl Follower {
+    /// Serves the tenants created since the last look, stops serving the deleted ones, and
+    /// reloads each key set whose version moved.
+    async fn look(&mut self) -> anyhow::Result<()> {
+        let listed = self.deployment.store.tenant_versions().await;
+        let listed = listed.map_err(ServiceError::from);
+        self.deployment.health.note(&listed);
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(error) => {
+                if !self.failing {
+                    self.failing = true;
+                    tracing::warn!(%error, "cannot follow the database; serving the last key sets");
+                }
+                return Err(error.into());
+            }
+        };
+        if std::mem::take(&mut self.failing) {
+            tracing::info!("the database is back; following key changes again");
         }
-        let services =
-            startup::start_tenant_services(config, store, &tenant, &startup::command_line_actor())
-                .await?;
-        let state = served.start(config, services);
-        routers.insert(&tenant.domain, router(state));
-        tracing::info!(tenant = tenant.domain, "serving a tenant");
+        for gone in self.served.remove_all_but(&listed) {
+            self.routers.remove(&gone.domain);
+            gone.state.stop();
+            gone.flusher.abort();
+            if let Err(error) = gone.state.signing.flush().await {
+                tracing::debug!(%error, "a deleted tenant's last usage counts were not written");
+            }
+            tracing::info!(tenant = gone.domain, "stopped serving a deleted tenant");
+        }
+        for listed in listed {
+            match self.served.state(&listed.tenant.id) {
+                Some(state) if state.keys.published().version != listed.version => {
+                    if let Err(error) = state.keys.refresh().await {
+                        tracing::warn!(tenant = listed.tenant.domain, %error, "cannot reload a key set");
+                    }
+                }
+                Some(_) => {}
+                None => self.start(&listed.tenant).await,
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    async fn start(&self, tenant: &TenantRecord) {
+        let started = self
+            .deployment
+            .start_tenant(tenant, &startup::command_line_actor())
+            .await;
+        match started {
+            Ok(services) => {
+                let state = self.served.start(tenant, services);
+                self.routers.insert(&tenant.domain, router(state));
+                tracing::debug!(tenant = tenant.domain, "serving a tenant");
+            }
+            Err(error) => tracing::warn!(
+                tenant = tenant.domain,
+                error = format!("{error:#}"),
+                "cannot serve a tenant yet"
+            ),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -3,22 +3,24 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use leptos::prelude::LeptosOptions;
 
 use crate::{
-    config::Config,
-    domain::{Actor, rotation_limit::RotationLimit, sealing::MasterKey},
+    config::{Config, is_valid_domain},
+    domain::{Actor, material::new_kid, rotation_limit::RotationLimit, sealing::MasterKey},
     http::ApiSettings,
     services::{
         ServiceParts, Services,
         clock::{OffsetFileClock, SharedClock, SystemClock},
+        database_health::DatabaseHealth,
         key_source::GeneratedKeys,
         keys::KeyServiceOptions,
         operator::{OperatorService, generate_password},
+        spare_keys::SpareKeys,
     },
     store::{
-        DEFAULT_TENANT, KeyStore, SqlStore, TenantRecord, TenantStore,
+        DEFAULT_TENANT, DeletedTenant, KeyStore, SqlStore, TenantRecord, TenantStore,
         master_key_file::{create_master_key, read_master_key},
         sqlite_file::{DatabaseLocation, ServeLock, database_location, lock_for_serving},
     },
@@ -67,39 +69,7 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 /// Opens the database and the master key and starts every service of the default tenant,
 /// provisioning it on first start.
 pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Services> {
-    let store = connect_store(config).await?;
-    start_default_tenant(config, &store, actor).await
-}
-
-/// Names the default tenant after `SIGNET_TENANT_DOMAIN` and starts its services on `store`.
-pub async fn start_default_tenant(
-    config: &Config,
-    store: &SqlStore,
-    actor: &Actor,
-) -> anyhow::Result<Services> {
-    let clock = clock(config);
-    let default = TenantRecord {
-        id: DEFAULT_TENANT.to_owned(),
-        domain: config.tenant_domain.clone(),
-        created_at: clock.now(),
-    };
-    store.ensure_tenant(&default).await.with_context(|| {
-        format!(
-            "cannot name the default tenant {}: another tenant has that domain",
-            config.tenant_domain
-        )
-    })?;
-    start_tenant_services(config, store, &default, actor).await
-}
-
-/// The tenant named `domain`, or an error that says how to list them.
-pub async fn find_tenant(store: &SqlStore, domain: &str) -> anyhow::Result<TenantRecord> {
-    store
-        .list_tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.domain.eq_ignore_ascii_case(domain.trim()))
-        .with_context(|| format!("there is no tenant {domain} (signet tenants list shows them)"))
+    Deployment::open(config).await?.start_default(actor).await
 }
 
 /// Every service of the tenant named `domain`, or of the default tenant.
@@ -108,34 +78,153 @@ pub async fn start_services_of(
     domain: Option<&str>,
     actor: &Actor,
 ) -> anyhow::Result<Services> {
-    let Some(domain) = domain else {
-        return start_services(config, actor).await;
-    };
-    let store = connect_store(config).await?;
-    let tenant = find_tenant(&store, domain).await?;
-    start_tenant_services(config, &store, &tenant, actor).await
+    let deployment = Deployment::open(config).await?;
+    match domain {
+        None => deployment.start_default(actor).await,
+        Some(domain) => {
+            let tenant = deployment.find_tenant(domain).await?;
+            deployment.start_tenant(&tenant, actor).await
+        }
+    }
 }
 
-/// Starts every service of `tenant` on the shared database, provisioning its first keys if it
-/// has none.
-pub async fn start_tenant_services(
-    config: &Config,
-    store: &SqlStore,
-    tenant: &TenantRecord,
-    actor: &Actor,
-) -> anyhow::Result<Services> {
-    let store = Arc::new(store.for_tenant(&tenant.id));
-    let has_keys = !store.load(0).await?.keys.is_empty();
-    let master = load_master_key(config, has_keys || tenant.id != DEFAULT_TENANT)?;
-    let parts = ServiceParts {
-        store,
-        master,
-        tenant_domain: tenant.domain.clone(),
-        clock: clock(config),
-        key_source: Arc::new(GeneratedKeys),
-        options: key_service_options(config),
-    };
-    Ok(Services::start(parts, actor).await?)
+/// What every tenant of a process shares: the database, the master key, the clock, the spare
+/// key pairs, the database's health and the key services' options. Cheap to clone.
+#[derive(Clone)]
+pub struct Deployment {
+    pub store: Arc<SqlStore>,
+    master: Arc<MasterKey>,
+    pub clock: SharedClock,
+    pub spare_keys: SpareKeys,
+    pub health: DatabaseHealth,
+    options: KeyServiceOptions,
+    /// The default tenant, named after `SIGNET_TENANT_DOMAIN`.
+    pub default_tenant: TenantRecord,
+}
+
+impl Deployment {
+    /// Connects to the database, names the default tenant after `SIGNET_TENANT_DOMAIN` and
+    /// loads (on a first start: generates) the master key.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let store = connect_store(config).await?;
+        let clock = clock(config);
+        let default_tenant = TenantRecord {
+            id: DEFAULT_TENANT.to_owned(),
+            domain: config.tenant_domain.clone(),
+            created_at: clock.now(),
+        };
+        store
+            .ensure_tenant(&default_tenant)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot name the default tenant {}: another tenant has that domain",
+                    config.tenant_domain
+                )
+            })?;
+        let has_keys = !store
+            .for_tenant(DEFAULT_TENANT)
+            .load(0)
+            .await?
+            .keys
+            .is_empty()
+            || store.list_tenants().await?.len() > 1;
+        let master = Arc::new(load_master_key(config, has_keys)?);
+        Ok(Self {
+            store,
+            master,
+            clock,
+            spare_keys: SpareKeys::new(Arc::new(GeneratedKeys)),
+            health: DatabaseHealth::default(),
+            options: key_service_options(config),
+            default_tenant,
+        })
+    }
+
+    /// Every service of the default tenant, provisioning its first keys if it has none.
+    pub async fn start_default(&self, actor: &Actor) -> anyhow::Result<Services> {
+        self.start_tenant(&self.default_tenant.clone(), actor).await
+    }
+
+    /// The live tenant named `domain`, or an error that says how to list them.
+    pub async fn find_tenant(&self, domain: &str) -> anyhow::Result<TenantRecord> {
+        find_tenant(&self.store, domain).await
+    }
+
+    /// Creates the tenant named `domain` (lowercased) and provisions its current and next key
+    /// from the spare key pairs; its services are returned started.
+    pub async fn create_tenant(
+        &self,
+        domain: &str,
+        actor: &Actor,
+    ) -> anyhow::Result<(TenantRecord, Services)> {
+        let domain = domain.trim().to_ascii_lowercase();
+        if !is_valid_domain(&domain) {
+            bail!(
+                "{domain:?} is not a DNS name (letters, digits, '-' and '.', at most 64 characters)"
+            );
+        }
+        let tenant = TenantRecord {
+            id: format!("t-{}", new_kid()),
+            domain: domain.clone(),
+            created_at: self.clock.now(),
+        };
+        self.store
+            .create_tenant(&tenant)
+            .await
+            .with_context(|| format!("cannot create the tenant {domain}"))?;
+        let services = self.start_tenant(&tenant, actor).await?;
+        Ok((tenant, services))
+    }
+
+    /// Deletes the tenant named `domain` ([`TenantStore::delete_tenant`]); the default tenant
+    /// cannot be deleted, as it serves every host that names no tenant.
+    pub async fn delete_tenant(
+        &self,
+        domain: &str,
+        actor: &Actor,
+    ) -> anyhow::Result<(TenantRecord, DeletedTenant)> {
+        let tenant = self.find_tenant(domain).await?;
+        if tenant.id == DEFAULT_TENANT {
+            bail!(
+                "{} is the default tenant (SIGNET_TENANT_DOMAIN): it serves every host that names \
+                 no other tenant and cannot be deleted",
+                tenant.domain
+            );
+        }
+        let deleted = self
+            .store
+            .delete_tenant(&tenant.id, actor, self.clock.now())
+            .await?
+            .with_context(|| format!("the tenant {domain} was deleted meanwhile"))?;
+        Ok((tenant, deleted))
+    }
+
+    /// Starts every service of `tenant`, provisioning its first keys if it has none.
+    pub async fn start_tenant(
+        &self,
+        tenant: &TenantRecord,
+        actor: &Actor,
+    ) -> anyhow::Result<Services> {
+        let parts = ServiceParts {
+            store: Arc::new(self.store.for_tenant(&tenant.id)),
+            master: Arc::clone(&self.master),
+            tenant_domain: tenant.domain.clone(),
+            clock: Arc::clone(&self.clock),
+            spare_keys: self.spare_keys.clone(),
+            health: self.health.clone(),
+            options: self.options,
+        };
+        Ok(Services::start(parts, actor).await?)
+    }
+}
+
+/// The live tenant named `domain`, or an error that says how to list them.
+pub async fn find_tenant(store: &SqlStore, domain: &str) -> anyhow::Result<TenantRecord> {
+    store
+        .tenant_named(domain, false)
+        .await?
+        .with_context(|| format!("there is no tenant {domain} (signet tenants list shows them)"))
 }
 
 /// The system clock, or for tests the system clock moved by `SIGNET_TEST_CLOCK_FILE`.

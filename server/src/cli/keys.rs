@@ -1,6 +1,7 @@
 //! `signet keys …` and `signet audit list`: the key lifecycle for scripts and break-glass use,
 //! on the configured database, beside running servers.
 
+use anyhow::Context;
 use app::keys::{KeyState, KeyUsage, KeyView};
 use chrono::SecondsFormat;
 
@@ -9,7 +10,7 @@ use crate::{
     config::Config,
     services::{keys::KeyService, signing::SigningService},
     startup,
-    store::AuditLog,
+    store::{AuditLog, TenantStore},
 };
 
 /// Runs a `signet keys` command.
@@ -139,7 +140,13 @@ pub async fn audit(
 ) -> anyhow::Result<()> {
     let store = startup::connect_store(config).await?;
     let store = match tenant {
-        Some(domain) => store.for_tenant(&startup::find_tenant(&store, domain).await?.id),
+        // A deleted tenant's audit events stay: they are listed by its domain too.
+        Some(domain) => {
+            let tenant = store.tenant_named(domain, true).await?.with_context(|| {
+                format!("there is no tenant {domain} (signet tenants list shows them)")
+            })?;
+            store.for_tenant(&tenant.id)
+        }
         None => store.as_ref().clone(),
     };
     for event in store.audit_events(limit).await? {

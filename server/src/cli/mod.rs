@@ -122,6 +122,14 @@ pub enum TenantsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the tenant named by DOMAIN: revoke and destroy every key it has and remove its
+    /// clients (its audit events stay); running servers stop serving it within two seconds.
+    Delete {
+        domain: String,
+        /// Confirm: nothing is deleted without it.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,41 +1,26 @@
 //! `signet tenants …`: the tenants of this deployment (SPEC §15).
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use app::keys::KeyState;
 
 use super::TenantsCommand;
 use crate::{
-    config::{Config, is_valid_domain},
-    domain::material::new_kid,
+    config::Config,
     services::published::iso,
-    startup,
-    store::{TenantRecord, TenantStore},
+    startup::{self, Deployment},
+    store::TenantStore,
 };
 
 /// Runs a `signet tenants` command.
 pub async fn run(config: &Config, command: TenantsCommand) -> anyhow::Result<()> {
     let actor = startup::command_line_actor();
-    // The default tenant first: it is named and provisioned as at any start.
-    let store = startup::connect_store(config).await?;
-    let default = startup::start_default_tenant(config, &store, &actor).await?;
+    // The default tenant is named and provisioned as at any start.
+    let deployment = Deployment::open(config).await?;
+    deployment.start_default(&actor).await?;
+    let store = &deployment.store;
     match command {
         TenantsCommand::Create { domain } => {
-            let domain = domain.trim().to_ascii_lowercase();
-            if !is_valid_domain(&domain) {
-                bail!(
-                    "{domain:?} is not a DNS name (letters, digits, '-' and '.', at most 64 characters)"
-                );
-            }
-            let tenant = TenantRecord {
-                id: format!("t-{}", new_kid()),
-                domain: domain.clone(),
-                created_at: default.clock.now(),
-            };
-            store
-                .create_tenant(&tenant)
-                .await
-                .with_context(|| format!("cannot create the tenant {domain}"))?;
-            let services = startup::start_tenant_services(config, &store, &tenant, &actor).await?;
+            let (tenant, services) = deployment.create_tenant(&domain, &actor).await?;
             let published = services.keys.published();
             let kid = |state: KeyState| {
                 published
@@ -53,6 +38,22 @@ pub async fn run(config: &Config, command: TenantsCommand) -> anyhow::Result<()>
                 "next_kid": kid(KeyState::Next),
             });
             println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        TenantsCommand::Delete { domain, yes } => {
+            if !yes {
+                bail!(
+                    "deleting {domain} revokes and destroys every key it has and removes its \
+                     clients; tokens it issued stop verifying. Run again with --yes to do it"
+                );
+            }
+            let (tenant, deleted) = deployment.delete_tenant(&domain, &actor).await?;
+            println!(
+                "Deleted the tenant {}: destroyed {} keys and removed {} clients; its audit \
+                 events stay.",
+                tenant.domain,
+                deleted.kids.len(),
+                deleted.clients
+            );
         }
         TenantsCommand::List { json } => {
             let tenants = store.list_tenants().await?;

@@ -43,6 +43,14 @@ impl TenantRouters {
             .insert(domain.to_ascii_lowercase(), router);
     }
 
+    /// Stops serving `domain`: its requests go to the default tenant again.
+    pub fn remove(&self, domain: &str) {
+        self.by_domain
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&domain.to_ascii_lowercase());
+    }
+
     /// The domains served besides the default tenant's.
     pub fn domains(&self) -> Vec<String> {
         self.by_domain

@@ -1,40 +1,28 @@
-//! Where new signing keys come from: real generation in production, fixture keys in tests (so
-//! a test never waits for RSA generation).
+//! Where new key pairs come from: real generation in production, fixture keys in tests (so a
+//! test never waits for RSA generation). A pair becomes a tenant's signing key when
+//! [`super::spare_keys::SpareKeys`] gives it a kid and a certificate for that tenant.
 
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
-use chrono::{DateTime, Utc};
-
 use super::{ServiceError, off_the_workers};
-use crate::domain::material::{
-    GeneratedKey, MaterialError, PrivateKey, generate_signing_key, new_kid, self_signed_certificate,
-};
+use crate::domain::material::{MaterialError, PrivateKey};
 
-/// Makes new signing keys: a fresh kid, a private key and its certificate for the tenant.
+/// Makes new key pairs.
 pub trait KeySource: Send + Sync + std::fmt::Debug + 'static {
-    /// A new key for `tenant_domain`, certified from `now`. May be slow: callers run it off the
-    /// async workers ([`generate`]).
-    fn generate(
-        &self,
-        tenant_domain: &str,
-        now: DateTime<Utc>,
-    ) -> Result<GeneratedKey, MaterialError>;
+    /// A new private key. May be slow: callers run it off the async workers ([`generate`]).
+    fn private_key(&self) -> Result<PrivateKey, MaterialError>;
 }
 
 /// How a key source travels through the application.
 pub type SharedKeySource = Arc<dyn KeySource>;
 
-/// Generates a key on a blocking thread.
-pub async fn generate(
-    source: &SharedKeySource,
-    tenant_domain: &str,
-    now: DateTime<Utc>,
-) -> Result<GeneratedKey, ServiceError> {
-    let (source, domain) = (Arc::clone(source), tenant_domain.to_owned());
-    Ok(off_the_workers(move || source.generate(&domain, now)).await??)
+/// Makes a key pair on a blocking thread.
+pub async fn generate(source: &SharedKeySource) -> Result<PrivateKey, ServiceError> {
+    let source = Arc::clone(source);
+    Ok(off_the_workers(move || source.private_key()).await??)
 }
 
 /// Real RSA generation from the OS CSPRNG.
@@ -42,17 +30,14 @@ pub async fn generate(
 pub struct GeneratedKeys;
 
 impl KeySource for GeneratedKeys {
-    fn generate(
-        &self,
-        tenant_domain: &str,
-        now: DateTime<Utc>,
-    ) -> Result<GeneratedKey, MaterialError> {
-        generate_signing_key(tenant_domain, now)
+    fn private_key(&self) -> Result<PrivateKey, MaterialError> {
+        PrivateKey::generate()
     }
 }
 
-/// Keys made from fixture private keys (PKCS#8 PEM), taken in turn: each gets a fresh kid and a
-/// fresh certificate, in milliseconds. For tests only: the same private key comes back.
+/// Key pairs read from fixture private keys (PKCS#8 PEM), taken in turn, in microseconds; each
+/// still gets a fresh kid and certificate when a tenant takes it. For tests only: the same
+/// private key comes back.
 #[derive(Debug)]
 pub struct FixtureKeys {
     pems: Vec<String>,
@@ -77,18 +62,9 @@ impl FixtureKeys {
 }
 
 impl KeySource for FixtureKeys {
-    fn generate(
-        &self,
-        tenant_domain: &str,
-        now: DateTime<Utc>,
-    ) -> Result<GeneratedKey, MaterialError> {
+    fn private_key(&self) -> Result<PrivateKey, MaterialError> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.pems.len();
-        let private = PrivateKey::from_pkcs8_pem(&self.pems[index])?;
-        Ok(GeneratedKey {
-            kid: new_kid(),
-            cert_der: self_signed_certificate(&private, tenant_domain, now)?,
-            private,
-        })
+        PrivateKey::from_pkcs8_pem(&self.pems[index])
     }
 }
 
@@ -98,26 +74,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fixture_keys_come_in_turn_with_fresh_kids() {
+    fn fixture_keys_come_in_turn() {
         let source = FixtureKeys::new([
             include_str!("../../fixtures/rsa-2048-a.pk8.pem"),
             include_str!("../../fixtures/rsa-2048-b.pk8.pem"),
         ])
         .unwrap();
-        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let der = |key: PrivateKey| key.to_pkcs8_der().unwrap().to_vec();
         let (a, b, c) = (
-            source.generate("fixture.test", now).unwrap(),
-            source.generate("fixture.test", now).unwrap(),
-            source.generate("fixture.test", now).unwrap(),
+            der(source.private_key().unwrap()),
+            der(source.private_key().unwrap()),
+            der(source.private_key().unwrap()),
         );
-        assert_ne!(a.kid, c.kid);
-        // The kids material.rs generates have the shape app::keys::Kid calls issued.
-        for key in [&a, &b, &c] {
-            assert!(app::keys::Kid::parse(&key.kid).unwrap().is_issued_shape());
-        }
-        assert_ne!(a.cert_der, b.cert_der);
-        let der = |key: &GeneratedKey| key.private.to_pkcs8_der().unwrap().to_vec();
-        assert_eq!(der(&a), der(&c), "the third key is the first fixture again");
+        assert_ne!(a, b);
+        assert_eq!(a, c, "the third key is the first fixture again");
         assert!(FixtureKeys::new(["not a key"]).is_err());
         assert!(FixtureKeys::new(Vec::<String>::new()).is_err());
     }

@@ -10,10 +10,8 @@ use tokio::sync::watch;
 
 use super::{
     ServiceError,
-    clock::SharedClock,
     database_health::DatabaseHealth,
     key_change::{apply_once, provision},
-    key_source::{SharedKeySource, generate},
     published::{Published, PublishedKey, PublishedKeys},
     spare_keys::SpareKeys,
 };
@@ -44,8 +42,8 @@ pub struct KeyServiceParts {
     pub store: Arc<dyn KeyStore>,
     pub master: Arc<MasterKey>,
     pub tenant_domain: String,
-    pub clock: SharedClock,
-    pub key_source: SharedKeySource,
+    /// Key pairs waiting to become keys; shared by every tenant of the process.
+    pub spare_keys: SpareKeys,
     pub health: DatabaseHealth,
     pub options: KeyServiceOptions,
 }
@@ -106,16 +104,15 @@ impl KeyService {
             store,
             master,
             tenant_domain,
-            clock,
-            key_source,
+            spare_keys,
             health,
             options,
         } = parts;
         let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         if loaded.keys.is_empty() {
             let (current, next) = tokio::try_join!(
-                generate(&key_source, &tenant_domain, now),
-                generate(&key_source, &tenant_domain, now)
+                spare_keys.take(&tenant_domain, now),
+                spare_keys.take(&tenant_domain, now)
             )?;
             let (current, next) = (seal(&master, &current)?, seal(&master, &next)?);
             // Another process may provision first; then its keys are the tenant's keys.
@@ -130,7 +127,7 @@ impl KeyService {
         let published = PublishedKeys::new(Arc::clone(&store), Arc::clone(&master), &loaded)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                spares: SpareKeys::new(key_source, clock, &tenant_domain),
+                spares: spare_keys,
                 store,
                 master,
                 tenant_domain,
@@ -211,11 +208,6 @@ impl KeyService {
         })
     }
 
-    /// Tops the spare next keys up in the background.
-    pub fn spawn_spare_keys(&self) {
-        self.inner.spares.spawn_refill();
-    }
-
     /// current → previous, next → current, and a fresh next key, at `now`.
     pub async fn rotate(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Rotated, ServiceError> {
         self.rotate_with(actor, now, |new_next| Operation::Rotate { new_next })
@@ -256,7 +248,7 @@ impl KeyService {
     ) -> Result<Rotated, ServiceError> {
         self.inner.health.ensure_up()?;
         let spares = &self.inner.spares;
-        let fresh = spares.take(now).await?;
+        let fresh = spares.take(&self.inner.tenant_domain, now).await?;
         let op = operation(fresh.kid.clone());
         let result = match seal(&self.inner.master, &fresh) {
             Ok(new_key) => self.apply(&op, Some(new_key), actor, now).await,
@@ -270,7 +262,6 @@ impl KeyService {
                 return Err(error);
             }
         };
-        spares.spawn_refill();
         let current_kid = change
             .new_current
             .clone()
@@ -318,10 +309,7 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::{
-        services::{clock::SettableClock, key_source::FixtureKeys},
-        store::SqlStore,
-    };
+    use crate::{services::key_source::FixtureKeys, store::SqlStore};
 
     async fn service(limit: Option<u32>) -> (KeyService, DateTime<Utc>) {
         let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(20_000);
@@ -334,8 +322,7 @@ mod tests {
             store: Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
             master: Arc::new(MasterKey::from_bytes([6; 32])),
             tenant_domain: "keys.test".into(),
-            clock: Arc::new(SettableClock::at(now)),
-            key_source: Arc::new(source),
+            spare_keys: SpareKeys::new(Arc::new(source)),
             health: DatabaseHealth::default(),
             options: KeyServiceOptions {
                 rotation_limit: limit.map(|per_day| RotationLimit { per_day }),

@@ -121,13 +121,15 @@ pub struct Services {
     pub clock: clock::SharedClock,
 }
 
-/// What the services are built from.
+/// What the services of one tenant are built from: its store handle and domain, and what every
+/// tenant of the process shares (master key, clock, spare key pairs, database health).
 pub struct ServiceParts {
     pub store: std::sync::Arc<dyn crate::store::Store>,
-    pub master: crate::domain::sealing::MasterKey,
+    pub master: std::sync::Arc<crate::domain::sealing::MasterKey>,
     pub tenant_domain: String,
     pub clock: clock::SharedClock,
-    pub key_source: key_source::SharedKeySource,
+    pub spare_keys: spare_keys::SpareKeys,
+    pub health: database_health::DatabaseHealth,
     pub options: keys::KeyServiceOptions,
 }
 
@@ -144,16 +146,15 @@ impl Services {
             master,
             tenant_domain,
             clock,
-            key_source,
+            spare_keys,
+            health,
             options,
         } = parts;
-        let (master, health) = (Arc::new(master), database_health::DatabaseHealth::default());
         let key_parts = keys::KeyServiceParts {
             store: store.clone(),
             master: Arc::clone(&master),
             tenant_domain,
-            clock: Arc::clone(&clock),
-            key_source,
+            spare_keys,
             health: health.clone(),
             options,
         };

@@ -42,7 +42,7 @@ impl SigningService {
         Self {
             keys,
             ledger,
-            pool: SigningThreads::start(),
+            pool: SigningThreads::of_the_process(),
         }
     }
 
@@ -191,7 +191,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// ceiling). Signed on tokio's blocking pool, sixteen connections make sixteen threads sign at
 /// once on two cores, evicting each other's caches (61%). A fixed thread per core that picks
 /// the next signature as soon as it finishes one signs at the rate openssl does, and the async
-/// workers keep answering the network. The threads end when the last handle is dropped.
+/// workers keep answering the network. The threads live as long as the process.
 #[derive(Clone)]
 struct SigningThreads {
     jobs: std::sync::mpsc::Sender<Job>,
@@ -204,6 +204,13 @@ impl std::fmt::Debug for SigningThreads {
 }
 
 impl SigningThreads {
+    /// The process's signing threads, started by the first signing service: one set for every
+    /// tenant, as many threads as cores, however many tenants a process serves.
+    fn of_the_process() -> Self {
+        static THREADS: std::sync::OnceLock<SigningThreads> = std::sync::OnceLock::new();
+        THREADS.get_or_init(Self::start).clone()
+    }
+
     fn start() -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(std::sync::Mutex::new(queue));

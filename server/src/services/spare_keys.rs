@@ -1,5 +1,7 @@
-//! Next keys generated ahead of time, so a rotation never waits for key generation: up to
-//! [`SPARE_KEYS`], refilled in the background by one task at a time.
+//! Key pairs generated ahead of time, shared by every tenant of the process, so neither a
+//! rotation nor a new tenant waits for RSA generation: up to [`SPARE_KEYS`] wait, refilled in
+//! the background by one task at a time. A pair becomes a tenant's key when it is taken: it gets
+//! a fresh kid and a certificate for that tenant's domain then (one signature, a millisecond).
 
 use std::sync::{
     Arc, Mutex, MutexGuard, PoisonError,
@@ -10,16 +12,17 @@ use chrono::{DateTime, Utc};
 
 use super::{
     ServiceError,
-    clock::SharedClock,
     key_source::{SharedKeySource, generate},
+    off_the_workers,
 };
-use crate::domain::material::GeneratedKey;
+use crate::domain::material::{GeneratedKey, PrivateKey, new_kid, self_signed_certificate};
 
-/// How many next keys wait ready-made: a burst of this many rotations waits for no RSA
-/// generation (about 0.1–0.5 s of CPU each).
-pub const SPARE_KEYS: usize = 3;
+/// How many key pairs wait ready-made: a new tenant takes two, a rotation one, so a burst of
+/// this many rotations (or half as many new tenants) waits for no RSA generation (about
+/// 0.1–0.5 s of CPU each).
+pub const SPARE_KEYS: usize = 4;
 
-/// The pool of spare keys; cheap to clone, every clone is the same pool.
+/// The pool of spare key pairs; cheap to clone, every clone is the same pool.
 #[derive(Debug, Clone)]
 pub struct SpareKeys {
     inner: Arc<Inner>,
@@ -28,54 +31,79 @@ pub struct SpareKeys {
 #[derive(Debug)]
 struct Inner {
     source: SharedKeySource,
-    clock: SharedClock,
-    tenant_domain: String,
-    keys: Mutex<Vec<GeneratedKey>>,
+    keys: Mutex<Vec<PrivateKey>>,
     /// Whether a background task is refilling `keys`.
     filling: AtomicBool,
 }
 
 impl SpareKeys {
-    /// An empty pool of keys for `tenant_domain` from `source`; the refill task reads `clock`.
-    pub fn new(source: SharedKeySource, clock: SharedClock, tenant_domain: &str) -> Self {
+    /// An empty pool of key pairs from `source`.
+    pub fn new(source: SharedKeySource) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source,
-                clock,
-                tenant_domain: tenant_domain.to_owned(),
                 keys: Mutex::new(Vec::with_capacity(SPARE_KEYS)),
                 filling: AtomicBool::new(false),
             }),
         }
     }
 
-    fn keys(&self) -> MutexGuard<'_, Vec<GeneratedKey>> {
+    fn keys(&self) -> MutexGuard<'_, Vec<PrivateKey>> {
         self.inner
             .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many keys wait.
+    /// How many key pairs wait.
     pub fn count(&self) -> usize {
         self.keys().len()
     }
 
-    /// A spare key, or one generated now (certified from `now`) when none waits.
-    pub async fn take(&self, now: DateTime<Utc>) -> Result<GeneratedKey, ServiceError> {
+    /// A signing key for `tenant_domain`, certified from `now`: a spare pair, or one generated
+    /// now when none waits. Starts a refill.
+    pub async fn take(
+        &self,
+        tenant_domain: &str,
+        now: DateTime<Utc>,
+    ) -> Result<GeneratedKey, ServiceError> {
         let spare = self.keys().pop();
-        match spare {
-            Some(key) => Ok(key),
-            None => generate(&self.inner.source, &self.inner.tenant_domain, now).await,
+        self.spawn_refill();
+        let private = match spare {
+            Some(key) => key,
+            None => generate(&self.inner.source).await?,
+        };
+        let domain = tenant_domain.to_owned();
+        let certified = off_the_workers(move || {
+            let cert_der = self_signed_certificate(&private, &domain, now);
+            (private, cert_der)
+        })
+        .await?;
+        match certified {
+            (private, Ok(cert_der)) => Ok(GeneratedKey {
+                kid: new_kid(),
+                cert_der,
+                private,
+            }),
+            (private, Err(error)) => {
+                self.put_back_pair(private);
+                Err(error.into())
+            }
         }
     }
 
-    /// Returns a key that was taken but never stored, for the next attempt.
+    /// Returns a key that was taken but never stored, for the next attempt (it gets a new kid
+    /// and certificate then).
     pub fn put_back(&self, key: GeneratedKey) {
-        self.keys().push(key);
+        self.put_back_pair(key.private);
     }
 
-    /// Tops the pool up to [`SPARE_KEYS`] in the background, unless that is under way.
+    fn put_back_pair(&self, private: PrivateKey) {
+        self.keys().push(private);
+    }
+
+    /// Tops the pool up to [`SPARE_KEYS`] in the background, unless that is under way. Needs a
+    /// tokio runtime.
     pub fn spawn_refill(&self) {
         if self.inner.filling.swap(true, Ordering::AcqRel) {
             return;
@@ -88,20 +116,19 @@ impl SpareKeys {
         let inner = &self.inner;
         loop {
             while self.count() < SPARE_KEYS {
-                // Generated without holding the lock: rotations take spares meanwhile.
-                let now = inner.clock.now();
-                match generate(&inner.source, &inner.tenant_domain, now).await {
-                    Ok(key) => self.put_back(key),
+                // Generated without holding the lock: takers take spares meanwhile.
+                match generate(&inner.source).await {
+                    Ok(key) => self.put_back_pair(key),
                     Err(error) => {
-                        // The next rotation generates its key itself and tries again.
-                        tracing::warn!(%error, "cannot pre-generate the next signing key");
+                        // The next taker generates its key itself and tries again.
+                        tracing::warn!(%error, "cannot pre-generate a signing key pair");
                         inner.filling.store(false, Ordering::Release);
                         return;
                     }
                 }
             }
             inner.filling.store(false, Ordering::Release);
-            // A rotation that took a spare after the last count found this task still busy and
+            // A taker that took a spare after the last count found this task still busy and
             // started none: go on for it, unless another task already has.
             if self.count() >= SPARE_KEYS || inner.filling.swap(true, Ordering::AcqRel) {
                 break;
@@ -114,26 +141,42 @@ impl SpareKeys {
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::services::{clock::SystemClock, key_source::FixtureKeys};
+    use crate::{domain::material::PublicMaterial, services::key_source::FixtureKeys};
 
     fn pool() -> SpareKeys {
         let source = FixtureKeys::new([include_str!("../../fixtures/rsa-2048-a.pk8.pem")]).unwrap();
-        SpareKeys::new(Arc::new(source), Arc::new(SystemClock), "spare.test")
+        SpareKeys::new(Arc::new(source))
     }
 
     #[tokio::test]
-    async fn the_pool_fills_up_in_the_background_and_hands_keys_out() {
+    async fn the_pool_fills_up_in_the_background_and_certifies_keys_for_their_tenant() {
         let pool = pool();
         assert_eq!(pool.count(), 0);
-        let made_now = pool.take(Utc::now()).await.unwrap();
-        pool.spawn_refill();
+        let made_now = pool.take("a.test", Utc::now()).await.unwrap();
         while pool.count() < SPARE_KEYS {
             tokio::task::yield_now().await;
         }
-        let spare = pool.take(Utc::now()).await.unwrap();
+        let spare = pool.take("b.test", Utc::now()).await.unwrap();
         assert_ne!(spare.kid, made_now.kid);
-        assert_eq!(pool.count(), SPARE_KEYS - 1);
+        // The kids have the shape app::keys::Kid calls issued.
+        for key in [&made_now, &spare] {
+            assert!(app::keys::Kid::parse(&key.kid).unwrap().is_issued_shape());
+        }
+        // The certificate names the tenant that took the key (its CN, as DER bytes).
+        let names = |key: &GeneratedKey, domain: &str| {
+            PublicMaterial::from_certificate(&key.kid, &key.cert_der).unwrap();
+            key.cert_der
+                .windows(domain.len())
+                .any(|bytes| bytes == domain.as_bytes())
+        };
+        assert!(names(&made_now, "a.test") && !names(&made_now, "b.test"));
+        assert!(names(&spare, "b.test") && !names(&spare, "a.test"));
+        assert!(pool.count() <= SPARE_KEYS);
         pool.put_back(spare);
-        assert_eq!(pool.count(), SPARE_KEYS);
+        assert!(pool.count() >= 1);
+        assert!(
+            pool.take("", Utc::now()).await.is_err(),
+            "no certificate without a name"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub use self::{
     keys::{KeyStore, NewKey, StoredKey, StoredKeys},
     operator::OperatorStore,
     sealed::{SealedRow, SealedSecrets},
-    tenants::{TenantRecord, TenantStore},
+    tenants::{DeletedTenant, TenantRecord, TenantStore, TenantVersion},
     usage::UsageStore,
 };
 

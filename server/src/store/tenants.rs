@@ -8,8 +8,10 @@ use sqlx::Row;
 
 use super::{
     SqlStore, StoreError,
+    audit::{AuditEntry, insert_audit},
     database::{from_millis, millis},
 };
+use crate::domain::Actor;
 
 /// A tenant as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,22 @@ pub struct TenantRecord {
     pub id: String,
     pub domain: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A live tenant and the version of its key set: what a server compares with what it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantVersion {
+    pub tenant: TenantRecord,
+    pub version: i64,
+}
+
+/// What deleting a tenant destroyed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedTenant {
+    /// The keys that were revoked and destroyed, previous keys included.
+    pub kids: Vec<String>,
+    /// How many clients were removed.
+    pub clients: u64,
 }
 
 /// Storing tenants.
@@ -31,6 +49,26 @@ pub trait TenantStore: Send + Sync + 'static {
     /// tenant follows `SIGNET_TENANT_DOMAIN`). A domain another tenant holds is
     /// [`StoreError::DuplicateTenant`].
     async fn ensure_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    /// The live tenant named `domain`; with `deleted_too`, else the one deleted last (its audit
+    /// events stay readable).
+    async fn tenant_named(
+        &self,
+        domain: &str,
+        deleted_too: bool,
+    ) -> Result<Option<TenantRecord>, StoreError>;
+    /// Every live tenant with its key-set version, in one read: new tenants, deleted ones and
+    /// changed key sets are all seen from it.
+    async fn tenant_versions(&self) -> Result<Vec<TenantVersion>, StoreError>;
+    /// Deletes the live tenant `id` in one transaction: destroys every key it has (the private
+    /// and public halves, and their usage rows), removes its clients, appends a
+    /// `delete_tenant` event to its audit log (which stays) and frees its domain. `None` when
+    /// no live tenant has that id.
+    async fn delete_tenant(
+        &self,
+        id: &str,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeletedTenant>, StoreError>;
 }
 
 fn duplicate_or(error: sqlx::Error) -> StoreError {
@@ -72,12 +110,14 @@ impl TenantStore for SqlStore {
     }
 
     async fn ensure_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
-        let renamed = sqlx::query("UPDATE tenants SET domain = $1 WHERE id = $2 AND domain <> $1")
-            .bind(&tenant.domain)
-            .bind(&tenant.id)
-            .execute(&self.pool)
-            .await
-            .map_err(duplicate_or)?;
+        let renamed = sqlx::query(
+            "UPDATE tenants SET domain = $1 WHERE id = $2 AND domain <> $1 AND deleted_at IS NULL",
+        )
+        .bind(&tenant.domain)
+        .bind(&tenant.id)
+        .execute(&self.pool)
+        .await
+        .map_err(duplicate_or)?;
         if renamed.rows_affected() > 0 {
             return Ok(());
         }
@@ -115,17 +155,128 @@ impl TenantStore for SqlStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        sqlx::query("SELECT id, domain, created_at FROM tenants ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(TenantRecord {
-                    id: row.try_get("id")?,
-                    domain: row.try_get("domain")?,
-                    created_at: from_millis(row.try_get("created_at")?)?,
-                })
-            })
-            .collect()
+        sqlx::query(
+            "SELECT id, domain, created_at FROM tenants WHERE deleted_at IS NULL \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(tenant_from_row)
+        .collect()
     }
+
+    async fn tenant_named(
+        &self,
+        domain: &str,
+        deleted_too: bool,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let which = if deleted_too {
+            ""
+        } else {
+            "AND deleted_at IS NULL"
+        };
+        sqlx::query(&format!(
+            "SELECT id, domain, created_at FROM tenants WHERE domain = $1 {which} \
+             ORDER BY COALESCE(deleted_at, {i64_max}) DESC LIMIT 1",
+            i64_max = i64::MAX
+        ))
+        .bind(domain.trim().to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(tenant_from_row)
+        .transpose()
+    }
+
+    async fn tenant_versions(&self) -> Result<Vec<TenantVersion>, StoreError> {
+        sqlx::query(
+            "SELECT t.id, t.domain, t.created_at, k.version FROM tenants t \
+             JOIN keysets k ON k.tenant_id = t.id WHERE t.deleted_at IS NULL \
+             ORDER BY t.created_at, t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(TenantVersion {
+                tenant: tenant_from_row(row)?,
+                version: row.try_get("version")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn delete_tenant(
+        &self,
+        id: &str,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeletedTenant>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Bumping the version first takes the tenant's write lock, as every key change does.
+        let version: Option<i64> = sqlx::query_scalar(
+            "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 \
+             AND EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NULL) \
+             RETURNING version",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(version) = version else {
+            return Ok(None);
+        };
+        let domain: String = sqlx::query_scalar("SELECT domain FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let kids: Vec<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE tenant_id = $1 ORDER BY kid")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query(
+            "DELETE FROM key_usage WHERE kid IN (SELECT kid FROM signing_keys WHERE tenant_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM signing_keys WHERE tenant_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let clients = sqlx::query("DELETE FROM clients WHERE tenant_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let detail = format!(
+            "deleted the tenant {domain}: destroyed {} keys ({}), removed {clients} clients",
+            kids.len(),
+            kids.join(", ")
+        );
+        let entry = AuditEntry {
+            at,
+            actor,
+            action: "delete_tenant",
+            kid: None,
+            detail: &detail,
+        };
+        insert_audit(&mut tx, id, version, &entry).await?;
+        sqlx::query("UPDATE tenants SET deleted_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(millis(at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(DeletedTenant { kids, clients }))
+    }
+}
+
+fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<TenantRecord, StoreError> {
+    Ok(TenantRecord {
+        id: row.try_get("id")?,
+        domain: row.try_get("domain")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+    })
 }

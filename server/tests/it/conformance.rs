@@ -55,6 +55,7 @@ macro_rules! conformance {
 
 conformance!(
     tenants_share_a_database_and_nothing_else,
+    a_deleted_tenant_leaves_only_its_audit_trail,
     usage_rows_are_written_whole_or_counts_forward,
     provisioning_happens_once,
     rotation_is_persisted,
@@ -460,6 +461,96 @@ async fn tenants_share_a_database_and_nothing_else(store: SqlStore) {
     assert!(store.list_clients().await.unwrap().is_empty());
     assert!(!store.delete_client(&record.client_id).await.unwrap());
     assert_eq!(other.list_clients().await.unwrap().len(), 1);
+}
+
+/// Deleting a tenant destroys its keys (and their usage rows) and clients in one transaction,
+/// appends `delete_tenant` to its audit trail, which stays, and frees its domain; the other
+/// tenants keep everything.
+async fn a_deleted_tenant_leaves_only_its_audit_trail(store: SqlStore) {
+    let acme = TenantRecord {
+        id: "t-acme".into(),
+        domain: "acme.example.com".into(),
+        created_at: chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap(),
+    };
+    store.create_tenant(&acme).await.unwrap();
+    let other = store.for_tenant(&acme.id);
+    assert!(provision(&store, fixture_key(0), fixture_key(1)).await);
+    assert!(provision(&other, fixture_key(1), fixture_key(2)).await);
+    let (record, _) = signet::domain::client_secret::new_client(
+        &crate::support::master(),
+        "acme ci",
+        "read:signing_keys",
+        Default::default(),
+        Utc::now(),
+    )
+    .unwrap();
+    other.create_client(&record).await.unwrap();
+    let before = store.version().await.unwrap();
+    let acme_version = other.version().await.unwrap();
+
+    let deleted = store.delete_tenant(&acme.id, &actor(), Utc::now()).await;
+    let deleted = deleted.unwrap().unwrap();
+    assert_eq!((deleted.kids.len(), deleted.clients), (2, 1));
+    assert!(other.load(10).await.unwrap().keys.is_empty());
+    for kid in &deleted.kids {
+        assert!(other.find(kid).await.unwrap().is_none());
+    }
+    assert!(other.list_clients().await.unwrap().is_empty());
+    let events = other.audit_events(10).await.unwrap();
+    assert_eq!(events[0].action, "delete_tenant");
+    assert_eq!(events[0].seq, acme_version + 1);
+    assert!(events.len() >= 2, "the earlier events stay: {events:?}");
+    assert!(store.list_tenants().await.unwrap().is_empty());
+    let versions = store.tenant_versions().await.unwrap();
+    assert!(versions.iter().all(|t| t.tenant.id != acme.id));
+    assert_eq!(
+        store
+            .tenant_named("ACME.example.com", true)
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(acme.id.clone())
+    );
+    assert!(
+        store
+            .tenant_named(&acme.domain, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Nothing of the other tenant moved; a second delete finds nothing.
+    assert_eq!(store.version().await.unwrap(), before);
+    assert_eq!(store.load(10).await.unwrap().keys.len(), 2);
+    assert!(
+        store
+            .delete_tenant(&acme.id, &actor(), Utc::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The domain is free for a new tenant.
+    let again = TenantRecord {
+        id: "t-acme-2".into(),
+        ..acme.clone()
+    };
+    store.create_tenant(&again).await.unwrap();
+    assert_eq!(
+        store
+            .tenant_named(&acme.domain, true)
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(again.id.clone())
+    );
+    assert!(matches!(
+        store
+            .create_tenant(&TenantRecord {
+                id: "t-acme-3".into(),
+                ..acme
+            })
+            .await,
+        Err(StoreError::DuplicateTenant)
+    ));
 }
 
 /// A database made before there were tenants keeps its keys, version, audit trail and clients

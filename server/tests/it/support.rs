@@ -22,9 +22,11 @@ use signet::{
     services::{
         ServiceError, ServiceParts, Services,
         clock::{Clock, SettableClock, SharedClock},
+        database_health::DatabaseHealth,
         key_change,
         key_source::FixtureKeys,
         keys::KeyService,
+        spare_keys::SpareKeys,
     },
     startup,
     store::{NewKey, SqlStore},
@@ -156,10 +158,11 @@ pub async fn try_start_services(
 ) -> Result<Services, ServiceError> {
     let parts = ServiceParts {
         store,
-        master,
+        master: Arc::new(master),
         tenant_domain: TENANT.to_owned(),
         clock,
-        key_source: fixture_keys(),
+        spare_keys: SpareKeys::new(fixture_keys()),
+        health: DatabaseHealth::default(),
         options: startup::key_service_options(config),
     };
     Services::start(parts, &actor()).await

@@ -88,7 +88,7 @@ async fn a_tenant_created_with_the_cli_is_served_by_host_and_shares_nothing() {
     let after = api.get_as(ACME, "/.well-known/jwks.json", None).await;
     assert_eq!(after.body, acme_jwks.body);
 
-    the_cli_acts_on_a_tenant_with_tenant(&deployment, api, &acme_kids).await;
+    let acme_client = the_cli_acts_on_a_tenant_with_tenant(&deployment, api, &acme_kids).await;
 
     let listed = deployment.signet(&["tenants", "list", "--json"]).await;
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
@@ -99,6 +99,76 @@ async fn a_tenant_created_with_the_cli_is_served_by_host_and_shares_nothing() {
         .map(|t| t["domain"].as_str().unwrap())
         .collect();
     assert_eq!(domains, [TENANT, ACME]);
+
+    deleting_a_tenant_destroys_its_keys_and_clients(&deployment, api, &acme_client).await;
+}
+
+/// `tenants delete` needs `--yes`, never takes the default tenant, and then leaves nothing of
+/// the tenant served: its host is the default tenant's again, its client is gone, and only its
+/// audit trail stays.
+async fn deleting_a_tenant_destroys_its_keys_and_clients(
+    deployment: &Deployment,
+    api: &Api,
+    acme_client: &(String, String),
+) {
+    let run = deployment.signet(&["tenants", "delete", ACME]).await;
+    assert!(
+        !run.status.success() && run.stderr.contains("--yes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(api.token_as(ACME, acme_client).await.status, 200);
+    let run = deployment
+        .signet(&["tenants", "delete", TENANT, "--yes"])
+        .await;
+    assert!(
+        !run.status.success() && run.stderr.contains("default tenant"),
+        "{}",
+        run.stderr
+    );
+
+    let run = deployment
+        .signet(&["tenants", "delete", ACME, "--yes"])
+        .await;
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(run.stdout.contains("destroyed 2 keys"), "{}", run.stdout);
+    let default_kids = api.jwks_kids().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let served = api.get_as(ACME, "/.well-known/jwks.json", None).await;
+        if kids_of(&served.json()["keys"]) == default_kids {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ACME} is still served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(api.token_as(ACME, acme_client).await.status, 401);
+    let listed = deployment.signet(&["tenants", "list", "--json"]).await;
+    assert!(!listed.stdout.contains(ACME), "{}", listed.stdout);
+    let run = deployment.signet(&["keys", "list", "--tenant", ACME]).await;
+    assert!(!run.status.success(), "{}", run.stdout);
+
+    let audit = deployment
+        .signet(&["audit", "list", "--tenant", ACME, "--json"])
+        .await;
+    assert!(audit.status.success(), "{}", audit.stderr);
+    let actions: Vec<String> = audit
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["action"].to_string())
+        .collect();
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("\"delete_tenant\"")
+    );
+    assert!(
+        actions.len() >= 2,
+        "the tenant's earlier events stay: {actions:?}"
+    );
+
+    // The domain is free again: a new tenant by that name has new keys.
+    let run = deployment.signet(&["tenants", "create", ACME]).await;
+    assert!(run.status.success(), "{}", run.stderr);
 }
 
 /// `--tenant` makes the CLI act on that tenant: its client gets tokens there and nowhere else.
@@ -106,7 +176,7 @@ async fn the_cli_acts_on_a_tenant_with_tenant(
     deployment: &Deployment,
     api: &Api,
     acme_kids: &[String],
-) {
+) -> (String, String) {
     let run = deployment
         .signet(&[
             "clients", "create", "--tenant", ACME, "--name", "acme ci", "--scopes", ALL_SCOPES,
@@ -153,4 +223,5 @@ async fn the_cli_acts_on_a_tenant_with_tenant(
         .signet(&["backup", "x.db", "--tenant", ACME])
         .await;
     assert!(!run.status.success(), "{}", run.stdout);
+    acme_client
 }
