@@ -3,7 +3,7 @@
 //! config into the services' options; nothing here knows a service.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -12,6 +12,7 @@ use figment::{
     Figment,
     providers::{Env, Format, Toml},
 };
+use ipnet::IpNet;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -63,6 +64,10 @@ struct Settings {
     /// PEM private key of `tls_cert_file`.
     #[serde(default)]
     pub tls_key_file: Option<PathBuf>,
+    /// Addresses and networks (`10.0.0.1, 10.1.0.0/16, ::1`) of proxies whose
+    /// `X-Forwarded-Host` names the tenant of a request; nobody's when unset.
+    #[serde(default)]
+    pub trusted_proxies: Option<String>,
 }
 
 fn default_rotation_limit_per_day() -> u32 {
@@ -153,6 +158,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// For tests only: the system clock plus the seconds in this file.
     pub test_clock_file: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-Host` names the tenant of a request.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Config {
@@ -223,6 +230,9 @@ impl Settings {
                 "tls_cert_file and tls_key_file go together: set both for HTTPS, or neither".into(),
             ));
         }
+        if let Some(proxies) = &self.trusted_proxies {
+            parse_trusted_proxies(proxies).map_err(ConfigError::Invalid)?;
+        }
         if let Some(url) = &self.database_url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -266,8 +276,33 @@ impl Settings {
             api_rate_limit_per_minute: self.api_rate_limit_per_minute,
             tls,
             test_clock_file: self.test_clock_file,
+            // Checked by `validate`.
+            trusted_proxies: self
+                .trusted_proxies
+                .as_deref()
+                .map(parse_trusted_proxies)
+                .and_then(Result::ok)
+                .unwrap_or_default(),
         }
     }
+}
+
+/// `10.0.0.1, 10.1.0.0/16, ::1`: addresses (one host each) and networks, separated by commas
+/// or spaces.
+fn parse_trusted_proxies(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split([',', ' '])
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "trusted_proxies: {item:?} is neither an IP address nor a network \
+                         (like 10.0.0.0/8)"
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Where the dashboard's built assets are: the setting, cargo-leptos's `LEPTOS_SITE_ROOT`,
@@ -360,6 +395,8 @@ mod tests {
             "token_lifetime_secs = 5",
             "rotation_limit_per_day = -1",
             "api_rate_limit_per_minute = 0",
+            "trusted_proxies = \"10.0.0.0/8, proxy.internal\"",
+            "trusted_proxies = \"10.0.0.0/33\"",
         ] {
             assert!(Config::from_toml(text).is_err(), "{text} was accepted");
         }
@@ -379,7 +416,14 @@ mod tests {
             jail.set_env("SIGNET_TENANT_DOMAIN", "env.example");
             jail.set_env("SIGNET_TEST_DATABASE_URL", "postgres://ignored");
             jail.set_env("SIGNET_ROTATION_LIMIT_PER_DAY", "2");
+            jail.set_env("SIGNET_TRUSTED_PROXIES", "127.0.0.1, 10.1.0.0/16 ::1");
             let settings = Config::load(Path::new("signet.toml"), true).unwrap();
+            let proxies: Vec<String> = settings
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(proxies, ["127.0.0.1/32", "10.1.0.0/16", "::1/128"]);
             assert_eq!(settings.tenant_domain, "env.example");
             assert_eq!(settings.addr.port(), 4000);
             assert_eq!(settings.rotation_limit_per_day, 2);

@@ -41,7 +41,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     startup::ensure_operator_password(config, &services.operator).await?;
     let served = Served::new(config);
     let default = served.start(&deployment.default_tenant, services);
-    let routers = TenantRouters::new(router(default.clone()));
+    let routers = TenantRouters::new(router(default.clone()), &config.trusted_proxies);
     let mut follower = Follower {
         deployment: deployment.clone(),
         routers: routers.clone(),

@@ -1,16 +1,25 @@
 //! Routing by tenant (SPEC §15): each tenant has its own application (its keys, clients, JWKS,
 //! token endpoint, Management API and pages, built by [`super::router`] on that tenant's
 //! services), and a request goes to the one its `Host` names. A host that names no tenant is
-//! the default tenant's, so a single-tenant deployment behaves exactly as before.
+//! the default tenant's, so a single-tenant deployment behaves exactly as before. Behind a proxy
+//! in `SIGNET_TRUSTED_PROXIES`, the host is the proxy's `X-Forwarded-Host`; anyone else's
+//! `X-Forwarded-Host` is ignored.
 
 use std::{
     collections::HashMap,
     convert::Infallible,
+    net::SocketAddr,
     sync::{Arc, PoisonError, RwLock},
     task::{Context, Poll},
 };
 
-use axum::{Router, extract::Request, http::header, response::Response};
+use axum::{
+    Router,
+    extract::{ConnectInfo, Request},
+    http::header,
+    response::Response,
+};
+use ipnet::IpNet;
 use tower::{Service, ServiceExt, util::Oneshot};
 
 /// The applications of every tenant, by domain. Cheap to clone; clones share the table.
@@ -18,6 +27,7 @@ use tower::{Service, ServiceExt, util::Oneshot};
 pub struct TenantRouters {
     default: Router,
     by_domain: Arc<RwLock<HashMap<String, Router>>>,
+    trusted_proxies: Arc<[IpNet]>,
 }
 
 impl std::fmt::Debug for TenantRouters {
@@ -27,11 +37,13 @@ impl std::fmt::Debug for TenantRouters {
 }
 
 impl TenantRouters {
-    /// Serves the default tenant's application for every host until others are added.
-    pub fn new(default: Router) -> Self {
+    /// Serves the default tenant's application for every host until others are added; takes
+    /// the host from `X-Forwarded-Host` for requests from `trusted_proxies`.
+    pub fn new(default: Router, trusted_proxies: &[IpNet]) -> Self {
         Self {
             default,
             by_domain: Arc::default(),
+            trusted_proxies: trusted_proxies.into(),
         }
     }
 
@@ -61,13 +73,29 @@ impl TenantRouters {
             .collect()
     }
 
+    /// The host a request names: a trusted proxy's `X-Forwarded-Host` (the last value, the one
+    /// that proxy set), else `Host`, else the URI's.
+    fn host<'r>(&self, request: &'r Request) -> Option<&'r str> {
+        let headers = request.headers();
+        let from_trusted_proxy = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+            .is_some_and(|ip| self.trusted_proxies.iter().any(|net| net.contains(&ip)));
+        let forwarded = from_trusted_proxy
+            .then(|| headers.get("x-forwarded-host")?.to_str().ok())
+            .flatten()
+            .and_then(|hosts| hosts.rsplit(',').next())
+            .map(str::trim)
+            .filter(|host| !host.is_empty());
+        forwarded
+            .or_else(|| headers.get(header::HOST)?.to_str().ok())
+            .or_else(|| request.uri().host())
+    }
+
     /// The application for a request: its tenant's by host, else the default tenant's.
     fn pick(&self, request: &Request) -> Router {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|value| value.to_str().ok())
-            .or_else(|| request.uri().host());
+        let host = self.host(request);
         let Some(host) = host else {
             return self.default.clone();
         };
@@ -109,8 +137,52 @@ impl Service<Request> for TenantRouters {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
-    use super::host_name;
+    use axum::{body::Body, routing::get};
+
+    use super::*;
+
+    async fn served_by(routers: &TenantRouters, peer: [u8; 4], headers: &[(&str, &str)]) -> String {
+        let mut request = Request::builder().uri("/");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
+        let response = routers.clone().call(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_trusted_proxy_names_the_tenant_with_x_forwarded_host() {
+        let app = |name: &'static str| Router::new().route("/", get(move || async move { name }));
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let routers = TenantRouters::new(app("default"), &trusted);
+        routers.insert("acme.example.com", app("acme"));
+        let proxy = [10, 1, 2, 3];
+        let stranger = [192, 0, 2, 7];
+        let acme = [("x-forwarded-host", "acme.example.com")];
+        assert_eq!(served_by(&routers, proxy, &acme).await, "acme");
+        assert_eq!(served_by(&routers, stranger, &acme).await, "default");
+        // The proxy's own value is the last one: what a client sent before it counts for nothing.
+        let appended = [("x-forwarded-host", "acme.example.com, other.example")];
+        assert_eq!(served_by(&routers, proxy, &appended).await, "default");
+        let by_host = [("host", "ACME.example.com:8443")];
+        assert_eq!(served_by(&routers, stranger, &by_host).await, "acme");
+        let both = [
+            ("host", "acme.example.com"),
+            ("x-forwarded-host", "x.example"),
+        ];
+        assert_eq!(served_by(&routers, proxy, &both).await, "default");
+        routers.remove("acme.example.com");
+        assert_eq!(served_by(&routers, proxy, &acme).await, "default");
+    }
 
     #[test]
     fn ports_are_not_part_of_the_tenant() {
