@@ -110,11 +110,13 @@ pub enum ClientsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
-    /// Add a tenant named by DOMAIN, with its current and next key; running servers serve it
-    /// within two seconds for requests whose Host is DOMAIN.
+    /// Add a tenant named by DOMAIN (or one per DOMAIN given), with its current and next key;
+    /// running servers serve it within a second for requests whose Host is DOMAIN. Prints the
+    /// tenant as JSON (an array of them when several domains are given).
     Create {
         /// The tenant's domain: its issuer is https://DOMAIN/ and its certificates' CN is DOMAIN.
-        domain: String,
+        #[arg(required = true)]
+        domains: Vec<String>,
     },
     /// Every tenant, the default one first.
     List {

@@ -6,9 +6,9 @@ use app::keys::KeyState;
 use super::TenantsCommand;
 use crate::{
     config::Config,
-    services::published::iso,
+    services::{Services, published::iso},
     startup::{self, Deployment},
-    store::TenantStore,
+    store::{TenantRecord, TenantStore},
 };
 
 /// Runs a `signet tenants` command.
@@ -19,25 +19,19 @@ pub async fn run(config: &Config, command: TenantsCommand) -> anyhow::Result<()>
     deployment.start_default(&actor).await?;
     let store = &deployment.store;
     match command {
-        TenantsCommand::Create { domain } => {
-            let (tenant, services) = deployment.create_tenant(&domain, &actor).await?;
-            let published = services.keys.published();
-            let kid = |state: KeyState| {
-                published
-                    .keys
-                    .iter()
-                    .find(|k| k.record.state == state)
-                    .map(|k| k.record.kid.clone())
+        TenantsCommand::Create { domains } => {
+            // The key pairs of the next tenants are made while this one is stored.
+            deployment.spare_keys.spawn_refill();
+            let mut created = Vec::with_capacity(domains.len());
+            for domain in &domains {
+                let (tenant, services) = deployment.create_tenant(domain, &actor).await?;
+                created.push(created_json(&tenant, &services));
+            }
+            let printed = match <[_; 1]>::try_from(created) {
+                Ok([one]) => one,
+                Err(many) => serde_json::Value::Array(many),
             };
-            let created = serde_json::json!({
-                "id": tenant.id,
-                "domain": tenant.domain,
-                "issuer": format!("https://{}/", tenant.domain),
-                "created_at": iso(tenant.created_at),
-                "current_kid": kid(KeyState::Current),
-                "next_kid": kid(KeyState::Next),
-            });
-            println!("{}", serde_json::to_string_pretty(&created)?);
+            println!("{}", serde_json::to_string_pretty(&printed)?);
         }
         TenantsCommand::Delete { domain, yes } => {
             if !yes {
@@ -77,4 +71,24 @@ pub async fn run(config: &Config, command: TenantsCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// A created tenant as `tenants create` prints it.
+fn created_json(tenant: &TenantRecord, services: &Services) -> serde_json::Value {
+    let published = services.keys.published();
+    let kid = |state: KeyState| {
+        published
+            .keys
+            .iter()
+            .find(|k| k.record.state == state)
+            .map(|k| k.record.kid.clone())
+    };
+    serde_json::json!({
+        "id": tenant.id,
+        "domain": tenant.domain,
+        "issuer": format!("https://{}/", tenant.domain),
+        "created_at": iso(tenant.created_at),
+        "current_kid": kid(KeyState::Current),
+        "next_kid": kid(KeyState::Next),
+    })
 }
