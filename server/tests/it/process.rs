@@ -169,6 +169,7 @@ pub fn free_local_addr() -> String {
 }
 
 /// A finished command-line run.
+#[derive(Debug)]
 pub struct CliRun {
     pub status: ExitStatus,
     pub stdout: String,

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::process::{ALL_SCOPES, Api, Deployment, TENANT, kids_of};
+use signet::store::{KeyStore, TenantStore};
+
+use crate::process::{ALL_SCOPES, Api, Deployment, TENANT, checked_keys, kids_of, valid_kids};
 
 const ACME: &str = "acme.example.com";
 
@@ -224,4 +226,98 @@ async fn the_cli_acts_on_a_tenant_with_tenant(
         .await;
     assert!(!run.status.success(), "{}", run.stdout);
     acme_client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_processes_create_rotate_and_delete_tenants_at_once() {
+    tenants_change_at_once(Deployment::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set SIGNET_TEST_DATABASE_URL"]
+async fn postgres_two_processes_create_rotate_and_delete_tenants_at_once() {
+    tenants_change_at_once(Deployment::postgres("the concurrent tenants test").await).await;
+}
+
+/// Two CLI processes at a time create the same tenants, then rotate and delete them, while a
+/// server follows: every domain is one tenant, every key of a live tenant is certified for that
+/// tenant's domain and keeps the key-set invariants, a deleted tenant has no key left, and the
+/// server serves each live tenant's keys and nothing else under its host.
+async fn tenants_change_at_once(deployment: Deployment) {
+    use futures_util::future::join_all;
+    let server = deployment.start_server().await;
+    let domains: Vec<String> = (1..=4).map(|n| format!("c{n}.example.com")).collect();
+    let creations: Vec<[&str; 3]> = domains
+        .iter()
+        .flat_map(|d| [["tenants", "create", d.as_str()]; 2])
+        .collect();
+    let created = join_all(creations.iter().map(|args| deployment.signet(args))).await;
+    for (pair, domain) in created.chunks(2).zip(&domains) {
+        let won: Vec<_> = pair.iter().filter(|run| run.status.success()).collect();
+        assert_eq!(won.len(), 1, "{domain}: {pair:?}");
+    }
+
+    // At once: the odd tenants rotate twice, the even ones are deleted, one more is created.
+    let mut changes = Vec::new();
+    for (n, domain) in domains.iter().enumerate() {
+        if n % 2 == 0 {
+            changes.push(vec!["keys", "rotate", "--tenant", domain]);
+            changes.push(vec!["keys", "rotate", "--tenant", domain]);
+        } else {
+            changes.push(vec!["tenants", "delete", domain, "--yes"]);
+        }
+    }
+    changes.push(vec!["tenants", "create", "c5.example.com"]);
+    let runs = join_all(changes.iter().map(|args| deployment.signet(args))).await;
+    for (args, run) in changes.iter().zip(&runs) {
+        assert!(run.status.success(), "{args:?}: {}", run.stderr);
+    }
+
+    let store = deployment.store().await;
+    let master = deployment.master_key();
+    let live = store.list_tenants().await.unwrap();
+    let live_domains: Vec<&str> = live.iter().map(|t| t.domain.as_str()).collect();
+    assert_eq!(
+        live_domains,
+        [TENANT, "c1.example.com", "c3.example.com", "c5.example.com"]
+    );
+    for tenant in &live {
+        let stored = checked_keys(&store.for_tenant(&tenant.id), &master).await;
+        for key in &stored.keys {
+            let names_it = key
+                .cert_der
+                .windows(tenant.domain.len())
+                .any(|bytes| bytes == tenant.domain.as_bytes());
+            assert!(
+                names_it,
+                "{} is not certified for {}",
+                key.record.kid, tenant.domain
+            );
+        }
+        let valid = valid_kids(&stored);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let served = server
+                .api
+                .get_as(&tenant.domain, "/.well-known/jwks.json", None)
+                .await;
+            if kids_of(&served.json()["keys"]) == valid {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} is not served", tenant.domain);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for deleted in ["c2.example.com", "c4.example.com"] {
+        let gone = store.tenant_named(deleted, true).await.unwrap().unwrap();
+        assert!(
+            store
+                .for_tenant(&gone.id)
+                .load(10)
+                .await
+                .unwrap()
+                .keys
+                .is_empty()
+        );
+    }
 }
