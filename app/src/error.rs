@@ -6,7 +6,10 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeyState, is_kid};
+use crate::{
+    keys::{KeyState, is_kid},
+    tenants::is_domain,
+};
 
 /// Why a dashboard action failed. The page matches on the variant and never shows raw server text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -42,6 +45,18 @@ pub enum DashboardError {
     /// No such key.
     #[error("There is no signing key {0}. The list shows the keys there are.")]
     KeyNotFound(String),
+    /// What the operator typed cannot name a tenant.
+    #[error(
+        "A tenant is named by a DNS name: letters, digits, inner hyphens and dots, at most 64 \
+         characters (like acme.example.com)."
+    )]
+    InvalidDomain,
+    /// Another tenant has that domain.
+    #[error("There is already a tenant {0}.")]
+    TenantExists(String),
+    /// No tenant has that domain (deleted meanwhile, or never created).
+    #[error("There is no tenant {0}. The Tenants page lists the tenants there are.")]
+    UnknownTenant(String),
     /// The request never reached the server or its answer could not be read.
     #[error("The request did not reach Signet. Check your connection and try again.")]
     Transport(String),
@@ -77,7 +92,9 @@ impl DashboardError {
             DashboardError::TooManyAttempts(_) | DashboardError::RotationLimit { .. } => 429,
             DashboardError::Unavailable => 503,
             DashboardError::KeysChanged | DashboardError::NotRevocable { .. } => 409,
-            DashboardError::KeyNotFound(_) => 404,
+            DashboardError::KeyNotFound(_) | DashboardError::UnknownTenant(_) => 404,
+            DashboardError::InvalidDomain => 400,
+            DashboardError::TenantExists(_) => 409,
             DashboardError::Transport(_) => 400,
         }
     }
@@ -99,6 +116,11 @@ impl DashboardError {
                 format!("failed=not_revocable&kid={kid}&state={state}")
             }
             DashboardError::KeyNotFound(kid) => format!("failed=key_not_found&kid={kid}"),
+            DashboardError::InvalidDomain => "failed=invalid_domain".into(),
+            DashboardError::TenantExists(domain) => format!("failed=tenant_exists&domain={domain}"),
+            DashboardError::UnknownTenant(domain) => {
+                format!("failed=unknown_tenant&domain={domain}")
+            }
             DashboardError::Transport(_) => "failed=transport".into(),
         }
     }
@@ -108,6 +130,7 @@ impl DashboardError {
     pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let number = |name: &str| get(name).and_then(|v| v.parse::<u64>().ok());
         let kid = || get("kid").filter(|kid| is_kid(kid));
+        let domain = || get("domain").filter(|domain| is_domain(domain));
         Some(match get("failed")?.as_str() {
             "unavailable" => DashboardError::Unavailable,
             "wrong_password" => DashboardError::WrongPassword,
@@ -128,6 +151,9 @@ impl DashboardError {
                 state: KeyState::parse(&get("state")?)?,
             },
             "key_not_found" => DashboardError::KeyNotFound(kid()?),
+            "invalid_domain" => DashboardError::InvalidDomain,
+            "tenant_exists" => DashboardError::TenantExists(domain()?),
+            "unknown_tenant" => DashboardError::UnknownTenant(domain()?),
             _ => return None,
         })
     }
@@ -207,6 +233,9 @@ mod tests {
                 state: KeyState::Revoked,
             },
             DashboardError::KeyNotFound("abc".into()),
+            DashboardError::InvalidDomain,
+            DashboardError::TenantExists("acme.example.com".into()),
+            DashboardError::UnknownTenant("acme.example.com".into()),
         ] {
             assert_eq!(round_trip(&error).as_ref(), Some(&error), "{error:?}");
         }

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod service;
+pub mod tenants;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -24,6 +25,7 @@ use leptos_router::{
 use crate::pages::{
     sign_in::{SignInPage, SignOutButton},
     signing_keys::SigningKeysPage,
+    tenants::{TenantSwitcher, TenantsChanged, TenantsPage},
 };
 
 pub use routes::SERVER_FN_PREFIX;
@@ -48,13 +50,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The header of every page: brand, and sign-out once signed in.
+/// The header of every page: brand, and once signed in the tenant switcher and sign-out.
 #[component]
 fn TopBar(signed_in: bool) -> impl IntoView {
     view! {
         <header class="topbar">
             <span class="brand">"Signet"</span>
-            {signed_in.then(|| view! { <SignOutButton /> })}
+            {signed_in
+                .then(|| {
+                    view! {
+                        <div class="topbar-actions">
+                            <TenantSwitcher />
+                            <SignOutButton />
+                        </div>
+                    }
+                })}
         </header>
     }
 }
@@ -79,6 +89,7 @@ pub fn App() -> impl IntoView {
         }
     });
     provide_context(Hydrated(hydrated.into()));
+    provide_context(TenantsChanged(RwSignal::new(0)));
 
     view! {
         <Stylesheet id="signet" href="/pkg/signet.css" />
@@ -92,6 +103,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/tenant/signing_keys")
                         view=|| view! { <TopBar signed_in=true /> <SigningKeysPage /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/tenant/tenants")
+                        view=|| view! { <TopBar signed_in=true /> <TenantsPage /> }
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -14,6 +14,13 @@ pub const SIGNING_KEYS_PAGE: &str = "/tenant/signing_keys";
 /// A key's certificate download, under the Signing Keys page (`{kid}`, `{file}` are route
 /// parameters).
 pub const KEY_DOWNLOAD: &str = "/tenant/signing_keys/{kid}/{file}";
+/// The Tenants page: every tenant of the deployment, and a form to create one.
+pub const TENANTS_PAGE: &str = "/tenant/tenants";
+/// The server function that switches the dashboard to another tenant.
+pub const SWITCH_TENANT_FN: &str = "/_signet/switch_tenant";
+/// The cookie naming the tenant the operator switched the dashboard to. It only picks which
+/// tenant's pages and server functions answer; the session is checked as for any page.
+pub const TENANT_COOKIE: &str = "signet_tenant";
 /// The sign-in page.
 pub const LOGIN_PAGE: &str = "/login";
 
@@ -34,10 +41,10 @@ mod tests {
 
     #[test]
     fn paths_sit_under_their_prefixes() {
-        for path in [SIGN_IN_FN, KEY_EVENTS] {
+        for path in [SIGN_IN_FN, KEY_EVENTS, SWITCH_TENANT_FN] {
             assert!(is_server_fn(path), "{path}");
         }
-        for path in [SIGNING_KEYS_PAGE, KEY_DOWNLOAD] {
+        for path in [SIGNING_KEYS_PAGE, KEY_DOWNLOAD, TENANTS_PAGE] {
             assert!(is_tenant_page(path), "{path}");
         }
         assert!(KEY_DOWNLOAD.starts_with(SIGNING_KEYS_PAGE));

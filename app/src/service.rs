@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::{
     error::DashboardError,
     keys::{KeyActionDone, KeyList},
+    tenants::TenantSummary,
 };
 
 /// The key operations the dashboard performs, on the operator's behalf. `from` is the caller's
@@ -43,6 +44,32 @@ pub trait SigningKeys: Send + Sync + 'static {
 
 /// How the service travels through Leptos context.
 pub type SharedSigningKeys = Arc<dyn SigningKeys>;
+
+/// The deployment's tenants, for the switcher and the Tenants page.
+#[async_trait::async_trait]
+pub trait Tenants: Send + Sync + 'static {
+    /// Every tenant, the default one first.
+    async fn list_tenants(&self) -> Result<Vec<TenantSummary>, DashboardError>;
+    /// Creates the tenant named `domain`, with its current and next key, and serves it at once.
+    async fn create_tenant(
+        &self,
+        domain: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<TenantSummary, DashboardError>;
+}
+
+/// How the tenants travel through Leptos context.
+pub type SharedTenants = Arc<dyn Tenants>;
+
+/// The tenant whose application serves the request (by host, or the operator's choice), in
+/// Leptos context.
+#[derive(Debug, Clone)]
+pub struct CurrentTenant(pub String);
+
+/// The tenants from context; absent when the server serves one tenant only (tests).
+pub fn tenants() -> Option<SharedTenants> {
+    leptos::prelude::use_context::<SharedTenants>()
+}
 
 /// Signing the operator in and out; returns `Set-Cookie` values.
 #[async_trait::async_trait]

@@ -335,19 +335,9 @@ fn env_provider() -> Env {
     })
 }
 
-/// A DNS name usable as the certificate's CN and the issuer's host.
+/// Whether `domain` can name a tenant (the dashboard applies the same rule).
 pub fn is_valid_domain(domain: &str) -> bool {
-    !domain.is_empty()
-        && domain.len() <= 64
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    app::tenants::is_domain(domain)
 }
 
 #[cfg(test)]

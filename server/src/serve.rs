@@ -8,16 +8,17 @@ use std::{
 };
 
 use anyhow::Context;
-use app::routes::SIGNING_KEYS_PAGE;
+use app::{error::DashboardError, routes::SIGNING_KEYS_PAGE, tenants::TenantSummary};
 use leptos::prelude::LeptosOptions;
 use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{
     config::Config,
-    http::{AppState, router, server, tenants::TenantRouters, tls},
-    services::{ServiceError, Services},
+    domain::Actor,
+    http::{AppState, router_in, server, tenants::TenantRouters, tls},
+    services::{ServiceError, Services, published::iso},
     startup::{self, Deployment},
-    store::{DEFAULT_TENANT, TenantRecord, TenantStore, TenantVersion},
+    store::{DEFAULT_TENANT, StoreError, TenantRecord, TenantStore, TenantVersion},
 };
 
 /// How often a server looks for changes made by other processes (CLI, other servers): new and
@@ -41,11 +42,19 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     startup::ensure_operator_password(config, &services.operator).await?;
     let served = Served::new(config);
     let default = served.start(&deployment.default_tenant, services);
-    let routers = TenantRouters::new(router(default.clone()), &config.trusted_proxies);
-    let mut follower = Follower {
+    let routers = TenantRouters::new(
+        axum::Router::new(),
+        &deployment.default_tenant.domain,
+        &config.trusted_proxies,
+    );
+    let directory = Directory {
         deployment: deployment.clone(),
-        routers: routers.clone(),
         served: served.clone(),
+        routers: routers.clone(),
+    };
+    routers.set_default(directory.router(default.clone()));
+    let mut follower = Follower {
+        directory,
         failing: false,
     };
     follower.look().await?;
@@ -169,11 +178,83 @@ impl Served {
     }
 }
 
+/// The tenants this server serves, as the dashboard lists and creates them.
+#[derive(Clone)]
+struct Directory {
+    deployment: Deployment,
+    served: Served,
+    routers: TenantRouters,
+}
+
+impl Directory {
+    /// A tenant's application, with a dashboard that lists and creates every tenant.
+    fn router(&self, state: AppState) -> axum::Router {
+        let tenants: app::service::SharedTenants = Arc::new(self.clone());
+        router_in(state, Some(tenants))
+    }
+
+    /// Serves `tenant` from now on, unless it is served already.
+    fn serve(&self, tenant: &TenantRecord, services: Services) {
+        if self.served.state(&tenant.id).is_some() {
+            return;
+        }
+        let state = self.served.start(tenant, services);
+        self.routers.insert(&tenant.domain, self.router(state));
+        tracing::debug!(tenant = tenant.domain, "serving a tenant");
+    }
+
+    fn summary(&self, tenant: &TenantRecord) -> TenantSummary {
+        TenantSummary {
+            domain: tenant.domain.clone(),
+            created_at: iso(tenant.created_at),
+            is_default: tenant.id == DEFAULT_TENANT,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl app::service::Tenants for Directory {
+    async fn list_tenants(&self) -> Result<Vec<TenantSummary>, DashboardError> {
+        let tenants = self
+            .deployment
+            .store
+            .list_tenants()
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "cannot list the tenants");
+                DashboardError::Unavailable
+            })?;
+        Ok(tenants.iter().map(|tenant| self.summary(tenant)).collect())
+    }
+
+    async fn create_tenant(
+        &self,
+        domain: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<TenantSummary, DashboardError> {
+        let actor = Actor::operator(from);
+        match self.deployment.create_tenant(domain, &actor).await {
+            Ok((tenant, services)) => {
+                self.serve(&tenant, services);
+                Ok(self.summary(&tenant))
+            }
+            Err(error) => Err(match error.downcast_ref::<StoreError>() {
+                Some(StoreError::DuplicateTenant) => {
+                    DashboardError::TenantExists(domain.to_owned())
+                }
+                _ if !app::tenants::is_domain(domain) => DashboardError::InvalidDomain,
+                _ => {
+                    tracing::warn!(error = format!("{error:#}"), "cannot create a tenant");
+                    DashboardError::Unavailable
+                }
+            }),
+        }
+    }
+}
+
 /// Follows the database: one query per look, whatever the number of tenants.
 struct Follower {
-    deployment: Deployment,
-    routers: TenantRouters,
-    served: Served,
+    directory: Directory,
     /// Whether the last look failed: an outage is logged when it starts and when it ends.
     failing: bool,
 }
@@ -182,9 +263,14 @@ impl Follower {
     /// Serves the tenants created since the last look, stops serving the deleted ones, and
     /// reloads each key set whose version moved.
     async fn look(&mut self) -> anyhow::Result<()> {
-        let listed = self.deployment.store.tenant_versions().await;
+        let Directory {
+            deployment,
+            served,
+            routers,
+        } = &self.directory;
+        let listed = deployment.store.tenant_versions().await;
         let listed = listed.map_err(ServiceError::from);
-        self.deployment.health.note(&listed);
+        deployment.health.note(&listed);
         let listed = match listed {
             Ok(listed) => listed,
             Err(error) => {
@@ -198,8 +284,8 @@ impl Follower {
         if std::mem::take(&mut self.failing) {
             tracing::info!("the database is back; following key changes again");
         }
-        for gone in self.served.remove_all_but(&listed) {
-            self.routers.remove(&gone.domain);
+        for gone in served.remove_all_but(&listed) {
+            routers.remove(&gone.domain);
             gone.state.stop();
             gone.flusher.abort();
             if let Err(error) = gone.state.signing.flush().await {
@@ -208,7 +294,7 @@ impl Follower {
             tracing::info!(tenant = gone.domain, "stopped serving a deleted tenant");
         }
         for listed in listed {
-            match self.served.state(&listed.tenant.id) {
+            match served.state(&listed.tenant.id) {
                 Some(state) if state.keys.published().version != listed.version => {
                     if let Err(error) = state.keys.refresh().await {
                         tracing::warn!(tenant = listed.tenant.domain, %error, "cannot reload a key set");
@@ -222,16 +308,13 @@ impl Follower {
     }
 
     async fn start(&self, tenant: &TenantRecord) {
-        let started = self
+        let directory = &self.directory;
+        let started = directory
             .deployment
             .start_tenant(tenant, &startup::command_line_actor())
             .await;
         match started {
-            Ok(services) => {
-                let state = self.served.start(tenant, services);
-                self.routers.insert(&tenant.domain, router(state));
-                tracing::debug!(tenant = tenant.domain, "serving a tenant");
-            }
+            Ok(services) => directory.serve(tenant, services),
             Err(error) => tracing::warn!(
                 tenant = tenant.domain,
                 error = format!("{error:#}"),

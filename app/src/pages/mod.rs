@@ -2,3 +2,4 @@
 
 pub mod sign_in;
 pub mod signing_keys;
+pub mod tenants;

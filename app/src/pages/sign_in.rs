@@ -27,8 +27,9 @@ async fn request_facts() -> (Option<std::net::IpAddr>, bool, Option<String>) {
     (addr, secure, cookies)
 }
 
+/// Adds a `Set-Cookie` header to the server function's answer.
 #[cfg(feature = "ssr")]
-fn set_cookie(cookie: &str) {
+pub(crate) fn set_cookie(cookie: &str) {
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),
         axum::http::HeaderValue::from_str(cookie),

@@ -38,8 +38,15 @@ use tracing::Level;
 use self::dashboard_adapters::{DashboardKeys, DashboardOperator};
 pub use self::state::{ApiSettings, AppState};
 
-/// The whole application, ready to serve or to drive with `tower::ServiceExt::oneshot`.
+/// The whole application of one tenant, ready to serve or to drive with
+/// `tower::ServiceExt::oneshot`; its dashboard knows no other tenant.
 pub fn router(state: AppState) -> Router {
+    router_in(state, None)
+}
+
+/// The application of one tenant of a deployment whose dashboard lists and creates `tenants`.
+pub fn router_in(state: AppState, tenants: Option<app::service::SharedTenants>) -> Router {
+    let current = app::service::CurrentTenant(state.keys.tenant_domain().to_owned());
     let service: app::service::SharedSigningKeys = Arc::new(DashboardKeys {
         keys: state.keys.clone(),
         signing: state.signing.clone(),
@@ -64,6 +71,10 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(service.clone());
                 provide_context(operator.clone());
+                provide_context(current.clone());
+                if let Some(tenants) = &tenants {
+                    provide_context(tenants.clone());
+                }
                 security_headers::provide_page_nonce();
             },
             move || app::shell(leptos_options.clone()),

@@ -4,6 +4,11 @@
 //! the default tenant's, so a single-tenant deployment behaves exactly as before. Behind a proxy
 //! in `SIGNET_TRUSTED_PROXIES`, the host is the proxy's `X-Forwarded-Host`; anyone else's
 //! `X-Forwarded-Host` is ignored.
+//!
+//! The dashboard is the one exception: its pages and server functions answer as the tenant the
+//! operator switched to ([`app::routes::TENANT_COOKIE`]), whatever the host, so one dashboard
+//! manages every tenant. The cookie picks nothing else: JWKS, tokens and the Management API
+//! are always the host's tenant's, and the dashboard still needs the operator's session.
 
 use std::{
     collections::HashMap,
@@ -13,6 +18,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use app::routes::{TENANT_COOKIE, is_server_fn, is_tenant_page};
 use axum::{
     Router,
     extract::{ConnectInfo, Request},
@@ -25,9 +31,15 @@ use tower::{Service, ServiceExt, util::Oneshot};
 /// The applications of every tenant, by domain. Cheap to clone; clones share the table.
 #[derive(Clone)]
 pub struct TenantRouters {
-    default: Router,
-    by_domain: Arc<RwLock<HashMap<String, Router>>>,
+    table: Arc<RwLock<Table>>,
+    /// The default tenant's domain, which the dashboard's tenant cookie may name too.
+    default_domain: String,
     trusted_proxies: Arc<[IpNet]>,
+}
+
+struct Table {
+    default: Router,
+    by_domain: HashMap<String, Router>,
 }
 
 impl std::fmt::Debug for TenantRouters {
@@ -39,38 +51,45 @@ impl std::fmt::Debug for TenantRouters {
 impl TenantRouters {
     /// Serves the default tenant's application for every host until others are added; takes
     /// the host from `X-Forwarded-Host` for requests from `trusted_proxies`.
-    pub fn new(default: Router, trusted_proxies: &[IpNet]) -> Self {
+    pub fn new(default: Router, default_domain: &str, trusted_proxies: &[IpNet]) -> Self {
         Self {
-            default,
-            by_domain: Arc::default(),
+            table: Arc::new(RwLock::new(Table {
+                default,
+                by_domain: HashMap::new(),
+            })),
+            default_domain: default_domain.to_ascii_lowercase(),
             trusted_proxies: trusted_proxies.into(),
         }
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.table.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves `router` for the default tenant (and every host that names no tenant).
+    pub fn set_default(&self, router: Router) {
+        self.write().default = router;
+    }
+
     /// Serves `router` for requests to `domain`.
     pub fn insert(&self, domain: &str, router: Router) {
-        self.by_domain
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.write()
+            .by_domain
             .insert(domain.to_ascii_lowercase(), router);
     }
 
     /// Stops serving `domain`: its requests go to the default tenant again.
     pub fn remove(&self, domain: &str) {
-        self.by_domain
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&domain.to_ascii_lowercase());
+        self.write().by_domain.remove(&domain.to_ascii_lowercase());
     }
 
     /// The domains served besides the default tenant's.
     pub fn domains(&self) -> Vec<String> {
-        self.by_domain
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect()
+        self.read().by_domain.keys().cloned().collect()
     }
 
     /// The host a request names: a trusted proxy's `X-Forwarded-Host` (the last value, the one
@@ -93,19 +112,44 @@ impl TenantRouters {
             .or_else(|| request.uri().host())
     }
 
+    /// The tenant the operator switched the dashboard to, for a dashboard request.
+    fn chosen_for_dashboard<'r>(request: &'r Request) -> Option<&'r str> {
+        let path = request.uri().path();
+        if !(is_tenant_page(path) || is_server_fn(path)) {
+            return None;
+        }
+        request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|cookies| cookies.split(';'))
+            .filter_map(|cookie| cookie.trim().split_once('='))
+            .find(|(name, _)| *name == TENANT_COOKIE)
+            .map(|(_, domain)| domain)
+    }
+
     /// The application for a request: its tenant's by host, else the default tenant's.
     fn pick(&self, request: &Request) -> Router {
-        let host = self.host(request);
-        let Some(host) = host else {
-            return self.default.clone();
+        let table = self.read();
+        if let Some(chosen) = Self::chosen_for_dashboard(request) {
+            let chosen = chosen.to_ascii_lowercase();
+            if chosen == self.default_domain {
+                return table.default.clone();
+            }
+            if let Some(router) = table.by_domain.get(&chosen) {
+                return router.clone();
+            }
+        }
+        let Some(host) = self.host(request) else {
+            return table.default.clone();
         };
         let domain = host_name(host).to_ascii_lowercase();
-        self.by_domain
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        table
+            .by_domain
             .get(&domain)
-            .cloned()
-            .unwrap_or_else(|| self.default.clone())
+            .unwrap_or(&table.default)
+            .clone()
     }
 
     /// One router that dispatches to the tenants' ones.
@@ -163,7 +207,7 @@ mod tests {
     async fn only_a_trusted_proxy_names_the_tenant_with_x_forwarded_host() {
         let app = |name: &'static str| Router::new().route("/", get(move || async move { name }));
         let trusted = ["10.0.0.0/8".parse().unwrap()];
-        let routers = TenantRouters::new(app("default"), &trusted);
+        let routers = TenantRouters::new(app("default"), "default.example", &trusted);
         routers.insert("acme.example.com", app("acme"));
         let proxy = [10, 1, 2, 3];
         let stranger = [192, 0, 2, 7];
@@ -182,6 +226,41 @@ mod tests {
         assert_eq!(served_by(&routers, proxy, &both).await, "default");
         routers.remove("acme.example.com");
         assert_eq!(served_by(&routers, proxy, &acme).await, "default");
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_answers_as_the_tenant_the_operator_chose() {
+        let app = |name: &'static str| {
+            Router::new()
+                .route("/tenant/signing_keys", get(move || async move { name }))
+                .route("/.well-known/jwks.json", get(move || async move { name }))
+        };
+        let routers = TenantRouters::new(app("default"), "default.example", &[]);
+        routers.insert("acme.example.com", app("acme"));
+        let ask = |path: &'static str, cookie: &'static str| {
+            let routers = routers.clone();
+            async move {
+                let request = Request::builder()
+                    .uri(path)
+                    .header("host", "default.example")
+                    .header("cookie", cookie)
+                    .body(Body::empty())
+                    .unwrap();
+                let response = routers.clone().call(request).await.unwrap();
+                let body = axum::body::to_bytes(response.into_body(), 1024)
+                    .await
+                    .unwrap();
+                String::from_utf8(body.to_vec()).unwrap()
+            }
+        };
+        let chose_acme = "session=x; signet_tenant=acme.example.com";
+        assert_eq!(ask("/tenant/signing_keys", chose_acme).await, "acme");
+        // Only the dashboard: the host's tenant keeps its JWKS.
+        assert_eq!(ask("/.well-known/jwks.json", chose_acme).await, "default");
+        let chose_default = "signet_tenant=default.example";
+        assert_eq!(ask("/tenant/signing_keys", chose_default).await, "default");
+        let chose_nobody = "signet_tenant=gone.example";
+        assert_eq!(ask("/tenant/signing_keys", chose_nobody).await, "default");
     }
 
     #[test]

@@ -69,12 +69,19 @@ mod tests {
             <RotateAndRevokeSigningKey as ServerFn>::PATH,
             <RevokeSigningKey as ServerFn>::PATH,
             <crate::pages::sign_in::SignIn as ServerFn>::PATH,
+            <crate::pages::tenants::ListTenants as ServerFn>::PATH,
+            <crate::pages::tenants::CreateTenant as ServerFn>::PATH,
+            <crate::pages::tenants::SwitchTenant as ServerFn>::PATH,
         ] {
             assert!(is_server_fn(path), "{path}");
         }
         assert_eq!(
             <crate::pages::sign_in::SignIn as ServerFn>::PATH,
             crate::routes::SIGN_IN_FN
+        );
+        assert_eq!(
+            <crate::pages::tenants::SwitchTenant as ServerFn>::PATH,
+            crate::routes::SWITCH_TENANT_FN
         );
     }
 }
