@@ -9,6 +9,7 @@ use std::{
 
 use anyhow::Context;
 use app::{error::DashboardError, routes::SIGNING_KEYS_PAGE, tenants::TenantSummary};
+use futures_util::StreamExt;
 use leptos::prelude::LeptosOptions;
 use tokio::{net::TcpListener, task::JoinHandle};
 
@@ -90,6 +91,9 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     served.flush().await;
     Ok(())
 }
+
+/// How many tenants the follower starts or reloads at once.
+const FOLLOW_CONCURRENCY: usize = 8;
 
 /// Every tenant this server serves, by tenant id.
 #[derive(Clone)]
@@ -293,17 +297,23 @@ impl Follower {
             }
             tracing::info!(tenant = gone.domain, "stopped serving a deleted tenant");
         }
-        for listed in listed {
-            match served.state(&listed.tenant.id) {
-                Some(state) if state.keys.published().version != listed.version => {
-                    if let Err(error) = state.keys.refresh().await {
-                        tracing::warn!(tenant = listed.tenant.domain, %error, "cannot reload a key set");
+        // A few at a time: a start with a thousand tenants keeps both the cores and the
+        // database busy, and one slow tenant holds up no other.
+        let follower: &Self = self;
+        futures_util::stream::iter(listed)
+            .for_each_concurrent(FOLLOW_CONCURRENCY, |listed| async move {
+                match served.state(&listed.tenant.id) {
+                    Some(state) if state.keys.published().version != listed.version => {
+                        if let Err(error) = state.keys.refresh().await {
+                            let tenant = &listed.tenant.domain;
+                            tracing::warn!(tenant, %error, "cannot reload a key set");
+                        }
                     }
+                    Some(_) => {}
+                    None => follower.start(&listed.tenant).await,
                 }
-                Some(_) => {}
-                None => self.start(&listed.tenant).await,
-            }
-        }
+            })
+            .await;
         Ok(())
     }
 

@@ -124,7 +124,7 @@ fn SwitcherMenu(list: TenantList) -> impl IntoView {
         .collect_view();
     view! {
         <details class="menu tenant-switcher" data-testid="tenant-switcher">
-            <summary class="tenant-switcher-button" aria-label="Switch tenant">
+            <summary class="tenant-switcher-button">
                 <span class="muted">"Tenant "</span>
                 <span class="mono" data-testid="current-tenant">
                     {list.current}
