@@ -1,5 +1,6 @@
 // Everyone can use the page: axe-core finds no WCAG 2 A/AA violation (contrast included) on the
-// sign-in page, the Signing Keys page, an open dialog and an open menu, in light and dark.
+// sign-in page, the Signing Keys page, an open dialog and an open menu, and the Tenants page with the
+// header's tenant switcher open, in light and dark.
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { expect, test } from './support/fixtures';
@@ -40,6 +41,15 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await expect(find.confirmDialog(page)).toBeVisible();
       expect(await violations(page), 'with the Rotate & Revoke dialog open').toEqual([]);
       await page.keyboard.press('Escape');
+    });
+
+    test('the Tenants page and the tenant switcher', async ({ page }) => {
+      await act.openTenants(page);
+      expect(await violations(page), 'the page').toEqual([]);
+
+      await act.openTenantSwitcher(page);
+      expect(await violations(page), 'with the tenant switcher open').toEqual([]);
+      await act.closeTenantSwitcher(page);
     });
   });
 }

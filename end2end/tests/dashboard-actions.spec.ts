@@ -11,17 +11,6 @@ import * as check from './support/check';
 import * as find from './support/find';
 import { screenshotsDir, tenantDomain } from './support/environment';
 
-/** Marks the window; the mark survives anything but a reload. */
-async function markWindow(page: import('@playwright/test').Page): Promise<void> {
-  await page.evaluate(() => ((window as unknown as { signetMark: number }).signetMark = 1));
-}
-async function windowStillMarked(page: import('@playwright/test').Page): Promise<void> {
-  expect(
-    await page.evaluate(() => (window as unknown as { signetMark?: number }).signetMark),
-    'the page was not reloaded',
-  ).toBe(1);
-}
-
 test.describe.serial('Acting on signing keys', () => {
   test('rotating through the dialog names the key that becomes current and moves the states in place', async ({
     page,
@@ -31,7 +20,7 @@ test.describe.serial('Acting on signing keys', () => {
     const before = await check.settledKeys(page);
     const oldCurrent = find.kidIn(before, 'current');
     const oldNext = find.kidIn(before, 'next');
-    await markWindow(page);
+    await act.markWindow(page);
 
     await page.getByRole('button', { name: 'Rotate Key', exact: true }).click();
     const dialog = find.confirmDialog(page);
@@ -48,7 +37,7 @@ test.describe.serial('Acting on signing keys', () => {
     await check.listedAs(page, oldNext, 'current');
     await check.listedAs(page, oldCurrent, 'previous');
     await check.exactlyOneKeyIn(page, 'next');
-    await windowStillMarked(page);
+    await check.windowStillMarked(page);
     expect((await find.publishedKids(request))[0], 'relying parties see the new current key first').toBe(oldNext);
   });
 
@@ -191,7 +180,7 @@ test.describe.serial('Acting on signing keys', () => {
     request,
   }) => {
     await act.openSigningKeys(page);
-    await markWindow(page);
+    await act.markWindow(page);
     await act.watchListedKeyCount(page);
     const before = await check.settledKeys(page);
     const oldNext = find.kidIn(before, 'next');
@@ -206,13 +195,13 @@ test.describe.serial('Acting on signing keys', () => {
     await check.listedAs(otherPage, oldNext, 'current');
 
     await check.listedAs(page, oldNext, 'current');
-    await windowStillMarked(page);
+    await check.windowStillMarked(page);
 
     // The CLI rotates next to the running server: the open page follows within seconds.
     const middle = find.kidIn(await check.settledKeys(page), 'next');
     act.signet('keys', 'rotate');
     await expect(find.keyRow(page, middle)).toHaveAttribute('data-state', 'current', { timeout: 5_000 });
-    await windowStillMarked(page);
+    await check.windowStillMarked(page);
     await check.listNeverEmptied(page);
 
     await act.reload(otherPage);
@@ -228,7 +217,7 @@ test.describe('Live updates after network loss', () => {
 
   test('an open page that lost the network catches up by itself when it is back', async ({ page, request }) => {
     await act.openSigningKeys(page);
-    await markWindow(page);
+    await act.markWindow(page);
     await act.watchListedKeyCount(page);
     const next = find.kidIn(await check.settledKeys(page), 'next');
 
@@ -240,7 +229,7 @@ test.describe('Live updates after network loss', () => {
     await expect(find.keyRow(page, next), 'the page caught up without a reload').toHaveAttribute('data-state', 'current', {
       timeout: 10_000,
     });
-    await windowStillMarked(page);
+    await check.windowStillMarked(page);
     await check.listNeverEmptied(page);
     await check.listMatchesJwks(page, request);
   });

@@ -130,7 +130,7 @@ fn SwitcherMenu(list: TenantList) -> impl IntoView {
                     {list.current}
                 </span>
             </summary>
-            <div class="menu-items" role="menu">
+            <div class="menu-items">
                 <form method="post" action=SWITCH_TENANT_FN>
                     {items}
                 </form>

@@ -113,15 +113,19 @@ export async function revokeWithCli(request: APIRequestContext, kid: string): Pr
   await waitForJwks(request, (kids) => !kids.includes(kid), `${kid} leaves the JWKS after \`signet keys revoke\``);
 }
 
-/** Shows the page in a window of this size and colour scheme, then saves a full-page screenshot. */
+/**
+ * Shows the page (Signing Keys unless `openPage` opens another) in a window of this size and colour
+ * scheme, then saves a full-page screenshot.
+ */
 export async function screenshot(
   page: Page,
   file: string,
   view: { width: number; height: number; colorScheme: 'light' | 'dark' },
+  openPage: (page: Page) => Promise<void> = openSigningKeys,
 ): Promise<void> {
   await page.setViewportSize({ width: view.width, height: view.height });
   await page.emulateMedia({ colorScheme: view.colorScheme });
-  await openSigningKeys(page);
+  await openPage(page);
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
 }
 
@@ -289,4 +293,71 @@ export function setServerClockAhead(seconds: number): void {
 /** Puts the server clock back on the system clock, for the stories that follow. */
 export function resetServerClock(): void {
   setServerClockAhead(0);
+}
+
+/** The Tenants page's path. */
+export const TENANTS_PAGE = '/tenant/tenants';
+
+/** Opens the Tenants page (signing in first when asked) and waits until it is hydrated and lists the tenants. */
+export async function openTenants(page: Page): Promise<void> {
+  await open(page, TENANTS_PAGE);
+  // A sign-in lands on Signing Keys.
+  if (new URL(page.url()).pathname !== TENANTS_PAGE) {
+    await page.goto(TENANTS_PAGE);
+    await waitForHydration(page);
+  }
+  await waitForTenants(page);
+}
+
+/** The Tenants page is there and lists the tenants (at least the default one). */
+export async function waitForTenants(page: Page): Promise<void> {
+  await expect(page).toHaveURL(/\/tenant\/tenants$/);
+  await expect(find.heading(page)).toHaveText('Tenants');
+  await expect(find.tenantRows(page).first()).toBeVisible({ timeout: 15_000 });
+}
+
+/** Opens the header's tenant switcher (a `<details>`; clicking its summary toggles it), unless it is open. */
+export async function openTenantSwitcher(page: Page): Promise<void> {
+  const switcher = find.tenantSwitcher(page);
+  if (!(await switcher.evaluate((details) => (details as HTMLDetailsElement).open))) {
+    await switcher.locator('summary').click();
+  }
+  await expect(switcher).toHaveAttribute('open');
+}
+
+/** Closes the header's tenant switcher, if it is open. */
+export async function closeTenantSwitcher(page: Page): Promise<void> {
+  const switcher = find.tenantSwitcher(page);
+  if (await switcher.evaluate((details) => (details as HTMLDetailsElement).open)) {
+    await switcher.locator('summary').click();
+  }
+  await expect(switcher).not.toHaveAttribute('open');
+}
+
+/** On the (hydrated) Tenants page: types `domain` and presses Create tenant. */
+export async function createTenant(page: Page, domain: string): Promise<void> {
+  await page.getByLabel('Domain', { exact: true }).fill(domain);
+  await page.getByTestId('create-tenant').click();
+}
+
+/**
+ * Chooses `domain` in the header's tenant switcher. That posts a plain form: the server sets its
+ * cookie and redirects to Signing Keys, a full page load; waits until the new page shows that
+ * tenant, is hydrated and shows its keys. (The URL alone says nothing when switching from Signing
+ * Keys, which is where the page lands, hence the `load` event and the tenant's name.)
+ */
+export async function switchTenant(page: Page, domain: string): Promise<void> {
+  await openTenantSwitcher(page);
+  const loaded = page.waitForEvent('load');
+  await find.switchTo(page, domain).click();
+  await loaded;
+  await expect(page).toHaveURL(/\/tenant\/signing_keys$/);
+  await expect(find.tenantDomain(page)).toHaveText(domain, { timeout: 15_000 });
+  await waitForHydration(page);
+  await waitForKeys(page);
+}
+
+/** Marks the window; the mark survives anything but a page load (check.windowStillMarked). */
+export async function markWindow(page: Page): Promise<void> {
+  await page.evaluate(() => ((window as unknown as { signetMark: number }).signetMark = 1));
 }

@@ -75,6 +75,25 @@ export async function listMatchesJwks(page: Page, request: APIRequestContext): P
     .toBe('same');
 }
 
+/** The kids the page lists, top to bottom, are (or become) the kids the JWKS publishes for Host `domain`. */
+export async function listMatchesJwksAt(page: Page, domain: string): Promise<void> {
+  await expect
+    .poll(async () => {
+      const [listed, published] = await Promise.all([find.listedKeys(page), find.publishedKidsAt(domain)]);
+      const kids = listed.map((key) => key.kid);
+      return JSON.stringify(kids) === JSON.stringify(published) ? 'same' : { listed: kids, published };
+    }, { message: `the page lists exactly the JWKS published for ${domain}, in order` })
+    .toBe('same');
+}
+
+/** The dashboard shows the tenant named `domain`: in the header's switcher and, on Signing Keys, in the page. */
+export async function showsTenant(page: Page, domain: string): Promise<void> {
+  await expect(find.currentTenant(page)).toHaveText(domain);
+  if (new URL(page.url()).pathname === '/tenant/signing_keys') {
+    await expect(find.tenantDomain(page)).toHaveText(domain);
+  }
+}
+
 /** Since `act.watchListedKeyCount`, the List of Valid Keys never showed fewer than a current and a next key. */
 export async function listNeverEmptied(page: Page): Promise<void> {
   expect(await find.fewestListedKeys(page), 'the fewest rows the List of Valid Keys showed').toBeGreaterThanOrEqual(2);
@@ -95,4 +114,12 @@ export async function refused(
   expect(body, 'an Auth0 error body').toMatchObject({ statusCode: status, errorCode });
   expect(typeof body.error).toBe('string');
   expect(body.message, 'the message says which rule').toMatch(mentions ?? /\S/);
+}
+
+/** The window act.markWindow marked is still there: the page was not reloaded. */
+export async function windowStillMarked(page: Page): Promise<void> {
+  expect(
+    await page.evaluate(() => (window as unknown as { signetMark?: number }).signetMark),
+    'the page was not reloaded',
+  ).toBe(1);
 }

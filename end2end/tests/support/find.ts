@@ -1,7 +1,8 @@
-// Finding things on the Signing Keys page and in Signet's public endpoints. No actions, no assertions.
+// Finding things on the dashboard's pages and in Signet's public endpoints. No actions, no assertions.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import type { APIRequestContext, Locator, Page } from '@playwright/test';
-import { clockFile } from './environment';
+import { clockFile, port } from './environment';
 
 export type ValidKeyState = 'current' | 'next' | 'previous';
 
@@ -175,4 +176,58 @@ export function serverClockAhead(): number {
 /** The server's "now", in whole seconds since the epoch (what `exp` is measured against). */
 export function serverNow(): number {
   return Math.floor(Date.now() / 1000) + serverClockAhead();
+}
+
+/** The header's tenant switcher (a `<details>` menu), on every signed-in page. */
+export const tenantSwitcher = (page: Page): Locator => page.getByTestId('tenant-switcher');
+/** The domain of the tenant the dashboard shows, in the switcher's summary. */
+export const currentTenant = (page: Page): Locator => tenantSwitcher(page).getByTestId('current-tenant');
+/** The switcher's button for the tenant named `domain` (its value and its text are the domain). */
+export const switchTo = (page: Page, domain: string): Locator =>
+  tenantSwitcher(page).locator(`button[data-testid="switch-to"][value="${domain}"]`);
+/** The Signing Keys page's own mention of its tenant, in the page header. */
+export const tenantDomain = (page: Page): Locator => page.getByTestId('tenant-domain');
+/** The rows of the Tenants page's table. */
+export const tenantRows = (page: Page): Locator => page.getByTestId('tenant-row');
+export const tenantRow = (page: Page, domain: string): Locator =>
+  page.locator(`[data-testid="tenant-row"][data-domain="${domain}"]`);
+/** The Tenants page's notice after a tenant was created. */
+export const tenantCreated = (page: Page): Locator => page.getByTestId('tenant-created');
+
+/**
+ * GET /.well-known/jwks.json with `Host: domain`, the body exactly as served. Signet answers as the
+ * tenant the host names (any other host: the default tenant), so this is that tenant's JWKS; no
+ * cookie is sent, as for any relying party. Playwright's request context keeps its own Host, hence
+ * node:http, on a fresh connection each time.
+ */
+export function jwksBodyAt(domain: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      { host: '127.0.0.1', port, path: '/.well-known/jwks.json', headers: { Host: domain }, agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (response.statusCode === 200) resolve(body);
+          else reject(new Error(`GET /.well-known/jwks.json (Host: ${domain}): HTTP ${response.statusCode} ${body}`));
+        });
+      },
+    );
+    request.on('error', reject);
+    request.setTimeout(10_000, () =>
+      request.destroy(new Error(`GET /.well-known/jwks.json (Host: ${domain}): no answer in 10 s`)),
+    );
+  });
+}
+
+/** The kids of a JWKS body, in the order served. */
+export function kidsOf(jwksBody: string): string[] {
+  return (JSON.parse(jwksBody) as { keys: PublishedKey[] }).keys.map((key) => key.kid);
+}
+
+/** The kids the tenant named `domain` publishes (by Host), in the order served. */
+export async function publishedKidsAt(domain: string): Promise<string[]> {
+  return kidsOf(await jwksBodyAt(domain));
 }

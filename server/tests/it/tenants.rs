@@ -321,3 +321,105 @@ async fn tenants_change_at_once(deployment: Deployment) {
         );
     }
 }
+
+/// The dashboard creates a tenant (served at once) and switches to it: its pages and server
+/// functions then answer as that tenant, while the JWKS still answers as the host's tenant, and
+/// the choice opens nothing without a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_creates_a_tenant_and_switches_to_it() {
+    use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+    let deployment = Deployment::sqlite();
+    let server = deployment.start_server().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("{}{path}", server.api.base);
+    let first_cookie = |response: &reqwest::Response| {
+        let value = response
+            .headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        value.split(';').next().unwrap().to_owned()
+    };
+    let signed_in = http
+        .post(url("/_signet/sign_in"))
+        .header(ACCEPT, "text/html")
+        .form(&[("password", "process test operator password")])
+        .send()
+        .await
+        .unwrap();
+    let session = first_cookie(&signed_in);
+    let create = |domain: &'static str| {
+        http.post(url("/_signet/create_tenant"))
+            .header(COOKIE, &session)
+            .form(&[("domain", domain)])
+            .send()
+    };
+    let created = create(" Dash.Example.COM ").await.unwrap();
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["domain"], "dash.example.com");
+    // Served at once: no wait for the follower's next look.
+    let dash_kids = kids_of(
+        &server
+            .api
+            .get_as("dash.example.com", "/.well-known/jwks.json", None)
+            .await
+            .json()["keys"],
+    );
+    let default_kids = server.api.jwks_kids().await;
+    assert_eq!(dash_kids.len(), 2);
+    assert!(dash_kids.iter().all(|kid| !default_kids.contains(kid)));
+    assert_eq!(create("not a domain").await.unwrap().status(), 400);
+    assert_eq!(create("dash.example.com").await.unwrap().status(), 409);
+
+    let switch = |tenant: &'static str| {
+        http.post(url("/_signet/switch_tenant"))
+            .header(ACCEPT, "text/html")
+            .header(COOKIE, &session)
+            .form(&[("tenant", tenant)])
+            .send()
+    };
+    let switched = switch("dash.example.com").await.unwrap();
+    assert!(switched.status().is_redirection());
+    assert_eq!(switched.headers()[LOCATION], "/tenant/signing_keys");
+    let choice = first_cookie(&switched);
+    assert_eq!(choice, "signet_tenant=dash.example.com");
+    let both = format!("{session}; {choice}");
+    let page = http
+        .get(url("/tenant/signing_keys"))
+        .header(COOKIE, &both)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&dash_kids[0]) && !page.contains(&default_kids[0]));
+    let jwks = http
+        .get(url("/.well-known/jwks.json"))
+        .header(COOKIE, &both)
+        .send()
+        .await
+        .unwrap();
+    let jwks: Value = jwks.json().await.unwrap();
+    assert_eq!(
+        kids_of(&jwks["keys"]),
+        default_kids,
+        "the JWKS is the host's"
+    );
+
+    let unknown = switch("nobody.example.com").await.unwrap();
+    let location = unknown.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.contains("failed=unknown_tenant"), "{location}");
+    assert!(unknown.headers().get(SET_COOKIE).is_none());
+    let without_session = http
+        .get(url("/tenant/signing_keys"))
+        .header(COOKIE, &choice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_session.headers()[LOCATION], "/login");
+}
