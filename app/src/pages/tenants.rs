@@ -178,7 +178,7 @@ pub fn TenantsPage() -> impl IntoView {
             </header>
             <section class="card" aria-labelledby="create-tenant-title">
                 <h2 id="create-tenant-title">"Create a tenant"</h2>
-                <ActionForm action=create attr:class="inline-form create-tenant">
+                <ActionForm action=create attr:class="create-tenant">
                     <label for="tenant-domain">"Domain"</label>
                     <input
                         id="tenant-domain"
