@@ -16,7 +16,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use crate::{
     config::Config,
     domain::Actor,
-    http::{AppState, router_in, server, tenants::TenantRouters, tls},
+    http::{AppState, app, server, tenants::TenantRouters, tls},
     services::{ServiceError, Services, published::iso},
     startup::{self, Deployment},
     store::{DEFAULT_TENANT, StoreError, TenantRecord, TenantStore, TenantVersion},
@@ -42,9 +42,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .await?;
     startup::ensure_operator_password(config, &services.operator).await?;
     let served = Served::new(config);
-    let default = served.start(&deployment.default_tenant, services);
     let routers = TenantRouters::new(
-        axum::Router::new(),
+        app(startup::leptos_options(config)),
         &deployment.default_tenant.domain,
         &config.trusted_proxies,
     );
@@ -53,7 +52,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         served: served.clone(),
         routers: routers.clone(),
     };
-    routers.set_default(directory.router(default.clone()));
+    let default = directory.start(&deployment.default_tenant, services);
+    routers.set_default(default.clone());
     let mut follower = Follower {
         directory,
         failing: false,
@@ -123,13 +123,19 @@ impl Served {
         self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a tenant's ledger flusher and its state.
-    fn start(&self, tenant: &TenantRecord, services: Services) -> AppState {
+    /// Starts a tenant's ledger flusher and its state, whose dashboard knows `tenants`.
+    fn start(
+        &self,
+        tenant: &TenantRecord,
+        services: Services,
+        tenants: app::service::SharedTenants,
+    ) -> AppState {
         let flusher = services.signing.spawn_flusher();
-        let state = AppState::new(
+        let state = AppState::in_deployment(
             services,
             self.leptos.clone(),
             startup::api_settings(&self.config),
+            Some(tenants),
         );
         self.tenants().insert(
             tenant.id.clone(),
@@ -191,10 +197,9 @@ struct Directory {
 }
 
 impl Directory {
-    /// A tenant's application, with a dashboard that lists and creates every tenant.
-    fn router(&self, state: AppState) -> axum::Router {
-        let tenants: app::service::SharedTenants = Arc::new(self.clone());
-        router_in(state, Some(tenants))
+    /// A tenant's state, with a dashboard that lists and creates every tenant.
+    fn start(&self, tenant: &TenantRecord, services: Services) -> AppState {
+        self.served.start(tenant, services, Arc::new(self.clone()))
     }
 
     /// Serves `tenant` from now on, unless it is served already.
@@ -202,8 +207,8 @@ impl Directory {
         if self.served.state(&tenant.id).is_some() {
             return;
         }
-        let state = self.served.start(tenant, services);
-        self.routers.insert(&tenant.domain, self.router(state));
+        let state = self.start(tenant, services);
+        self.routers.insert(&tenant.domain, state);
         tracing::debug!(tenant = tenant.domain, "serving a tenant");
     }
 

@@ -5,11 +5,12 @@
 use axum::{
     Extension, Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::Path,
     http::StatusCode,
     response::IntoResponse,
     routing::{delete, get},
 };
+use leptos::prelude::LeptosOptions;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -23,7 +24,7 @@ const CREATE: &str = "create:clients";
 const READ: &str = "read:clients";
 const DELETE: &str = "delete:clients";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<LeptosOptions> {
     Router::new()
         .route(
             "/clients",
@@ -69,7 +70,7 @@ impl From<ClientRecord> for ClientObject {
 }
 
 async fn create_client(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -100,7 +101,7 @@ async fn create_client(
 }
 
 async fn list_clients(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<ClientObject>>, ApiError> {
     caller.require_all(&[READ])?;
@@ -109,7 +110,7 @@ async fn list_clients(
 }
 
 async fn delete_client(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

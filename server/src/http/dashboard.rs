@@ -2,11 +2,12 @@
 //! changes, and certificate downloads. Both sit behind the session guard (under
 //! [`app::routes::SERVER_FN_PREFIX`] and [`app::routes::TENANT_PAGES`]).
 
+use leptos::prelude::LeptosOptions;
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::Path,
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -30,7 +31,7 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// How long the browser waits before reconnecting a closed stream.
 const RETRY: Duration = Duration::from_secs(2);
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<LeptosOptions> {
     Router::new()
         .route(KEY_EVENTS, get(key_events))
         .route(KEY_DOWNLOAD, get(download))
@@ -38,9 +39,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Server-sent events: `keys` with the key set's version, once on connect and after every
 /// change (this process's, or one the watcher picked up from another process or the CLI).
-async fn key_events(
-    State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn key_events(state: AppState) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let published = state.keys.subscribe();
     let stopping = state.stopping.subscribe();
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
@@ -67,7 +66,7 @@ async fn key_events(
 
 /// `/tenant/signing_keys/{kid}/certificate.{pem,cer,p7b}`: a valid key's certificate.
 async fn download(
-    State(state): State<AppState>,
+    state: AppState,
     Path((kid, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let format = match file.as_str() {

@@ -1,6 +1,6 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{Json, http::StatusCode, response::IntoResponse};
 
 use super::{AppState, api_error::ApiError};
 
@@ -10,7 +10,7 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 /// The database answers and a current key is loaded.
-pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub async fn readyz(state: AppState) -> Result<impl IntoResponse, ApiError> {
     let not_ready = |message: &str| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -3,13 +3,14 @@
 //! Every handler has the same shape: the caller is authenticated by middleware, the scope is
 //! checked on the first line, input is validated, one service call, one response.
 
+use leptos::prelude::LeptosOptions;
 use std::sync::{PoisonError, RwLock};
 
 use app::keys::{KeyState, KeyView};
 use axum::{
     Extension, Json, Router,
     body::Bytes,
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, Request},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -40,7 +41,7 @@ const MAX_BODY: usize = 16 * 1024;
 /// A body still arriving after this long is a slow-request attack, not a client.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub fn routes(state: AppState) -> Router<AppState> {
+pub fn routes() -> Router<LeptosOptions> {
     let keys = Router::new()
         .route(
             "/keys/signing",
@@ -63,13 +64,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(signing::key_usage).fallback(not_allowed("GET,HEAD")),
         )
         .merge(clients_api::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .route_layer(middleware::from_fn(authenticate))
         // Outermost: an oversized or dawdling body is refused before any token is verified.
         .layer(middleware::from_fn(bounded_api_body));
     // The signing service: larger bodies, and no per-client request limit (a login service
     // signs at the rate its users sign in).
     let jwt = signing::routes()
-        .route_layer(middleware::from_fn_with_state(state, authenticate_signer))
+        .route_layer(middleware::from_fn(authenticate_signer))
         .layer(middleware::from_fn(bounded_sign_body));
     keys.merge(jwt)
         .fallback(|| async { ApiError::route_not_found() })
@@ -179,11 +180,7 @@ impl Caller {
 
 /// Verifies the bearer token against the keys held right now (the signing service's routes:
 /// no request limit).
-async fn authenticate_signer(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn authenticate_signer(state: AppState, mut request: Request, next: Next) -> Response {
     match caller(&state, &request) {
         Ok(caller) => request.extensions_mut().insert(caller),
         Err(error) => return error.into_response(),
@@ -206,7 +203,7 @@ fn caller(state: &AppState, request: &Request) -> Result<Caller, ApiError> {
 
 /// Verifies the bearer token against the keys held right now, applies the per-client request
 /// limit, and reports the limit's headers on every response.
-async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn authenticate(state: AppState, mut request: Request, next: Next) -> Response {
     let caller = match caller(&state, &request) {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
@@ -312,7 +309,7 @@ impl From<KeyView> for SigningKeyObject {
 }
 
 async fn list_keys(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_all(&[READ])?;
@@ -355,7 +352,7 @@ impl KeyListCache {
 }
 
 async fn get_key(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     kid: Result<KidPath, ApiError>,
 ) -> Result<Json<SigningKeyObject>, ApiError> {
@@ -365,7 +362,7 @@ async fn get_key(
 }
 
 async fn rotate_key(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_all(&[CREATE, UPDATE])?;
@@ -380,7 +377,7 @@ async fn rotate_key(
 }
 
 async fn revoke_key(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     kid: Result<KidPath, ApiError>,
 ) -> Result<Json<SigningKeyObject>, ApiError> {

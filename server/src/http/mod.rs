@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use app::routes::SIGNING_KEYS_PAGE;
 use axum::{Router, response::Redirect, routing::get};
-use leptos::prelude::provide_context;
+use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::{
     LatencyUnit,
@@ -49,52 +49,32 @@ fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
 /// The whole application of one tenant, ready to serve or to drive with
 /// `tower::ServiceExt::oneshot`; its dashboard knows no other tenant.
 pub fn router(state: AppState) -> Router {
-    router_in(state, None)
+    app(state.leptos.clone()).layer(axum::Extension(state))
 }
 
-/// The application of one tenant of a deployment whose dashboard lists and creates `tenants`.
-pub fn router_in(state: AppState, tenants: Option<app::service::SharedTenants>) -> Router {
-    let current = app::service::CurrentTenant(state.keys.tenant_domain().to_owned());
-    let service: app::service::SharedSigningKeys = Arc::new(DashboardKeys {
-        keys: state.keys.clone(),
-        signing: state.signing.clone(),
-        clock: state.clock.clone(),
-    });
-    let operator: app::service::SharedOperator = Arc::new(DashboardOperator {
-        operator: state.operator.clone(),
-        clock: state.clock.clone(),
-    });
-    let leptos_options = state.leptos.clone();
+/// The application of every tenant: one router, whose handlers take the request's tenant
+/// ([`AppState`]) from its extensions, where [`tenants::TenantRouters`] (or [`router`]) put it.
+pub fn app(leptos_options: LeptosOptions) -> Router {
+    let shell_options = leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to(SIGNING_KEYS_PAGE) }))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(well_known::routes())
         .merge(oauth::routes())
-        .nest("/api/v2", management::routes(state.clone()))
+        .nest("/api/v2", management::routes())
         .merge(dashboard::routes())
         .leptos_routes_with_context(
-            &state,
+            &leptos_options,
             page_routes(),
-            move || {
-                provide_context(service.clone());
-                provide_context(operator.clone());
-                provide_context(current.clone());
-                if let Some(tenants) = &tenants {
-                    provide_context(tenants.clone());
-                }
-                security_headers::provide_page_nonce();
-            },
-            move || app::shell(leptos_options.clone()),
+            provide_dashboard_context,
+            move || app::shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
+            LeptosOptions,
             _,
         >(security_headers::provide_page_nonce, app::shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::guard,
-        ))
+        .layer(axum::middleware::from_fn(session::guard))
         // Outside the guard, so its refusals and redirects carry the headers too.
         .layer(axum::middleware::from_fn(security_headers::add))
         // One line per request at info (docs/design.md §10): method, path and status with its
@@ -108,5 +88,34 @@ pub fn router_in(state: AppState, tenants: Option<app::service::SharedTenants>) 
                         .latency_unit(LatencyUnit::Micros),
                 ),
         )
-        .with_state(state)
+        .with_state(leptos_options)
+}
+
+/// What the dashboard's pages and server functions reach, for the request's tenant.
+fn provide_dashboard_context() {
+    security_headers::provide_page_nonce();
+    let state = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<AppState>().cloned());
+    let Some(state) = state else {
+        // Without its tenant a page finds no service and says Signet is unavailable.
+        tracing::error!("a dashboard request without its tenant");
+        return;
+    };
+    let service: app::service::SharedSigningKeys = Arc::new(DashboardKeys {
+        keys: state.keys.clone(),
+        signing: state.signing.clone(),
+        clock: state.clock.clone(),
+    });
+    let operator: app::service::SharedOperator = Arc::new(DashboardOperator {
+        operator: state.operator.clone(),
+        clock: state.clock.clone(),
+    });
+    provide_context(service);
+    provide_context(operator);
+    provide_context(app::service::CurrentTenant(
+        state.keys.tenant_domain().to_owned(),
+    ));
+    if let Some(tenants) = &state.tenants {
+        provide_context(tenants.clone());
+    }
 }

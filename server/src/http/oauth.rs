@@ -3,12 +3,13 @@
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    extract::{DefaultBodyLimit, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
+use leptos::prelude::LeptosOptions;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, errors::oauth_error, extractors::PeerAddr};
@@ -17,7 +18,7 @@ use crate::{domain::client_secret::ClientRecord, services::tokens};
 /// Token requests are a few hundred bytes; anything much larger is refused unread.
 const MAX_BODY: usize = 16 * 1024;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<LeptosOptions> {
     Router::new()
         .route(
             "/oauth/token",
@@ -267,7 +268,7 @@ fn granted_scopes(
 }
 
 async fn token(
-    State(state): State<AppState>,
+    state: AppState,
     PeerAddr(addr): PeerAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

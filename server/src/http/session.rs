@@ -6,7 +6,7 @@ use app::{
     routes::{LOGIN_PAGE, SIGN_IN_FN, is_server_fn, is_tenant_page},
 };
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
@@ -56,7 +56,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 }
 
 /// Lets a request through only when its session (if it needs one) is live.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn guard(state: AppState, request: Request, next: Next) -> Response {
     // Decided on the borrowed path: the JWKS and API hot paths pass through without allocating.
     let path = request.uri().path();
     let (page, server_fn) = (is_tenant_page(path), is_server_fn(path));

@@ -3,9 +3,9 @@
 //! checked against the rules and the client's policy, then one service call.
 
 use axum::{
-    Extension, Json, Router, body::Bytes, extract::State, http::StatusCode, response::IntoResponse,
-    routing::post,
+    Extension, Json, Router, body::Bytes, http::StatusCode, response::IntoResponse, routing::post,
 };
+use leptos::prelude::LeptosOptions;
 use serde::Serialize;
 
 use super::{
@@ -25,7 +25,7 @@ const READ: &str = "read:signing_keys";
 /// A batch of a hundred claim sets of up to 16 KiB each, and their JSON around them.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<LeptosOptions> {
     Router::new()
         .route("/jwt/sign", post(sign).fallback(not_allowed("POST")))
         .route(
@@ -66,7 +66,7 @@ async fn policy_of(state: &AppState, caller: &Caller) -> Result<SigningPolicy, A
 }
 
 async fn sign(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -89,7 +89,7 @@ async fn sign(
 }
 
 async fn sign_batch(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -118,7 +118,7 @@ async fn sign_batch(
 
 /// `GET /keys/signing/{kid}/usage`: the key's usage ledger.
 pub async fn key_usage(
-    State(state): State<AppState>,
+    state: AppState,
     Extension(caller): Extension<Caller>,
     kid: Result<KidPath, ApiError>,
 ) -> Result<Json<app::keys::KeyUsage>, ApiError> {

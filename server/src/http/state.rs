@@ -1,8 +1,15 @@
 //! What every handler can reach, and how the token endpoint and the Management API behave.
+//!
+//! One router serves every tenant: the tenant of a request is an [`AppState`] that
+//! [`super::tenants::TenantRouters`] puts into the request's extensions, and handlers take it as
+//! an extractor. Nothing reads a tenant from anywhere else.
 
 use std::{sync::Arc, time::Duration};
 
-use axum::extract::FromRef;
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::request::Parts,
+};
 use leptos::prelude::LeptosOptions;
 
 use super::{
@@ -20,7 +27,6 @@ use crate::services::{
 pub struct AppState(Arc<Shared>);
 
 /// The state itself, reached through [`AppState`] (`state.keys`, …).
-#[derive(Debug)]
 pub struct Shared {
     pub keys: KeyService,
     pub clients: ClientService,
@@ -30,9 +36,21 @@ pub struct Shared {
     pub clock: SharedClock,
     pub leptos: LeptosOptions,
     pub api: Arc<ApiSettings>,
+    /// The deployment's tenants, for the dashboard's switcher and Tenants page; `None` when
+    /// the server serves one tenant only.
+    pub tenants: Option<app::service::SharedTenants>,
     /// Set to `true` when the server starts shutting down: long-lived responses (the dashboard's
     /// event stream) end so that graceful shutdown does not wait on them.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("keys", &self.keys)
+            .field("deployment", &self.tenants.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -45,6 +63,16 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(services: Services, leptos: LeptosOptions, api: ApiSettings) -> Self {
+        Self::in_deployment(services, leptos, api, None)
+    }
+
+    /// The state of one tenant of a deployment whose dashboard lists and creates `tenants`.
+    pub fn in_deployment(
+        services: Services,
+        leptos: LeptosOptions,
+        api: ApiSettings,
+        tenants: Option<app::service::SharedTenants>,
+    ) -> Self {
         let Services {
             keys,
             clients,
@@ -60,6 +88,7 @@ impl AppState {
             clock,
             leptos,
             api: Arc::new(api),
+            tenants,
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }))
     }
@@ -92,6 +121,20 @@ impl ApiSettings {
             token_throttle: TokenThrottle::default(),
             key_list: KeyListCache::default(),
         }
+    }
+}
+
+/// The request's tenant, as the tenant router (or [`super::router`]'s layer) put it there.
+impl<S: Send + Sync> FromRequestParts<S> for AppState {
+    type Rejection = super::api_error::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Only a wiring mistake gets here: every router puts the tenant in first.
+        parts
+            .extensions
+            .get::<AppState>()
+            .cloned()
+            .ok_or_else(|| super::api_error::ApiError::internal(&"a request without its tenant"))
     }
 }
 

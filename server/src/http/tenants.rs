@@ -1,7 +1,8 @@
-//! Routing by tenant (SPEC §15): each tenant has its own application (its keys, clients, JWKS,
-//! token endpoint, Management API and pages, built by [`super::router`] on that tenant's
-//! services), and a request goes to the one its `Host` names. A host that names no tenant is
-//! the default tenant's, so a single-tenant deployment behaves exactly as before. Behind a proxy
+//! Routing by tenant (SPEC §15): one application ([`super::app`]) serves every tenant, and a
+//! request is its `Host`'s tenant's: that tenant's state (its keys, clients, JWKS, token
+//! endpoint, Management API and pages) goes into the request's extensions before the
+//! application sees it. A host that names no tenant is the default tenant's, so a
+//! single-tenant deployment behaves exactly as before. Behind a proxy
 //! in `SIGNET_TRUSTED_PROXIES`, the host is the proxy's `X-Forwarded-Host`; anyone else's
 //! `X-Forwarded-Host` is ignored.
 //!
@@ -18,6 +19,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use super::AppState;
 use app::routes::{TENANT_COOKIE, is_server_fn, is_tenant_page};
 use axum::{
     Router,
@@ -28,58 +30,69 @@ use axum::{
 use ipnet::IpNet;
 use tower::{Service, ServiceExt, util::Oneshot};
 
-/// The applications of every tenant, by domain. Cheap to clone; clones share the table.
+/// Every tenant's state, by domain, in front of the one application. Cheap to clone; clones
+/// share the table.
 #[derive(Clone)]
-pub struct TenantRouters {
-    table: Arc<RwLock<Table>>,
+pub struct TenantRouters<T = AppState> {
+    app: Router,
+    table: Arc<RwLock<Table<T>>>,
     /// The default tenant's domain, which the dashboard's tenant cookie may name too.
     default_domain: String,
     trusted_proxies: Arc<[IpNet]>,
 }
 
-struct Table {
-    default: Router,
-    by_domain: HashMap<String, Router>,
+struct Table<T> {
+    /// Set once the default tenant is started; requests before that are refused.
+    default: Option<T>,
+    by_domain: HashMap<String, T>,
 }
 
-impl std::fmt::Debug for TenantRouters {
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            default: None,
+            by_domain: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for TenantRouters<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.domains()).finish()
     }
 }
 
-impl TenantRouters {
-    /// Serves the default tenant's application for every host until others are added; takes
-    /// the host from `X-Forwarded-Host` for requests from `trusted_proxies`.
-    pub fn new(default: Router, default_domain: &str, trusted_proxies: &[IpNet]) -> Self {
+impl<T: Clone + Send + Sync + 'static> TenantRouters<T> {
+    /// Serves `app` for every tenant, the default one once [`set_default`](Self::set_default)
+    /// names its state; takes the host from `X-Forwarded-Host` for requests from
+    /// `trusted_proxies`.
+    pub fn new(app: Router, default_domain: &str, trusted_proxies: &[IpNet]) -> Self {
         Self {
-            table: Arc::new(RwLock::new(Table {
-                default,
-                by_domain: HashMap::new(),
-            })),
+            app,
+            table: Arc::default(),
             default_domain: default_domain.to_ascii_lowercase(),
             trusted_proxies: trusted_proxies.into(),
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table<T>> {
         self.table.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table<T>> {
         self.table.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Serves `router` for the default tenant (and every host that names no tenant).
-    pub fn set_default(&self, router: Router) {
-        self.write().default = router;
+    /// The default tenant (and every host that names no tenant).
+    pub fn set_default(&self, state: T) {
+        self.write().default = Some(state);
     }
 
-    /// Serves `router` for requests to `domain`.
-    pub fn insert(&self, domain: &str, router: Router) {
+    /// Serves `state`'s tenant for requests to `domain`.
+    pub fn insert(&self, domain: &str, state: T) {
         self.write()
             .by_domain
-            .insert(domain.to_ascii_lowercase(), router);
+            .insert(domain.to_ascii_lowercase(), state);
     }
 
     /// Stops serving `domain`: its requests go to the default tenant again.
@@ -129,27 +142,26 @@ impl TenantRouters {
             .map(|(_, domain)| domain)
     }
 
-    /// The application for a request: its tenant's by host, else the default tenant's.
-    fn pick(&self, request: &Request) -> Router {
+    /// The tenant of a request: by host, else the default tenant.
+    fn pick(&self, request: &Request) -> Option<T> {
         let table = self.read();
         if let Some(chosen) = Self::chosen_for_dashboard(request) {
             let chosen = chosen.to_ascii_lowercase();
             if chosen == self.default_domain {
                 return table.default.clone();
             }
-            if let Some(router) = table.by_domain.get(&chosen) {
-                return router.clone();
+            if let Some(state) = table.by_domain.get(&chosen) {
+                return Some(state.clone());
             }
         }
-        let Some(host) = self.host(request) else {
-            return table.default.clone();
+        let host = self.host(request).map(host_name);
+        let state = match host {
+            Some(host) if !table.by_domain.is_empty() => {
+                table.by_domain.get(&host.to_ascii_lowercase())
+            }
+            _ => None,
         };
-        let domain = host_name(host).to_ascii_lowercase();
-        table
-            .by_domain
-            .get(&domain)
-            .unwrap_or(&table.default)
-            .clone()
+        state.or(table.default.as_ref()).cloned()
     }
 
     /// One router that dispatches to the tenants' ones.
@@ -166,7 +178,7 @@ fn host_name(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
-impl Service<Request> for TenantRouters {
+impl<T: Clone + Send + Sync + 'static> Service<Request> for TenantRouters<T> {
     type Response = Response;
     type Error = Infallible;
     type Future = Oneshot<Router, Request>;
@@ -175,9 +187,21 @@ impl Service<Request> for TenantRouters {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        self.pick(&request).oneshot(request)
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        match self.pick(&request) {
+            Some(state) => {
+                request.extensions_mut().insert(state);
+                self.app.clone().oneshot(request)
+            }
+            // Only before the default tenant has started: nothing to answer as.
+            None => starting().oneshot(request),
+        }
     }
+}
+
+/// Answers 503 to everything: the server is not serving yet.
+fn starting() -> Router {
+    Router::new().fallback(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE })
 }
 
 #[cfg(test)]
@@ -187,7 +211,20 @@ mod tests {
 
     use super::*;
 
-    async fn served_by(routers: &TenantRouters, peer: [u8; 4], headers: &[(&str, &str)]) -> String {
+    /// An application that answers with the name of the request's tenant.
+    fn app() -> Router {
+        let name = |axum::Extension(name): axum::Extension<&'static str>| async move { name };
+        Router::new()
+            .route("/", get(name))
+            .route("/tenant/signing_keys", get(name))
+            .route("/.well-known/jwks.json", get(name))
+    }
+
+    async fn served_by(
+        routers: &TenantRouters<&'static str>,
+        peer: [u8; 4],
+        headers: &[(&str, &str)],
+    ) -> String {
         let mut request = Request::builder().uri("/");
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -205,10 +242,10 @@ mod tests {
 
     #[tokio::test]
     async fn only_a_trusted_proxy_names_the_tenant_with_x_forwarded_host() {
-        let app = |name: &'static str| Router::new().route("/", get(move || async move { name }));
         let trusted = ["10.0.0.0/8".parse().unwrap()];
-        let routers = TenantRouters::new(app("default"), "default.example", &trusted);
-        routers.insert("acme.example.com", app("acme"));
+        let routers = TenantRouters::new(app(), "default.example", &trusted);
+        routers.set_default("default");
+        routers.insert("acme.example.com", "acme");
         let proxy = [10, 1, 2, 3];
         let stranger = [192, 0, 2, 7];
         let acme = [("x-forwarded-host", "acme.example.com")];
@@ -230,13 +267,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_dashboard_answers_as_the_tenant_the_operator_chose() {
-        let app = |name: &'static str| {
-            Router::new()
-                .route("/tenant/signing_keys", get(move || async move { name }))
-                .route("/.well-known/jwks.json", get(move || async move { name }))
-        };
-        let routers = TenantRouters::new(app("default"), "default.example", &[]);
-        routers.insert("acme.example.com", app("acme"));
+        let routers = TenantRouters::new(app(), "default.example", &[]);
+        routers.set_default("default");
+        routers.insert("acme.example.com", "acme");
         let ask = |path: &'static str, cookie: &'static str| {
             let routers = routers.clone();
             async move {

@@ -2,11 +2,12 @@
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::Query,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
+use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
 
 use super::{AppState, api_error::ApiError};
@@ -16,7 +17,7 @@ use crate::services::published::PublishedKey;
 const JWKS_CACHE_CONTROL: &str =
     "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<LeptosOptions> {
     Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route(
@@ -46,7 +47,7 @@ fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
         })
 }
 
-async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn jwks(state: AppState, headers: HeaderMap) -> Response {
     let published = state.keys.published();
     let status = if matches_etag(&headers, &published.etag) {
         StatusCode::NOT_MODIFIED
@@ -82,7 +83,7 @@ async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn openid_configuration(State(state): State<AppState>) -> Response {
+async fn openid_configuration(state: AppState) -> Response {
     let issuer = crate::services::tokens::issuer(state.keys.tenant_domain());
     (
         [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
@@ -147,7 +148,7 @@ struct DownloadQuery {
 }
 
 async fn download(
-    State(state): State<AppState>,
+    state: AppState,
     query: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
     format: Format,
 ) -> Result<Response, ApiError> {
