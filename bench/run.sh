@@ -15,6 +15,8 @@
 # POST /api/v2/jwt/sign-batch (100 claim sets per request), each as a share of the RSA-2048
 # ceiling that `openssl speed -multi <cores> rsa2048` measures on this machine.
 #
+# Last, the many-tenants table (bench/tenants.sh, written to bench/results/tenants-<date>.md).
+#
 # Knobs (environment): DURATION (10s per row), CONNECTIONS (32), THREADS (2), ROTATIONS (50
 # measured rotations per level), LEVELS ("10 100 1000" previous keys), SIGN_CONNECTIONS (16, for
 # the sign and token-endpoint rows of the signing table), BATCH_CONNECTIONS (4), BATCH_SIZE (100),
@@ -384,3 +386,9 @@ Cost as the key history grows ($samples rotations 0.25 s apart per level; JWKS a
 $growth"
 mkdir -p bench/results
 printf '%s\n' "$report" | tee "bench/results/run-$date.md"
+
+# The many-tenants table (bench/tenants.sh) runs last, on its own port, after this run's servers.
+cleanup
+trap - EXIT
+say "many tenants (bench/tenants.sh)"
+SKIP_BUILD=1 bash bench/tenants.sh

@@ -126,7 +126,7 @@ impl<T: Clone + Send + Sync + 'static> TenantRouters<T> {
     }
 
     /// The tenant the operator switched the dashboard to, for a dashboard request.
-    fn chosen_for_dashboard<'r>(request: &'r Request) -> Option<&'r str> {
+    fn chosen_for_dashboard(request: &Request) -> Option<&str> {
         let path = request.uri().path();
         if !(is_tenant_page(path) || is_server_fn(path)) {
             return None;

@@ -528,6 +528,11 @@ async fn a_deleted_tenant_leaves_only_its_audit_trail(store: SqlStore) {
             .unwrap()
             .is_none()
     );
+    the_domain_of_a_deleted_tenant_is_free(&store, acme).await;
+}
+
+/// A deleted tenant's domain names one new tenant (and only one).
+async fn the_domain_of_a_deleted_tenant_is_free(store: &SqlStore, acme: TenantRecord) {
     // The domain is free for a new tenant.
     let again = TenantRecord {
         id: "t-acme-2".into(),

@@ -327,7 +327,7 @@ async fn tenants_change_at_once(deployment: Deployment) {
 /// the choice opens nothing without a session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_creates_a_tenant_and_switches_to_it() {
-    use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+    use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
     let deployment = Deployment::sqlite();
     let server = deployment.start_server().await;
     let http = reqwest::Client::builder()
@@ -376,10 +376,40 @@ async fn the_dashboard_creates_a_tenant_and_switches_to_it() {
     assert_eq!(create("not a domain").await.unwrap().status(), 400);
     assert_eq!(create("dash.example.com").await.unwrap().status(), 409);
 
+    switching_picks_the_dashboards_tenant_only(
+        &http,
+        &url(""),
+        &session,
+        &dash_kids,
+        &default_kids,
+    )
+    .await;
+}
+
+/// The switch sets the tenant cookie for the dashboard only; an unknown tenant sets nothing,
+/// and the cookie alone opens nothing.
+async fn switching_picks_the_dashboards_tenant_only(
+    http: &reqwest::Client,
+    base: &str,
+    session: &str,
+    dash_kids: &[String],
+    default_kids: &[String],
+) {
+    use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+    let url = |path: &str| format!("{base}{path}");
+    let first_cookie = |response: &reqwest::Response| {
+        let value = response
+            .headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        value.split(';').next().unwrap().to_owned()
+    };
     let switch = |tenant: &'static str| {
         http.post(url("/_signet/switch_tenant"))
             .header(ACCEPT, "text/html")
-            .header(COOKIE, &session)
+            .header(COOKIE, session)
             .form(&[("tenant", tenant)])
             .send()
     };
