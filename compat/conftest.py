@@ -60,6 +60,8 @@ def signet_env(data_dir: Path, addr: str | None = None) -> dict[str, str]:
     # this file, re-read on every clock read; a missing file is 0. Only test_signing.py writes it,
     # and puts it back to 0 before it returns.
     env["SIGNET_TEST_CLOCK_FILE"] = str(clock_file(data_dir.parent))
+    # test_tenants.py's reverse proxy runs here; it names the tenant with X-Forwarded-Host.
+    env["SIGNET_TRUSTED_PROXIES"] = "127.0.0.1"
     if addr is not None:
         env["SIGNET_ADDR"] = addr
     return env
