@@ -12,8 +12,8 @@
 #
 # Prints one Markdown table and writes it to bench/results/tenants-<date>.md. Knobs
 # (environment): TENANTS (1000), DURATION (10s per row), CONNECTIONS (32), TOKEN_CONNECTIONS
-# (16), THREADS (2), SKIP_BUILD=1 to use the release binary already built. Nothing leaves
-# 127.0.0.1.
+# (16), THREADS (2), WARMUP (5s of unmeasured token requests before each token row),
+# SKIP_BUILD=1 to use the release binary already built. Nothing leaves 127.0.0.1.
 
 set -euo pipefail
 
@@ -119,6 +119,11 @@ measure() {
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     printf '%s %s %s\n' "$rps" "$(ms "$p50")" "$(ms "$p99")"
 }
+# `warm CONNECTIONS SCRIPT PATH`: an unmeasured run first, so every tenant's key has signed and
+# holds its usage-ledger lease (one durable write per key per lease) before the measured run.
+warm() {
+    wrk -t"$threads" -c"$1" -d"${WARMUP:-5s}" -s "$2" "$signet$3" >/dev/null
+}
 fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 check() { if awk "BEGIN { exit !($2) }"; then printf '✅ %s' "$1"; else printf '❌ %s' "$1"; fi; }
@@ -135,6 +140,7 @@ first_kid=$("$bin" keys list --json | sed -n 's/.*"kid": *"\([^"]*\)".*/\1/p' | 
 served_ms "$default_host" "$first_kid" >/dev/null
 sleep 2
 read -r one_jwks one_jwks_p50 one_jwks_p99 <<<"$(measure "$connections" bench/tenants.lua /.well-known/jwks.json)"
+TENANTS_PATH=/oauth/token warm "$token_connections" bench/tenants.lua /oauth/token
 read -r one_token one_token_p50 one_token_p99 <<<"$(TENANTS_PATH=/oauth/token measure "$token_connections" bench/tenants.lua /oauth/token)"
 stop
 
@@ -162,6 +168,7 @@ startup_ms=$(served_ms "$last_host" "$last_kid")
 sleep 3
 idle_rss=$(rss_mb)
 read -r many_jwks many_jwks_p50 many_jwks_p99 <<<"$(measure "$connections" bench/tenants.lua /.well-known/jwks.json)"
+TENANTS_PATH=/oauth/token warm "$token_connections" bench/tenants.lua /oauth/token
 read -r many_token many_token_p50 many_token_p99 <<<"$(TENANTS_PATH=/oauth/token measure "$token_connections" bench/tenants.lua /oauth/token)"
 load_rss=$(rss_mb)
 

@@ -57,6 +57,11 @@ impl From<ServiceError> for ApiError {
                 "client_exists",
                 "A client with that id exists already",
             ),
+            ServiceError::Store(StoreError::TenantGone) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "tenant_not_found",
+                "This tenant was deleted",
+            ),
             ServiceError::Store(StoreError::Conflict) => ApiError::new(
                 StatusCode::CONFLICT,
                 "concurrent_modification",
@@ -241,6 +246,12 @@ mod tests {
             (
                 StoreError::DuplicateClient.into(),
                 (409, "client_exists"),
+                DashboardError::Unavailable,
+                SERVER_ERROR,
+            ),
+            (
+                StoreError::TenantGone.into(),
+                (404, "tenant_not_found"),
                 DashboardError::Unavailable,
                 SERVER_ERROR,
             ),

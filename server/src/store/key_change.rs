@@ -75,13 +75,17 @@ impl SqlKeyChange {
     pub(super) async fn begin(pool: &AnyPool, tenant: &str) -> Result<Self, StoreError> {
         let mut tx = pool.begin().await?;
         // Writing first takes the lock at once, so concurrent changes queue instead of deadlocking.
+        // A deleted tenant's key set takes no change: no key is ever stored under a tenant
+        // that a concurrent `tenants delete` has emptied (a start, a rotation in flight).
         let version: i64 = sqlx::query_scalar(
-            "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 RETURNING version",
+            "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL) \
+             RETURNING version",
         )
         .bind(tenant)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("tenant {tenant:?} has no key set")))?;
+        .ok_or(StoreError::TenantGone)?;
         Ok(Self {
             tx,
             version,

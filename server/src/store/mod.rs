@@ -56,6 +56,9 @@ pub enum StoreError {
     /// A client with that id exists already.
     #[error("a client with that id exists already")]
     DuplicateClient,
+    /// The tenant was deleted (or never existed): its keys take no change.
+    #[error("the tenant was deleted")]
+    TenantGone,
     /// A tenant with that domain or id exists already.
     #[error("a tenant with that domain exists already")]
     DuplicateTenant,

@@ -492,6 +492,20 @@ async fn a_deleted_tenant_leaves_only_its_audit_trail(store: SqlStore) {
     let deleted = deleted.unwrap().unwrap();
     assert_eq!((deleted.kids.len(), deleted.clients), (2, 1));
     assert!(other.load(10).await.unwrap().keys.is_empty());
+    // No key is ever stored under it again: a start or a rotation that raced the deletion is
+    // refused.
+    let late = signet::services::key_change::provision(
+        &other,
+        &fixture_key(0),
+        &fixture_key(1),
+        &actor(),
+        Utc::now(),
+    )
+    .await;
+    assert!(
+        matches!(late, Err(ServiceError::Store(StoreError::TenantGone))),
+        "{late:?}"
+    );
     for kid in &deleted.kids {
         assert!(other.find(kid).await.unwrap().is_none());
     }
