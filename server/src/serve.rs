@@ -11,13 +11,13 @@ use anyhow::Context;
 use app::{error::DashboardError, routes::SIGNING_KEYS_PAGE, tenants::TenantSummary};
 use futures_util::StreamExt;
 use leptos::prelude::LeptosOptions;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::net::TcpListener;
 
 use crate::{
     config::Config,
     domain::Actor,
     http::{AppState, app, server, tenants::TenantRouters, tls},
-    services::{ServiceError, Services, published::iso},
+    services::{ServiceError, Services, published::iso, signing::SigningService},
     startup::{self, Deployment},
     store::{DEFAULT_TENANT, StoreError, TenantRecord, TenantStore, TenantVersion},
 };
@@ -60,6 +60,10 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     };
     follower.look().await?;
     deployment.spare_keys.spawn_refill();
+    let flusher = SigningService::spawn_flusher_of({
+        let served = served.clone();
+        move || served.signing_services()
+    });
     let watcher = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(WATCH_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -88,6 +92,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     })
     .await;
     watcher.abort();
+    flusher.abort();
     served.flush().await;
     Ok(())
 }
@@ -103,11 +108,10 @@ struct Served {
     config: Arc<Config>,
 }
 
-/// A tenant being served: its domain, its state, and its ledger's flusher.
+/// A tenant being served: its domain and its state.
 struct ServedTenant {
     domain: String,
     state: AppState,
-    flusher: JoinHandle<()>,
 }
 
 impl Served {
@@ -123,14 +127,14 @@ impl Served {
         self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a tenant's ledger flusher and its state, whose dashboard knows `tenants`.
+    /// Serves a tenant's state, whose dashboard knows `tenants`; the process's one flusher
+    /// writes its ledger's counts with every other tenant's.
     fn start(
         &self,
         tenant: &TenantRecord,
         services: Services,
         tenants: app::service::SharedTenants,
     ) -> AppState {
-        let flusher = services.signing.spawn_flusher();
         let state = AppState::in_deployment(
             services,
             self.leptos.clone(),
@@ -142,7 +146,6 @@ impl Served {
             ServedTenant {
                 domain: tenant.domain.clone(),
                 state: state.clone(),
-                flusher,
             },
         );
         state
@@ -170,20 +173,18 @@ impl Served {
         }
     }
 
+    /// Every tenant's signing service, for the process's ledger flusher.
+    fn signing_services(&self) -> Vec<SigningService> {
+        self.tenants()
+            .values()
+            .map(|served| served.state.signing.clone())
+            .collect()
+    }
+
     /// The last counts of every tenant's ledger; the reservations already bound every token.
     async fn flush(&self) {
-        let states: Vec<_> = self
-            .tenants()
-            .values()
-            .map(|served| {
-                served.flusher.abort();
-                served.state.clone()
-            })
-            .collect();
-        for state in states {
-            if let Err(error) = state.signing.flush().await {
-                tracing::warn!(%error, "the usage ledger's last counts could not be written");
-            }
+        if let Err(error) = SigningService::flush_together(&self.signing_services()).await {
+            tracing::warn!(%error, "the usage ledger's last counts could not be written");
         }
     }
 }
@@ -296,7 +297,6 @@ impl Follower {
         for gone in served.remove_all_but(&listed) {
             routers.remove(&gone.domain);
             gone.state.stop();
-            gone.flusher.abort();
             if let Err(error) = gone.state.signing.flush().await {
                 tracing::debug!(%error, "a deleted tenant's last usage counts were not written");
             }

@@ -165,15 +165,39 @@ impl SigningService {
         self.ledger.flush(current).await
     }
 
+    /// Flushes the ledgers of several tenants' signing services together: one commit for every
+    /// count that changed ([`UsageLedger::flush_together`]).
+    pub async fn flush_together(services: &[SigningService]) -> Result<(), ServiceError> {
+        let published: Vec<_> = services.iter().map(|s| s.keys.published()).collect();
+        let ledgers: Vec<_> = services
+            .iter()
+            .zip(&published)
+            .map(|(service, published)| {
+                let current = published.signer.as_ref().map(|s| s.kid.as_str());
+                (&service.ledger, current)
+            })
+            .collect();
+        UsageLedger::flush_together(&ledgers).await
+    }
+
     /// Flushes the ledger every [`FLUSH_EVERY`] until the task is dropped.
     pub fn spawn_flusher(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
+        Self::spawn_flusher_of(move || vec![service.clone()])
+    }
+
+    /// Flushes the ledgers of the services `services` names at each tick, together, every
+    /// [`FLUSH_EVERY`] until the task is dropped: one task and one commit a second for a
+    /// process, however many tenants it serves.
+    pub fn spawn_flusher_of(
+        services: impl Fn() -> Vec<SigningService> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(FLUSH_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                if let Err(error) = service.flush().await {
+                if let Err(error) = Self::flush_together(&services()).await {
                     tracing::warn!(%error, "the usage ledger could not be flushed; will retry");
                 }
             }

@@ -110,8 +110,45 @@ impl UsageLedger {
     /// Writes the counts that changed, and settles the reservation of every key other than
     /// `current` (it signs no more) down to the exact latest expiry it signed.
     pub async fn flush(&self, current: Option<&str>) -> Result<(), ServiceError> {
-        let entries = self.entries();
-        for entry in entries {
+        Self::flush_together(&[(self, current)]).await
+    }
+
+    /// [`flush`](Self::flush) for several ledgers (a process's tenants): every count that
+    /// changed is written in one transaction, so a thousand tenants cost one commit a second.
+    pub async fn flush_together(
+        ledgers: &[(&UsageLedger, Option<&str>)],
+    ) -> Result<(), ServiceError> {
+        let mut taken = Vec::new();
+        let mut settled = Ok(());
+        for (ledger, current) in ledgers {
+            match ledger.settle_and_take(*current, &mut taken).await {
+                Ok(()) => {}
+                // The counts taken so far are still written; the settling is tried again.
+                Err(error) => settled = Err(error),
+            }
+        }
+        let Some((first, _)) = ledgers.first() else {
+            return settled;
+        };
+        let rows: Vec<UsageRow> = taken.iter().map(|(_, row)| row.clone()).collect();
+        if let Err(error) = first.inner.store.write_counts_together(&rows).await {
+            for (entry, _) in taken {
+                entry.lock().await.dirty = true;
+            }
+            return Err(error.into());
+        }
+        settled
+    }
+
+    /// Settles retired keys' reservations (written at once, the entry locked), and takes the
+    /// other entries' changed counts into `taken`, marked clean (written unlocked, so signing
+    /// goes on while the database is slow or away: the write only moves counts forward).
+    async fn settle_and_take(
+        &self,
+        current: Option<&str>,
+        taken: &mut Vec<(Arc<tokio::sync::Mutex<Entry>>, UsageRow)>,
+    ) -> Result<(), ServiceError> {
+        for entry in self.entries() {
             let mut locked = entry.lock().await;
             let retired = current != Some(locked.row.kid.as_str());
             if retired && locked.row.reserved_until > locked.row.settled() {
@@ -123,15 +160,10 @@ impl UsageLedger {
                 locked.row = row;
                 locked.dirty = false;
             } else if locked.dirty {
-                // Counts only: written unlocked, so signing goes on while the database is slow
-                // or away (the write can only move counts forward).
                 let row = locked.row.clone();
                 locked.dirty = false;
                 drop(locked);
-                if let Err(error) = self.inner.store.write_counts(&row).await {
-                    entry.lock().await.dirty = true;
-                    return Err(error.into());
-                }
+                taken.push((entry, row));
             }
         }
         Ok(())
@@ -205,6 +237,35 @@ mod tests {
         let usage = ledger.usage(&["k1".into()]).await.unwrap();
         assert_eq!(usage[0].tokens_signed, 2);
         assert!(usage[0].live_tokens_until.unwrap() >= 1_100);
+    }
+
+    #[tokio::test]
+    async fn the_ledgers_of_many_tenants_are_flushed_together() {
+        let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+        let (a, b) = (
+            UsageLedger::new(store.clone()),
+            UsageLedger::new(store.clone()),
+        );
+        a.record("ka", 1, 1_000, at(100)).await.unwrap();
+        b.record("kb", 1, 1_000, at(100)).await.unwrap();
+        a.record("ka", 2, 1_010, at(110)).await.unwrap();
+        b.record("kb", 4, 1_020, at(120)).await.unwrap();
+        // b's key is retired: its reservation settles; a's counts go in the one commit.
+        UsageLedger::flush_together(&[(&a, Some("ka")), (&b, Some("other"))])
+            .await
+            .unwrap();
+        let (ka, kb) = (
+            store.key_usage("ka").await.unwrap().remove(0),
+            store.key_usage("kb").await.unwrap().remove(0),
+        );
+        assert_eq!((ka.tokens_signed, ka.latest_expiry), (3, Some(1_010)));
+        assert!(ka.reserved_until > 1_010, "a's reservation stands");
+        assert_eq!((kb.tokens_signed, kb.reserved_until), (5, 1_020));
+        // Nothing changed since: nothing to write.
+        UsageLedger::flush_together(&[(&a, Some("ka")), (&b, Some("other"))])
+            .await
+            .unwrap();
+        assert_eq!(store.key_usage("ka").await.unwrap()[0], ka);
     }
 
     #[tokio::test]

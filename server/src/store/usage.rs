@@ -18,6 +18,9 @@ pub trait UsageStore: Send + Sync + 'static {
     /// reservation alone: safe to run beside a [`write_usage`](Self::write_usage) of the same
     /// row, so the counts are flushed without holding up signing.
     async fn write_counts(&self, row: &UsageRow) -> Result<(), StoreError>;
+    /// [`write_counts`](Self::write_counts) for many rows (of any tenants), in one
+    /// transaction: one commit a second for a process however many keys sign.
+    async fn write_counts_together(&self, rows: &[UsageRow]) -> Result<(), StoreError>;
     /// Every process's rows for `kid`.
     async fn key_usage(&self, kid: &str) -> Result<Vec<UsageRow>, StoreError>;
     /// Every process's rows for the keys in `kids`.
@@ -39,6 +42,27 @@ fn usage_from_row(row: &AnyRow) -> Result<UsageRow, StoreError> {
         latest_expiry: row.try_get("latest_expiry")?,
         reserved_until: row.try_get("reserved_until")?,
     })
+}
+
+/// Moves a row's counts forward, never backwards, and leaves its reservation alone.
+fn counts_query(row: &UsageRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    // CASE rather than GREATEST/max(): the same SQL on SQLite and PostgreSQL.
+    sqlx::query(
+        "UPDATE key_usage SET \
+         tokens_signed = CASE WHEN tokens_signed > $1 THEN tokens_signed ELSE $1 END, \
+         first_signed_at = COALESCE(first_signed_at, $2), \
+         last_signed_at = CASE WHEN $3 IS NULL OR last_signed_at >= $3 \
+             THEN last_signed_at ELSE $3 END, \
+         latest_expiry = CASE WHEN $4 IS NULL OR latest_expiry >= $4 \
+             THEN latest_expiry ELSE $4 END \
+         WHERE kid = $5 AND writer = $6",
+    )
+    .bind(i64::try_from(row.tokens_signed).unwrap_or(i64::MAX))
+    .bind(row.first_signed_at.map(millis))
+    .bind(row.last_signed_at.map(millis))
+    .bind(row.latest_expiry)
+    .bind(&row.kid)
+    .bind(&row.writer)
 }
 
 #[async_trait]
@@ -63,25 +87,19 @@ impl UsageStore for SqlStore {
     }
 
     async fn write_counts(&self, row: &UsageRow) -> Result<(), StoreError> {
-        // CASE rather than GREATEST/max(): the same SQL on SQLite and PostgreSQL.
-        sqlx::query(
-            "UPDATE key_usage SET \
-             tokens_signed = CASE WHEN tokens_signed > $1 THEN tokens_signed ELSE $1 END, \
-             first_signed_at = COALESCE(first_signed_at, $2), \
-             last_signed_at = CASE WHEN $3 IS NULL OR last_signed_at >= $3 \
-                 THEN last_signed_at ELSE $3 END, \
-             latest_expiry = CASE WHEN $4 IS NULL OR latest_expiry >= $4 \
-                 THEN latest_expiry ELSE $4 END \
-             WHERE kid = $5 AND writer = $6",
-        )
-        .bind(i64::try_from(row.tokens_signed).unwrap_or(i64::MAX))
-        .bind(row.first_signed_at.map(millis))
-        .bind(row.last_signed_at.map(millis))
-        .bind(row.latest_expiry)
-        .bind(&row.kid)
-        .bind(&row.writer)
-        .execute(&self.pool)
-        .await?;
+        counts_query(row).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn write_counts_together(&self, rows: &[UsageRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            counts_query(row).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
