@@ -3,16 +3,17 @@
 #
 #   bash bench/tenants.sh          (bench/run.sh runs it too, after its own tables)
 #
-# 1. One Signet with only its default tenant: the single-tenant JWKS and token rates.
-# 2. The same database grown to TENANTS tenants (signet tenants create, a hundred domains per
-#    run) with a client each; then a fresh `signet serve` on it: start-up time (launch until
-#    the last tenant's JWKS answers), resident memory once idle, the JWKS and token rates with a
-#    random tenant per request (bench/tenants.lua), and the time to create one more tenant
-#    while it serves (the CLI's run, and until the server serves it).
+# Two Signets side by side: one with only its default tenant, one with TENANTS tenants (made
+# with signet tenants create, a hundred domains per run) and a client each. Reported: the
+# second's start-up time (launch until the last tenant's JWKS answers) and resident memory once
+# idle; the JWKS and token rates of both, a random tenant per request for the second
+# (bench/tenants.lua), measured in alternating rounds (ROUNDS, best of each kept, so a noisy
+# moment of the shared machine does not decide the ratio); and the time to create one more
+# tenant while it serves (the CLI's run, and until the server serves it).
 #
 # Prints one Markdown table and writes it to bench/results/tenants-<date>.md. Knobs
 # (environment): TENANTS (1000), DURATION (10s per row), CONNECTIONS (32), TOKEN_CONNECTIONS
-# (16), THREADS (2), WARMUP (5s of unmeasured token requests before each token row),
+# (16), THREADS (2), ROUNDS (2), WARMUP (5s of unmeasured token requests before the first round),
 # SKIP_BUILD=1 to use the release binary already built. Nothing leaves 127.0.0.1.
 
 set -euo pipefail
@@ -25,8 +26,9 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
 token_connections=${TOKEN_CONNECTIONS:-16}
 threads=${THREADS:-2}
-port=39527
-signet="http://127.0.0.1:$port"
+rounds=${ROUNDS:-2}
+one_port=39527
+many_port=39528
 default_host=bench.signet.test
 date=$(date -u +%Y-%m-%d)
 
@@ -47,49 +49,50 @@ for tool in wrk curl; do
 done
 
 work=$(mktemp -d)
-signet_pid=
+pids=()
 cleanup() {
-    [ -z "$signet_pid" ] || kill "$signet_pid" 2>/dev/null || true
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
     wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-export SIGNET_DATA_DIR="$work/data"
-export SIGNET_ADDR="127.0.0.1:$port"
 export SIGNET_TENANT_DOMAIN=$default_host
 export SIGNET_ADMIN_PASSWORD=bench-operator-password
 export SIGNET_API_RATE_LIMIT_PER_MINUTE=1000000000
 export SIGNET_ROTATION_LIMIT_PER_DAY=0
 unset SIGNET_DATABASE_URL SIGNET_MASTER_KEY_FILE SIGNET_TLS_CERT_FILE SIGNET_TLS_KEY_FILE \
-    SIGNET_TRUSTED_PROXIES RUST_LOG
+    SIGNET_TRUSTED_PROXIES SIGNET_ADDR SIGNET_DATA_DIR RUST_LOG
 
 domain_of() { printf 't%04d.bench.test' "$1"; }
 now_ms() { date +%s%3N; }
-
-# `serve`: starts Signet in the background, sets signet_pid and started_at (ms).
+# `signet_on DIR ARGS…`: the CLI on the database in DIR.
+signet_on() {
+    local dir=$1
+    shift
+    SIGNET_DATA_DIR="$dir" "$bin" "$@"
+}
+# `serve DIR PORT`: starts Signet on DIR's database in the background; sets pid and started_at.
 serve() {
     started_at=$(now_ms)
-    "$bin" serve >"$work/signet.log" 2>&1 &
-    signet_pid=$!
+    SIGNET_DATA_DIR="$1" SIGNET_ADDR="127.0.0.1:$2" "$bin" serve >"$1.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
 }
-stop() {
-    kill "$signet_pid"
-    wait "$signet_pid" 2>/dev/null || true
-    signet_pid=
-}
-# `served_ms HOST KID`: waits until HOST's JWKS names KID; prints the ms since started_at.
+# `served_ms PORT HOST KID`: waits until HOST's JWKS names KID; prints the ms since started_at.
 served_ms() {
-    local host=$1 kid=$2
+    local port=$1 host=$2 kid=$3
     for _ in $(seq 3000); do
-        if curl -fs -H "Host: $host" "$signet/.well-known/jwks.json" 2>/dev/null | grep -q "$kid"; then
+        if curl -fs -H "Host: $host" "http://127.0.0.1:$port/.well-known/jwks.json" 2>/dev/null | grep -q "$kid"; then
             echo $(($(now_ms) - started_at))
             return 0
         fi
         sleep 0.01
     done
-    cat "$work/signet.log" >&2
-    die "$host was not served"
+    die "$host was not served on port $port"
 }
 client_line() { # `client_line HOST JSON`: "HOST client_id client_secret"
     local id secret
@@ -98,6 +101,7 @@ client_line() { # `client_line HOST JSON`: "HOST client_id client_secret"
     [ -n "$id" ] && [ -n "$secret" ] || die "cannot create a client: $2"
     printf '%s %s %s\n' "$1" "$id" "$secret"
 }
+first_kid() { sed -n 's/.*"kid": *"\([^"]*\)".*/\1/p' | head -1; }
 
 # Milliseconds from a wrk latency ("693.00us", "17.70ms", "1.20s").
 ms() {
@@ -107,79 +111,89 @@ ms() {
         printf "%.2f", n
     }'
 }
-# `measure CONNECTIONS SCRIPT PATH`: "requests/s p50-ms p99-ms"; any non-2xx/3xx answer stops it.
+# `measure PORT CLIENTS CONNECTIONS PATH`: "requests/s p50-ms p99-ms" of bench/tenants.lua with
+# the tenants in the file CLIENTS; any non-2xx/3xx answer stops it.
 measure() {
     local out rps p50 p99
-    out=$(wrk -t"$threads" -c"$1" -d"$duration" --latency -s "$2" "$signet$3")
+    out=$(TENANTS_CLIENTS="$2" TENANTS_PATH="$4" wrk -t"$threads" -c"$3" -d"$duration" --latency \
+        -s bench/tenants.lua "http://127.0.0.1:$1$4")
     if grep -q 'Non-2xx or 3xx responses\|Socket errors' <<<"$out"; then
-        die "errors during $2: $out"
+        die "errors during $4 on port $1: $out"
     fi
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     printf '%s %s %s\n' "$rps" "$(ms "$p50")" "$(ms "$p99")"
 }
-# `warm CONNECTIONS SCRIPT PATH`: an unmeasured run first, so every tenant's key has signed and
-# holds its usage-ledger lease (one durable write per key per lease) before the measured run.
+# `warm PORT CLIENTS`: unmeasured token requests first, so every tenant's key has signed and
+# holds its usage-ledger lease (one durable write per key per lease) before the measured runs.
 warm() {
-    wrk -t"$threads" -c"$1" -d"${WARMUP:-5s}" -s "$2" "$signet$3" >/dev/null
+    TENANTS_CLIENTS="$2" TENANTS_PATH=/oauth/token wrk -t"$threads" -c"$token_connections" \
+        -d"${WARMUP:-5s}" -s bench/tenants.lua "http://127.0.0.1:$1/oauth/token" >/dev/null
 }
+# `best A B`: the measurement with more requests/s.
+best() { if [ -z "$1" ] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { exit !(b > a) }'; then echo "$2"; else echo "$1"; fi; }
 fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 check() { if awk "BEGIN { exit !($2) }"; then printf '✅ %s' "$1"; else printf '❌ %s' "$1"; fi; }
-rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$signet_pid/status"; }
+rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 scopes="read:signing_keys"
-export TENANTS_CLIENTS="$work/clients.txt"
+one="$work/one"
+many="$work/many"
 
-# --- 1. one tenant ---
-say "one tenant: JWKS and token rates"
-client_line "$default_host" "$("$bin" clients create --name bench --scopes "$scopes")" >"$TENANTS_CLIENTS"
-serve
-first_kid=$("$bin" keys list --json | sed -n 's/.*"kid": *"\([^"]*\)".*/\1/p' | head -1)
-served_ms "$default_host" "$first_kid" >/dev/null
-sleep 2
-read -r one_jwks one_jwks_p50 one_jwks_p99 <<<"$(measure "$connections" bench/tenants.lua /.well-known/jwks.json)"
-TENANTS_PATH=/oauth/token warm "$token_connections" bench/tenants.lua /oauth/token
-read -r one_token one_token_p50 one_token_p99 <<<"$(TENANTS_PATH=/oauth/token measure "$token_connections" bench/tenants.lua /oauth/token)"
-stop
+say "one tenant, with a client"
+client_line "$default_host" "$(signet_on "$one" clients create --name bench --scopes "$scopes")" >"$work/one.txt"
 
-# --- 2. many tenants ---
 say "creating $tenants tenants with a client each"
 created_at=$(now_ms)
 for ((first = 1; first <= tenants; first += 100)); do
     last=$((first + 99 > tenants ? tenants : first + 99))
     domains=()
     for ((n = first; n <= last; n++)); do domains+=("$(domain_of "$n")"); done
-    "$bin" tenants create "${domains[@]}" >/dev/null
+    signet_on "$many" tenants create "${domains[@]}" >/dev/null
 done
 create_all_s=$(awk -v ms=$(($(now_ms) - created_at)) 'BEGIN { printf "%.0f", ms / 1000 }')
-: >"$TENANTS_CLIENTS"
+: >"$work/many.txt"
 for ((n = 1; n <= tenants; n++)); do
     host=$(domain_of "$n")
-    client_line "$host" "$("$bin" clients create --tenant "$host" --name bench --scopes "$scopes")" >>"$TENANTS_CLIENTS"
+    client_line "$host" "$(signet_on "$many" clients create --tenant "$host" --name bench --scopes "$scopes")" >>"$work/many.txt"
 done
 last_host=$(domain_of "$tenants")
-last_kid=$("$bin" keys list --tenant "$last_host" --json | sed -n 's/.*"kid": *"\([^"]*\)".*/\1/p' | head -1)
+last_kid=$(signet_on "$many" keys list --tenant "$last_host" --json | first_kid)
 
-say "serving $tenants tenants"
-serve
-startup_ms=$(served_ms "$last_host" "$last_kid")
+say "serving one tenant on :$one_port and $tenants tenants on :$many_port"
+serve "$one" "$one_port"
+served_ms "$one_port" "$default_host" "$(signet_on "$one" keys list --json | first_kid)" >/dev/null
+serve "$many" "$many_port"
+many_pid=$pid
+startup_ms=$(served_ms "$many_port" "$last_host" "$last_kid")
 sleep 3
-idle_rss=$(rss_mb)
-read -r many_jwks many_jwks_p50 many_jwks_p99 <<<"$(measure "$connections" bench/tenants.lua /.well-known/jwks.json)"
-TENANTS_PATH=/oauth/token warm "$token_connections" bench/tenants.lua /oauth/token
-read -r many_token many_token_p50 many_token_p99 <<<"$(TENANTS_PATH=/oauth/token measure "$token_connections" bench/tenants.lua /oauth/token)"
-load_rss=$(rss_mb)
+idle_rss=$(rss_mb "$many_pid")
+
+say "measuring in $rounds alternating rounds (wrk -t$threads -d$duration per run)"
+warm "$one_port" "$work/one.txt"
+warm "$many_port" "$work/many.txt"
+one_jwks_m= many_jwks_m= one_token_m= many_token_m=
+for ((round = 1; round <= rounds; round++)); do
+    one_jwks_m=$(best "$one_jwks_m" "$(measure "$one_port" "$work/one.txt" "$connections" /.well-known/jwks.json)")
+    many_jwks_m=$(best "$many_jwks_m" "$(measure "$many_port" "$work/many.txt" "$connections" /.well-known/jwks.json)")
+    one_token_m=$(best "$one_token_m" "$(measure "$one_port" "$work/one.txt" "$token_connections" /oauth/token)")
+    many_token_m=$(best "$many_token_m" "$(measure "$many_port" "$work/many.txt" "$token_connections" /oauth/token)")
+done
+read -r one_jwks one_jwks_p50 one_jwks_p99 <<<"$one_jwks_m"
+read -r many_jwks many_jwks_p50 many_jwks_p99 <<<"$many_jwks_m"
+read -r one_token one_token_p50 one_token_p99 <<<"$one_token_m"
+read -r many_token many_token_p50 many_token_p99 <<<"$many_token_m"
+load_rss=$(rss_mb "$many_pid")
 
 say "one more tenant while serving"
 cli_started=$(now_ms)
-extra=$("$bin" tenants create one-more.bench.test)
+extra=$(signet_on "$many" tenants create one-more.bench.test)
 create_cli_ms=$(($(now_ms) - cli_started))
 extra_kid=$(sed -n 's/.*"current_kid": *"\([^"]*\)".*/\1/p' <<<"$extra")
 started_at=$cli_started
-create_served_ms=$(served_ms one-more.bench.test "$extra_kid")
-stop
+create_served_ms=$(served_ms "$many_port" one-more.bench.test "$extra_kid")
 
 table="| $tenants tenants in one process | requests/s | p50 | p99 | budget |
 |---|---:|---:|---:|---|
@@ -196,7 +210,7 @@ Creating the $tenants tenants (a hundred per \`signet tenants create\`) took $cr
 
 report="# Signet with $tenants tenants, $date
 
-$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); wrk -t$threads -d$duration on the same machine (JWKS at $connections connections, tokens at $token_connections); release build, embedded SQLite, logging at info.
+$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); wrk -t$threads -d$duration on the same machine (JWKS at $connections connections, tokens at $token_connections), best of $rounds alternating rounds; release build, embedded SQLite, logging at info.
 
 $table"
 mkdir -p bench/results
