@@ -180,12 +180,6 @@ impl SigningService {
         UsageLedger::flush_together(&ledgers).await
     }
 
-    /// Flushes the ledger every [`FLUSH_EVERY`] until the task is dropped.
-    pub fn spawn_flusher(&self) -> tokio::task::JoinHandle<()> {
-        let service = self.clone();
-        Self::spawn_flusher_of(move || vec![service.clone()])
-    }
-
     /// Flushes the ledgers of the services `services` names at each tick, together, every
     /// [`FLUSH_EVERY`] until the task is dropped: one task and one commit a second for a
     /// process, however many tenants it serves.
