@@ -109,20 +109,33 @@ impl<T: Clone + Send + Sync + 'static> TenantRouters<T> {
     /// that proxy set), else `Host`, else the URI's.
     fn host<'r>(&self, request: &'r Request) -> Option<&'r str> {
         let headers = request.headers();
-        let from_trusted_proxy = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_canonical())
-            .is_some_and(|ip| self.trusted_proxies.iter().any(|net| net.contains(&ip)));
-        let forwarded = from_trusted_proxy
-            .then(|| headers.get("x-forwarded-host")?.to_str().ok())
-            .flatten()
-            .and_then(|hosts| hosts.rsplit(',').next())
-            .map(str::trim)
-            .filter(|host| !host.is_empty());
+        let forwarded = self
+            .is_from_trusted_proxy(request)
+            .then(|| last_value(request, "x-forwarded-host"))
+            .flatten();
         forwarded
             .or_else(|| headers.get(header::HOST)?.to_str().ok())
             .or_else(|| request.uri().host())
+    }
+
+    /// Whether the request's TCP peer is one of the trusted proxies.
+    fn is_from_trusted_proxy(&self, request: &Request) -> bool {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+            .is_some_and(|ip| self.trusted_proxies.iter().any(|net| net.contains(&ip)))
+    }
+
+    /// For a request from a trusted proxy, the client it names in `X-Forwarded-For` (the last
+    /// address, the one that proxy added): the address the audit log and the sign-in throttle
+    /// see, rather than the proxy's.
+    fn forwarded_client(&self, request: &Request) -> Option<SocketAddr> {
+        if !self.is_from_trusted_proxy(request) {
+            return None;
+        }
+        let client: std::net::IpAddr = last_value(request, "x-forwarded-for")?.parse().ok()?;
+        Some(SocketAddr::new(client, 0))
     }
 
     /// The tenant the operator switched the dashboard to, for a dashboard request.
@@ -170,6 +183,12 @@ impl<T: Clone + Send + Sync + 'static> TenantRouters<T> {
     }
 }
 
+/// The last comma-separated value of a header: the one the nearest proxy set or appended.
+fn last_value<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    let value = request.headers().get(name)?.to_str().ok()?;
+    Some(value.rsplit(',').next()?.trim()).filter(|value| !value.is_empty())
+}
+
 /// `host[:port]` or `[v6]:port` without the port.
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
@@ -188,6 +207,9 @@ impl<T: Clone + Send + Sync + 'static> Service<Request> for TenantRouters<T> {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        if let Some(client) = self.forwarded_client(&request) {
+            request.extensions_mut().insert(ConnectInfo(client));
+        }
         match self.pick(&request) {
             Some(state) => {
                 request.extensions_mut().insert(state);
@@ -263,6 +285,29 @@ mod tests {
         assert_eq!(served_by(&routers, proxy, &both).await, "default");
         routers.remove("acme.example.com");
         assert_eq!(served_by(&routers, proxy, &acme).await, "default");
+    }
+
+    #[tokio::test]
+    async fn a_trusted_proxy_names_the_client_address() {
+        let peer =
+            |ConnectInfo(addr): ConnectInfo<SocketAddr>| async move { addr.ip().to_string() };
+        let app = Router::new().route("/", get(peer));
+        let routers = TenantRouters::new(app, "default.example", &["10.0.0.0/8".parse().unwrap()]);
+        routers.set_default("default");
+        let forwarded = [("x-forwarded-for", "203.0.113.9, 198.51.100.4")];
+        assert_eq!(
+            served_by(&routers, [10, 0, 0, 1], &forwarded).await,
+            "198.51.100.4"
+        );
+        assert_eq!(
+            served_by(&routers, [192, 0, 2, 7], &forwarded).await,
+            "192.0.2.7"
+        );
+        let garbage = [("x-forwarded-for", "not an address")];
+        assert_eq!(
+            served_by(&routers, [10, 0, 0, 1], &garbage).await,
+            "10.0.0.1"
+        );
     }
 
     #[tokio::test]
