@@ -48,11 +48,8 @@ signet="http://127.0.0.1:$signet_port"
 peer="http://127.0.0.1:$peer_port"
 hello="http://127.0.0.1:$hello_port"
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-    say "$*"
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     say "building the release binary and the dashboard (make build)"
@@ -73,18 +70,6 @@ if [ ! -d bench/peer/node_modules/oidc-provider ]; then
     say "installing the reference peer (npm ci in bench/peer)"
     (cd bench/peer && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 wait_for() {
     local url=$1 what=$2 log=$3
@@ -157,27 +142,10 @@ post_lua() { # a wrk script that POSTs a form body
 post_lua "$signet_token_body" "$work/signet-token.lua"
 post_lua "$peer_token_body" "$work/peer-token.lua"
 
-# Milliseconds from a wrk latency ("693.00us", "17.70ms", "1.20s").
-ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0
-        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
-        printf "%.2f", n
-    }'
-}
-
 # One wrk run: prints "requests/s p50-ms p99-ms"; any non-2xx/3xx answer stops the benchmark.
 measure() {
-    local out rps p50 p99
-    out=$(wrk -t"$threads" -c"${WRK_CONNECTIONS:-$connections}" -d"${WRK_DURATION:-$duration}" --latency "$@")
-    if grep -q 'Non-2xx or 3xx responses\|Socket errors' <<<"$out"; then
-        say "errors during: $*"
-        die "$out"
-    fi
-    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%s %s %s\n' "$rps" "$(ms "$p50")" "$(ms "$p99")"
+    wrk_figures "$(wrk -t"$threads" -c"${WRK_CONNECTIONS:-$connections}" \
+        -d"${WRK_DURATION:-$duration}" --latency "$@")" "$*"
 }
 
 # `rotations N PACE`: N rotations through the Management API, one at a time, PACE seconds apart
@@ -201,13 +169,7 @@ rotate_fast() {
         "$signet/api/v2/keys/signing/rotate" || die "a rotation failed"
 }
 
-fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 43711 → 43,711
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
-# `check WHAT CONDITION`: "✅ WHAT" or "❌ WHAT", CONDITION evaluated by awk.
-check() {
-    if awk "BEGIN { exit !($2) }"; then printf '✅ %s' "$1"; else printf '❌ %s' "$1"; fi
-}
 
 # The RSA-2048 signing ceiling of this machine: sign/s of `openssl speed` on every core. The
 # column is found by its header ("sign/s"), which OpenSSL 3.0 and later versions place differently.

@@ -32,11 +32,8 @@ many_port=39528
 default_host=bench.signet.test
 date=$(date -u +%Y-%m-%d)
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-    say "$*"
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     say "building the release binary and the dashboard (make build)"
@@ -47,18 +44,6 @@ bin=$root/target/release/signet
 for tool in wrk curl; do
     command -v "$tool" >/dev/null || die "$tool is missing (make tools installs it)"
 done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 export SIGNET_TENANT_DOMAIN=$default_host
 export SIGNET_ADMIN_PASSWORD=bench-operator-password
@@ -103,27 +88,11 @@ client_line() { # `client_line HOST JSON`: "HOST client_id client_secret"
 }
 first_kid() { sed -n 's/.*"kid": *"\([^"]*\)".*/\1/p' | head -1; }
 
-# Milliseconds from a wrk latency ("693.00us", "17.70ms", "1.20s").
-ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0
-        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
-        printf "%.2f", n
-    }'
-}
 # `measure PORT CLIENTS CONNECTIONS PATH`: "requests/s p50-ms p99-ms" of bench/tenants.lua with
 # the tenants in the file CLIENTS; any non-2xx/3xx answer stops it.
 measure() {
-    local out rps p50 p99
-    out=$(TENANTS_CLIENTS="$2" TENANTS_PATH="$4" wrk -t"$threads" -c"$3" -d"$duration" --latency \
-        -s bench/tenants.lua "http://127.0.0.1:$1$4")
-    if grep -q 'Non-2xx or 3xx responses\|Socket errors' <<<"$out"; then
-        die "errors during $4 on port $1: $out"
-    fi
-    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%s %s %s\n' "$rps" "$(ms "$p50")" "$(ms "$p99")"
+    wrk_figures "$(TENANTS_CLIENTS="$2" TENANTS_PATH="$4" wrk -t"$threads" -c"$3" -d"$duration" \
+        --latency -s bench/tenants.lua "http://127.0.0.1:$1$4")" "$4 on port $1"
 }
 # `warm PORT CLIENTS`: unmeasured token requests first, so every tenant's key has signed and
 # holds its usage-ledger lease (one durable write per key per lease) before the measured runs.
@@ -133,9 +102,6 @@ warm() {
 }
 # `best A B`: the measurement with more requests/s.
 best() { if [ -z "$1" ] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { exit !(b > a) }'; then echo "$2"; else echo "$1"; fi; }
-fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
-check() { if awk "BEGIN { exit !($2) }"; then printf '✅ %s' "$1"; else printf '❌ %s' "$1"; fi; }
 rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 scopes="read:signing_keys"

@@ -38,14 +38,6 @@ use tracing::Level;
 use self::dashboard_adapters::{DashboardKeys, DashboardOperator};
 pub use self::state::{ApiSettings, AppState};
 
-/// The dashboard's page routes, listed once per process: listing them renders the app, which
-/// every tenant's application would otherwise pay for again.
-fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
-    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
-        std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
-}
-
 /// The whole application of one tenant, ready to serve or to drive with
 /// `tower::ServiceExt::oneshot`; its dashboard knows no other tenant.
 pub fn router(state: AppState) -> Router {
@@ -66,7 +58,7 @@ pub fn app(leptos_options: LeptosOptions) -> Router {
         .merge(dashboard::routes())
         .leptos_routes_with_context(
             &leptos_options,
-            page_routes(),
+            generate_route_list(app::App),
             provide_dashboard_context,
             move || app::shell(shell_options.clone()),
         )

@@ -395,15 +395,19 @@ async fn concurrent_rotations_keep_the_invariants(store: SqlStore) {
     assert_eq!(events.len(), rotations + 1, "one event per change");
 }
 
+/// A second tenant, created now (stored to the millisecond).
+fn acme_tenant() -> TenantRecord {
+    TenantRecord {
+        id: "t-acme".into(),
+        domain: "acme.example.com".into(),
+        created_at: chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap(),
+    }
+}
+
 /// Two tenants in one database: each handle sees its own keys, version, audit trail and
 /// clients only, and a rotation in one changes nothing in the other.
 async fn tenants_share_a_database_and_nothing_else(store: SqlStore) {
-    let acme = TenantRecord {
-        id: "t-acme".into(),
-        domain: "acme.example.com".into(),
-        // Stored to the millisecond.
-        created_at: chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap(),
-    };
+    let acme = acme_tenant();
     store.create_tenant(&acme).await.unwrap();
     let taken = TenantRecord {
         id: "t-other".into(),
@@ -467,11 +471,7 @@ async fn tenants_share_a_database_and_nothing_else(store: SqlStore) {
 /// appends `delete_tenant` to its audit trail, which stays, and frees its domain; the other
 /// tenants keep everything.
 async fn a_deleted_tenant_leaves_only_its_audit_trail(store: SqlStore) {
-    let acme = TenantRecord {
-        id: "t-acme".into(),
-        domain: "acme.example.com".into(),
-        created_at: chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap(),
-    };
+    let acme = acme_tenant();
     store.create_tenant(&acme).await.unwrap();
     let other = store.for_tenant(&acme.id);
     assert!(provision(&store, fixture_key(0), fixture_key(1)).await);

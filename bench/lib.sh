@@ -1,0 +1,51 @@
+# Shared by bench/run.sh and bench/tenants.sh (sourced, not run): messages, a scratch directory
+# whose servers stop with the script, and reading and printing wrk's figures.
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# A scratch directory, removed on exit with every process whose pid is added to `pids`.
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Milliseconds from a wrk latency ("693.00us", "17.70ms", "1.20s").
+ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
+        printf "%.2f", n
+    }'
+}
+
+# `wrk_figures OUTPUT WHAT`: "requests/s p50-ms p99-ms" from a `wrk --latency` OUTPUT; any
+# non-2xx/3xx answer or socket error stops the benchmark, naming WHAT.
+wrk_figures() {
+    local out=$1 rps p50 p99
+    if grep -q 'Non-2xx or 3xx responses\|Socket errors' <<<"$out"; then
+        say "errors during: $2"
+        die "$out"
+    fi
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    printf '%s %s %s\n' "$rps" "$(ms "$p50")" "$(ms "$p99")"
+}
+
+fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 43711 → 43,711
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+# `check WHAT CONDITION`: "✅ WHAT" or "❌ WHAT", CONDITION evaluated by awk.
+check() {
+    if awk "BEGIN { exit !($2) }"; then printf '✅ %s' "$1"; else printf '❌ %s' "$1"; fi
+}
