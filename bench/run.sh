@@ -88,6 +88,7 @@ export SIGNET_TENANT_DOMAIN=bench.signet.test
 export SIGNET_ADMIN_PASSWORD=bench-operator-password
 export SIGNET_API_RATE_LIMIT_PER_MINUTE=1000000000
 export SIGNET_ROTATION_LIMIT_PER_DAY=0
+export SIGNET_PUBLICATION_WINDOW_SECS=0
 unset SIGNET_DATABASE_URL SIGNET_MASTER_KEY_FILE SIGNET_TLS_CERT_FILE SIGNET_TLS_KEY_FILE RUST_LOG
 client=$("$bin" clients create --name bench --scopes "read:signing_keys create:signing_keys update:signing_keys")
 client_id=$(sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p' <<<"$client")

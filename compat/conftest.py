@@ -56,6 +56,8 @@ def signet_env(data_dir: Path, addr: str | None = None) -> dict[str, str]:
     env["SIGNET_DATA_DIR"] = str(data_dir)
     env["SIGNET_TENANT_DOMAIN"] = TENANT_DOMAIN
     env["SIGNET_ROTATION_LIMIT_PER_DAY"] = "100"
+    # The suites rotate several times in a row: no publication window (SPEC §12).
+    env["SIGNET_PUBLICATION_WINDOW_SECS"] = "0"
     # The test clock: the server's (and the CLI's) time is the system time plus the seconds in
     # this file, re-read on every clock read; a missing file is 0. Only test_signing.py writes it,
     # and puts it back to 0 before it returns.

@@ -57,9 +57,59 @@ pub enum DashboardError {
     /// No tenant has that domain (deleted meanwhile, or never created).
     #[error("There is no tenant {0}. The Tenants page lists the tenants there are.")]
     UnknownTenant(String),
+    /// The next key was published less than the publication window ago: relying parties may
+    /// not have fetched it. The operator may wait this many seconds, or force the rotation.
+    #[error(
+        "The next key was published only moments ago, so relying parties may not have fetched it \
+         yet: tokens it signs now could be refused. Rotate in {0} s, or rotate anyway."
+    )]
+    NextKeyTooNew(u64),
+    /// A rotation schedule that cannot be honoured; the reason, in the page's words.
+    #[error("{}", schedule_refusal(.0))]
+    InvalidSchedule(ScheduleRefusal),
     /// The request never reached the server or its answer could not be read.
     #[error("The request did not reach Signet. Check your connection and try again.")]
     Transport(String),
+}
+
+/// Why a rotation schedule cannot be honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScheduleRefusal {
+    /// Under an hour.
+    PeriodTooShort,
+    /// Not longer than the publication window, in seconds.
+    PeriodWithinWindow(u64),
+    /// Over ten years.
+    TooLong,
+    /// Not a whole, non-negative number in the form.
+    NotANumber,
+}
+
+impl ScheduleRefusal {
+    fn as_str(self) -> &'static str {
+        match self {
+            ScheduleRefusal::PeriodTooShort => "period_too_short",
+            ScheduleRefusal::PeriodWithinWindow(_) => "period_within_window",
+            ScheduleRefusal::TooLong => "too_long",
+            ScheduleRefusal::NotANumber => "not_a_number",
+        }
+    }
+}
+
+fn schedule_refusal(refusal: &ScheduleRefusal) -> String {
+    match refusal {
+        ScheduleRefusal::PeriodTooShort => {
+            "Rotate at most once an hour: choose a period of at least 1 hour.".to_owned()
+        }
+        ScheduleRefusal::PeriodWithinWindow(window) => format!(
+            "The period must be longer than the publication window ({window} s), or no key \
+             would be published long enough to become current."
+        ),
+        ScheduleRefusal::TooLong => "Choose a period and a grace of at most ten years.".to_owned(),
+        ScheduleRefusal::NotANumber => {
+            "Enter whole numbers of at least 0 for the period and the grace.".to_owned()
+        }
+    }
 }
 
 fn not_revocable(kid: &str, state: KeyState) -> String {
@@ -93,7 +143,8 @@ impl DashboardError {
             DashboardError::Unavailable => 503,
             DashboardError::KeysChanged | DashboardError::NotRevocable { .. } => 409,
             DashboardError::KeyNotFound(_) | DashboardError::UnknownTenant(_) => 404,
-            DashboardError::InvalidDomain => 400,
+            DashboardError::InvalidDomain | DashboardError::InvalidSchedule(_) => 400,
+            DashboardError::NextKeyTooNew(_) => 409,
             DashboardError::TenantExists(_) => 409,
             DashboardError::Transport(_) => 400,
         }
@@ -120,6 +171,15 @@ impl DashboardError {
             DashboardError::TenantExists(domain) => format!("failed=tenant_exists&domain={domain}"),
             DashboardError::UnknownTenant(domain) => {
                 format!("failed=unknown_tenant&domain={domain}")
+            }
+            DashboardError::NextKeyTooNew(seconds) => {
+                format!("failed=next_key_too_new&seconds={seconds}")
+            }
+            DashboardError::InvalidSchedule(ScheduleRefusal::PeriodWithinWindow(window)) => {
+                format!("failed=invalid_schedule&reason=period_within_window&seconds={window}")
+            }
+            DashboardError::InvalidSchedule(refusal) => {
+                format!("failed=invalid_schedule&reason={}", refusal.as_str())
             }
             DashboardError::Transport(_) => "failed=transport".into(),
         }
@@ -154,6 +214,14 @@ impl DashboardError {
             "invalid_domain" => DashboardError::InvalidDomain,
             "tenant_exists" => DashboardError::TenantExists(domain()?),
             "unknown_tenant" => DashboardError::UnknownTenant(domain()?),
+            "next_key_too_new" => DashboardError::NextKeyTooNew(number("seconds")?),
+            "invalid_schedule" => DashboardError::InvalidSchedule(match get("reason")?.as_str() {
+                "period_too_short" => ScheduleRefusal::PeriodTooShort,
+                "period_within_window" => ScheduleRefusal::PeriodWithinWindow(number("seconds")?),
+                "too_long" => ScheduleRefusal::TooLong,
+                "not_a_number" => ScheduleRefusal::NotANumber,
+                _ => return None,
+            }),
             _ => return None,
         })
     }

@@ -128,6 +128,13 @@ pub struct KeyList {
     pub keys: Vec<KeyView>,
     /// The valid keys' usage, when the ledger could be read.
     pub usage: Vec<KeyUsage>,
+    /// The rotation schedule and what it will do.
+    pub schedule: crate::schedule::RotationSchedule,
+    /// Seconds a rotation would wait for the next key to have been published for the window,
+    /// as of this list; `None` if it may rotate now.
+    pub rotate_wait_seconds: Option<i64>,
+    /// Seconds from this list to the next automatic rotation, if one is scheduled.
+    pub next_rotation_in_seconds: Option<i64>,
 }
 
 impl KeyList {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod pages;
 pub mod routes;
+pub mod schedule;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod tenants;

@@ -21,10 +21,13 @@ pub trait SigningKeys: Send + Sync + 'static {
     /// The tenant and its keys: valid ones (current, next, previous newest first), then the most
     /// recent revoked ones.
     async fn list_signing_keys(&self) -> Result<KeyList, DashboardError>;
-    /// Rotates; `next_kid` is the key the dialog said would become current.
+    /// Rotates; `next_kid` is the key the dialog said would become current. Unless `force`d,
+    /// refused while relying parties may not have fetched the next key
+    /// ([`DashboardError::NextKeyTooNew`]).
     async fn rotate(
         &self,
         next_kid: &str,
+        force: bool,
         from: Option<std::net::IpAddr>,
     ) -> Result<KeyActionDone, DashboardError>;
     /// Rotates and revokes the key that was current; `current_kid` is the key the dialog said
@@ -40,6 +43,15 @@ pub trait SigningKeys: Send + Sync + 'static {
         kid: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<KeyActionDone, DashboardError>;
+    /// Replaces the rotation policy: rotate every `rotate_every_seconds` (`None`: no schedule),
+    /// revoke previous keys `revoke_previous_after_seconds` after their last token expired
+    /// (`None`: never).
+    async fn set_rotation_schedule(
+        &self,
+        rotate_every_seconds: Option<i64>,
+        revoke_previous_after_seconds: Option<i64>,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<crate::schedule::RotationSchedule, DashboardError>;
 }
 
 /// How the service travels through Leptos context.

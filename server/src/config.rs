@@ -45,6 +45,10 @@ struct Settings {
     /// Rotations per rolling day through the API and dashboard (the CLI is exempt); 0 = unlimited.
     #[serde(default = "default_rotation_limit_per_day")]
     pub rotation_limit_per_day: u32,
+    /// How long a key must have been in the JWKS before it may become current, in seconds: the
+    /// JWKS `max-age` plus `stale-while-revalidate`. 0 turns the check off.
+    #[serde(default = "default_publication_window_secs")]
+    pub publication_window_secs: u32,
     /// Lifetime of issued access tokens, in seconds.
     #[serde(default = "default_token_lifetime_secs")]
     pub token_lifetime_secs: u64,
@@ -72,6 +76,10 @@ struct Settings {
 
 fn default_rotation_limit_per_day() -> u32 {
     5
+}
+
+fn default_publication_window_secs() -> u32 {
+    30
 }
 
 fn default_token_lifetime_secs() -> u64 {
@@ -148,6 +156,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Rotations per rolling day through the API and dashboard (the CLI is exempt); 0 = unlimited.
     pub rotation_limit_per_day: u32,
+    /// How long a key must have been in the JWKS before it may become current, in seconds.
+    pub publication_window_secs: u32,
     /// Lifetime of issued access tokens.
     pub token_lifetime: Duration,
     /// The dashboard's operator password; generated and printed once at first start when unset.
@@ -211,6 +221,11 @@ impl Settings {
                 "token_lifetime_secs must be between 60 and 2592000 (30 days)".into(),
             ));
         }
+        if self.publication_window_secs > 86_400 {
+            return Err(ConfigError::Invalid(
+                "publication_window_secs must be at most 86400 (one day)".into(),
+            ));
+        }
         if self
             .admin_password
             .as_ref()
@@ -269,6 +284,7 @@ impl Settings {
             master_key_file,
             master_key_file_configured,
             rotation_limit_per_day: self.rotation_limit_per_day,
+            publication_window_secs: self.publication_window_secs,
             token_lifetime: Duration::from_secs(self.token_lifetime_secs),
             admin_password: self
                 .admin_password

@@ -26,6 +26,10 @@ use crate::{
 /// deleted tenants and changed key sets, for every tenant in one query.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How often every tenant's rotation schedule is looked at: a due rotation or revocation
+/// happens within this of its time.
+const SCHEDULE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Runs the server until SIGINT or SIGTERM, then lets requests in flight finish.
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
     // A bad certificate stops Signet before it opens anything, rather than half-started.
@@ -64,6 +68,19 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         let served = served.clone();
         move || served.signing_services()
     });
+    let scheduler = tokio::spawn({
+        let served = served.clone();
+        async move {
+            let mut ticker = tokio::time::interval(SCHEDULE_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                // The first tick is at once: what came due while every process was down
+                // happens now.
+                ticker.tick().await;
+                served.run_schedules().await;
+            }
+        }
+    });
     let watcher = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(WATCH_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -92,6 +109,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     })
     .await;
     watcher.abort();
+    scheduler.abort();
     flusher.abort();
     served.flush().await;
     Ok(())
@@ -179,6 +197,28 @@ impl Served {
             .values()
             .map(|served| served.state.signing.clone())
             .collect()
+    }
+
+    /// Does what every tenant's schedule has due, a few tenants at a time.
+    async fn run_schedules(&self) {
+        let states: Vec<AppState> = self
+            .tenants()
+            .values()
+            .map(|served| served.state.clone())
+            .collect();
+        futures_util::stream::iter(states)
+            .for_each_concurrent(FOLLOW_CONCURRENCY, |state| async move {
+                let now = state.clock.now();
+                if let Err(error) = state.schedule.tick(now).await {
+                    let tenant = state.keys.tenant_domain();
+                    if error.is_unavailable() {
+                        tracing::debug!(tenant, %error, "the schedule waits for the database");
+                    } else {
+                        tracing::warn!(tenant, %error, "the schedule could not run");
+                    }
+                }
+            })
+            .await;
     }
 
     /// The last counts of every tenant's ledger; the reservations already bound every token.

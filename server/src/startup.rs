@@ -8,7 +8,10 @@ use leptos::prelude::LeptosOptions;
 
 use crate::{
     config::{Config, is_valid_domain},
-    domain::{Actor, material::new_kid, rotation_limit::RotationLimit, sealing::MasterKey},
+    domain::{
+        Actor, material::new_kid, rotation_limit::RotationLimit, schedule::PublicationWindow,
+        sealing::MasterKey,
+    },
     http::ApiSettings,
     services::{
         ServiceParts, Services,
@@ -32,6 +35,9 @@ pub fn key_service_options(config: &Config) -> KeyServiceOptions {
         rotation_limit: (config.rotation_limit_per_day > 0).then_some(RotationLimit {
             per_day: config.rotation_limit_per_day,
         }),
+        publication_window: PublicationWindow {
+            seconds: i64::from(config.publication_window_secs),
+        },
     }
 }
 

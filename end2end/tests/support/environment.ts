@@ -40,6 +40,8 @@ export const signetSettings: Record<string, string> = {
   SIGNET_ADMIN_PASSWORD: operatorPassword,
   // The stories rotate from the page more than the default five times a day allows.
   SIGNET_ROTATION_LIMIT_PER_DAY: '100',
+  // The stories rotate several times in a row (SPEC §12 publication window off).
+  SIGNET_PUBLICATION_WINDOW_SECS: '0',
   // Server and CLI share one clock, which the stories move forward by writing into this file.
   SIGNET_TEST_CLOCK_FILE: clockFile,
 };

@@ -5,10 +5,10 @@ use anyhow::Context;
 use app::keys::{KeyState, KeyUsage, KeyView};
 use chrono::SecondsFormat;
 
-use super::KeysCommand;
+use super::{KeysCommand, PolicyCommand};
 use crate::{
     config::Config,
-    services::{keys::KeyService, signing::SigningService},
+    services::{key_change::PolicyUpdate, keys::KeyService, signing::SigningService},
     startup,
     store::{AuditLog, TenantStore},
 };
@@ -46,8 +46,12 @@ pub async fn run(
                 print!("{}", key_table(&views, &usage));
             }
         }
-        KeysCommand::Rotate => {
-            let rotated = keys.rotate(&actor, now).await?;
+        KeysCommand::Rotate { force } => {
+            let rotated = if force {
+                keys.force_rotate(&actor, now).await?
+            } else {
+                keys.rotate(&actor, now).await?
+            };
             let published = keys.published();
             let next = published
                 .keys
@@ -70,6 +74,25 @@ pub async fn run(
                 rotated.current.record.kid,
                 rotated.revoked.as_deref().unwrap_or("?")
             );
+        }
+        KeysCommand::Policy(PolicyCommand::Show) => {
+            let view = services.schedule.view().await?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        KeysCommand::Policy(PolicyCommand::Set {
+            rotate_every,
+            revoke_previous_after,
+        }) => {
+            let update = PolicyUpdate {
+                rotate_every_seconds: rotate_every.map(|d| d.0),
+                revoke_previous_after_seconds: revoke_previous_after.map(|d| d.0),
+            };
+            anyhow::ensure!(
+                update != PolicyUpdate::default(),
+                "nothing to set: give --rotate-every and/or --revoke-previous-after"
+            );
+            let view = services.schedule.set_policy(update, &actor, now).await?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
         }
     }
     Ok(())

@@ -142,8 +142,13 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Make the next key current and queue a fresh next key.
-    Rotate,
+    /// Make the next key current and queue a fresh next key. Refused while the next key is
+    /// newer than the publication window, unless forced.
+    Rotate {
+        /// Rotate even if relying parties may not have fetched the next key yet.
+        #[arg(long)]
+        force: bool,
+    },
     /// Revoke a previously used key: it leaves the JWKS and its tokens stop verifying.
     Revoke {
         /// The key id. Kids are base64url, so one may begin with `-`: it is still a kid here.
@@ -152,6 +157,58 @@ pub enum KeysCommand {
     },
     /// Rotate, then revoke the key that was current (for a compromised key).
     RotateAndRevoke,
+    /// The rotation schedule.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// The policy, the next scheduled rotation and the scheduled revocations, as JSON.
+    Show,
+    /// Changes the policy; what is not given stays as it is.
+    Set {
+        /// Rotate the current key once it has been current this long: `30d`, `12h`, `90m`,
+        /// `3600s` or `3600` (seconds); `off` for no schedule. At least one hour.
+        #[arg(long, value_parser = parse_duration)]
+        rotate_every: Option<Duration>,
+        /// Revoke a previous key this long after its last token expired (same forms; `0` at
+        /// once); `never` to keep previous keys until revoked by hand.
+        #[arg(long, value_parser = parse_duration)]
+        revoke_previous_after: Option<Duration>,
+    },
+}
+
+/// A duration on the command line: seconds, or `off`/`never` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub Option<i64>);
+
+/// `30d`, `12h`, `90m`, `3600s`, `3600`, `off`, `never`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if matches!(text, "off" | "never" | "none") {
+        return Ok(Duration(None));
+    }
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, unit @ ('s' | 'm' | 'h' | 'd' | 'w'))) => (&text[..at], unit),
+        _ => (text, 's'),
+    };
+    let size = match unit {
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => 1,
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .and_then(|n| n.checked_mul(size))
+        .map(|seconds| Duration(Some(seconds)))
+        .ok_or_else(|| {
+            format!("{text:?} is not a duration: use 30d, 12h, 90m, 3600s, 3600 or off/never")
+        })
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,4 +29,13 @@ impl Actor {
             rate_limited: false,
         }
     }
+
+    /// The tenant's rotation schedule: named in the audit log, never rate-limited.
+    pub fn schedule() -> Self {
+        Self {
+            name: "schedule".to_owned(),
+            remote_addr: None,
+            rate_limited: false,
+        }
+    }
 }

@@ -69,6 +69,13 @@ pub enum KeyError {
     Inconsistent(String),
     #[error("the new key does not match the operation")]
     NewKeyMismatch,
+    /// The next key has not been in the JWKS for the publication window: relying parties may
+    /// not have fetched it yet, so it must not sign yet (SPEC §12).
+    #[error(
+        "the next key was published too recently for relying parties to have fetched it; \
+         rotate in {retry_after_seconds} s, or force the rotation"
+    )]
+    NextKeyTooNew { retry_after_seconds: i64 },
 }
 
 /// A lifecycle operation. Operations that create a key carry the new next key's kid; its

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use app::{
     error::DashboardError,
     keys::{KeyAction, KeyActionDone, KeyList, KeyState},
+    schedule::RotationSchedule,
     service::{Operator, SigningKeys},
 };
 
@@ -17,8 +18,8 @@ use super::{
 use crate::{
     domain::Actor,
     services::{
-        clock::SharedClock, keys::KeyService, operator::OperatorService, published::PublishedKey,
-        signing::SigningService,
+        clock::SharedClock, key_change::PolicyUpdate, keys::KeyService, operator::OperatorService,
+        published::PublishedKey, schedule::ScheduleService, signing::SigningService,
     },
 };
 
@@ -27,6 +28,7 @@ use crate::{
 pub struct DashboardKeys {
     pub keys: KeyService,
     pub signing: SigningService,
+    pub schedule: ScheduleService,
     pub clock: SharedClock,
 }
 
@@ -67,25 +69,39 @@ impl SigningKeys for DashboardKeys {
                 tracing::warn!(%error, "the usage ledger could not be read for the page");
                 Vec::new()
             });
+        let schedule = self.schedule.view().await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "the schedule's revocations could not be planned for the page");
+            self.schedule.view_without_ledger()
+        });
+        let now = self.clock.now();
         Ok(KeyList {
+            next_rotation_in_seconds: self
+                .schedule
+                .next_rotation_at()
+                .map(|at| (at - now).num_seconds()),
             tenant_domain: self.keys.tenant_domain().to_owned(),
             version: published.version,
             keys: published.keys.iter().map(PublishedKey::view).collect(),
             usage,
+            schedule,
+            rotate_wait_seconds: self.schedule.rotate_wait(now),
         })
     }
 
     async fn rotate(
         &self,
         next_kid: &str,
+        force: bool,
         from: Option<IpAddr>,
     ) -> Result<KeyActionDone, DashboardError> {
         self.expect_state(next_kid, KeyState::Next).await?;
-        let rotated = self
-            .keys
-            .rotate(&Actor::operator(from), self.clock.now())
-            .await
-            .map_err(dashboard_error)?;
+        let (actor, now) = (Actor::operator(from), self.clock.now());
+        let rotated = if force {
+            self.keys.force_rotate(&actor, now).await
+        } else {
+            self.keys.rotate(&actor, now).await
+        };
+        let rotated = rotated.map_err(dashboard_error)?;
         Ok(KeyActionDone {
             action: KeyAction::Rotate,
             kid: rotated.current.record.kid,
@@ -126,6 +142,22 @@ impl SigningKeys for DashboardKeys {
             kid: revoked.record.kid,
             revoked: None,
         })
+    }
+
+    async fn set_rotation_schedule(
+        &self,
+        rotate_every_seconds: Option<i64>,
+        revoke_previous_after_seconds: Option<i64>,
+        from: Option<IpAddr>,
+    ) -> Result<RotationSchedule, DashboardError> {
+        let update = PolicyUpdate {
+            rotate_every_seconds: Some(rotate_every_seconds),
+            revoke_previous_after_seconds: Some(revoke_previous_after_seconds),
+        };
+        self.schedule
+            .set_policy(update, &Actor::operator(from), self.clock.now())
+            .await
+            .map_err(dashboard_error)
     }
 }
 

@@ -8,12 +8,15 @@
 //!
 //! Causes that are Signet's own problem go to the log, never to the caller.
 
-use app::{error::DashboardError, keys::Kid};
+use app::{
+    error::{DashboardError, ScheduleRefusal},
+    keys::Kid,
+};
 use axum::http::StatusCode;
 
 use super::{api_error::ApiError, oauth::OAuthError, rate_limit::Quota};
 use crate::{
-    domain::lifecycle::KeyError,
+    domain::{lifecycle::KeyError, schedule::PolicyRefusal},
     services::{ServiceError, operator::OperatorError, published::iso},
     store::StoreError,
 };
@@ -21,15 +24,7 @@ use crate::{
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
-            ServiceError::Key(KeyError::NotFound(_)) => ApiError::key_not_found(),
-            ServiceError::Key(KeyError::NotRevocable { state, .. }) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_key_state",
-                format!(
-                    "The signing key is {}; only a previously used key can be revoked",
-                    state.label().to_lowercase()
-                ),
-            ),
+            ServiceError::Key(error) => key_error(error),
             ServiceError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(%cause, "database unavailable");
                 ApiError::new(
@@ -75,6 +70,11 @@ impl From<ServiceError> for ApiError {
                 "invalid_signing_policy",
                 error.to_string(),
             ),
+            ServiceError::Schedule(refusal) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_policy",
+                refusal.to_string(),
+            ),
             ServiceError::NoSigner => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_signing_key",
@@ -95,6 +95,37 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// The Management API's answer to a refusal of the lifecycle.
+fn key_error(error: KeyError) -> ApiError {
+    match error {
+        KeyError::NotFound(_) => ApiError::key_not_found(),
+        KeyError::NotRevocable { state, .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_key_state",
+            format!(
+                "The signing key is {}; only a previously used key can be revoked",
+                state.label().to_lowercase()
+            ),
+        ),
+        KeyError::NextKeyTooNew {
+            retry_after_seconds,
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            "next_key_too_new",
+            format!(
+                "The next key was published less than the publication window ago, so relying \
+                     parties may not have fetched it yet; retry in {retry_after_seconds} seconds, \
+                     or pass force=true to rotate anyway"
+            ),
+        )
+        .with_header(
+            axum::http::header::RETRY_AFTER,
+            retry_after_seconds.to_string(),
+        ),
+        other => ApiError::internal(&other),
+    }
+}
+
 /// The dashboard's words for a failed operation.
 pub fn dashboard_error(error: ServiceError) -> DashboardError {
     match error {
@@ -108,6 +139,17 @@ pub fn dashboard_error(error: ServiceError) -> DashboardError {
             reset_at: iso(reset_at),
         },
         ServiceError::Store(StoreError::Conflict) => DashboardError::KeysChanged,
+        ServiceError::Key(KeyError::NextKeyTooNew {
+            retry_after_seconds,
+        }) => DashboardError::NextKeyTooNew(u64::try_from(retry_after_seconds).unwrap_or(1)),
+        ServiceError::Schedule(refusal) => DashboardError::InvalidSchedule(match refusal {
+            PolicyRefusal::PeriodTooShort => ScheduleRefusal::PeriodTooShort,
+            PolicyRefusal::PeriodWithinWindow { window } => {
+                ScheduleRefusal::PeriodWithinWindow(u64::try_from(window).unwrap_or(0))
+            }
+            PolicyRefusal::TooLong { .. } => ScheduleRefusal::TooLong,
+            PolicyRefusal::NegativeGrace => ScheduleRefusal::NotANumber,
+        }),
         ServiceError::Store(StoreError::Unavailable(cause)) => {
             tracing::warn!(%cause, "dashboard action failed: database unavailable");
             DashboardError::Unavailable
@@ -226,6 +268,27 @@ mod tests {
             internal(KeyError::KidReused(KID.into()).into()),
             internal(KeyError::Inconsistent("secret detail".into()).into()),
             internal(KeyError::NewKeyMismatch.into()),
+            (
+                KeyError::NextKeyTooNew {
+                    retry_after_seconds: 18,
+                }
+                .into(),
+                (409, "next_key_too_new"),
+                DashboardError::NextKeyTooNew(18),
+                SERVER_ERROR,
+            ),
+            (
+                PolicyRefusal::PeriodTooShort.into(),
+                (400, "invalid_policy"),
+                DashboardError::InvalidSchedule(ScheduleRefusal::PeriodTooShort),
+                SERVER_ERROR,
+            ),
+            (
+                PolicyRefusal::PeriodWithinWindow { window: 7_200 }.into(),
+                (400, "invalid_policy"),
+                DashboardError::InvalidSchedule(ScheduleRefusal::PeriodWithinWindow(7_200)),
+                SERVER_ERROR,
+            ),
         ]
     }
 

@@ -10,7 +10,7 @@ use app::keys::{KeyState, KeyView};
 use axum::{
     Extension, Json, Router,
     body::Bytes,
-    extract::{ConnectInfo, Request},
+    extract::{ConnectInfo, RawQuery, Request},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -19,7 +19,7 @@ use axum::{
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{AppState, api_error::ApiError, clients_api, extractors::KidPath, signing};
+use super::{AppState, api_error::ApiError, clients_api, extractors::KidPath, policy, signing};
 use crate::{
     domain::Actor,
     services::{
@@ -28,9 +28,9 @@ use crate::{
     },
 };
 
-const READ: &str = "read:signing_keys";
+pub(super) const READ: &str = "read:signing_keys";
 const CREATE: &str = "create:signing_keys";
-const UPDATE: &str = "update:signing_keys";
+pub(super) const UPDATE: &str = "update:signing_keys";
 
 /// Longest bearer token accepted; real ones are under 1 KB.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -64,6 +64,7 @@ pub fn routes() -> Router<LeptosOptions> {
             get(signing::key_usage).fallback(not_allowed("GET,HEAD")),
         )
         .merge(clients_api::routes())
+        .merge(policy::routes())
         .route_layer(middleware::from_fn(authenticate))
         // Outermost: an oversized or dawdling body is refused before any token is verified.
         .layer(middleware::from_fn(bounded_api_body));
@@ -169,7 +170,7 @@ impl Caller {
     }
 
     /// The audit log's actor for this caller.
-    fn actor(&self) -> Actor {
+    pub(super) fn actor(&self) -> Actor {
         Actor {
             name: self.claims.client_id().to_owned(),
             remote_addr: self.remote_addr.clone(),
@@ -361,15 +362,21 @@ async fn get_key(
     Ok(Json(state.keys.find(kid.as_str()).await?.view().into()))
 }
 
+/// Refused (409 `next_key_too_new`) while relying parties may not have the next key yet, unless
+/// `?force=true`.
 async fn rotate_key(
     state: AppState,
     Extension(caller): Extension<Caller>,
+    query: RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_all(&[CREATE, UPDATE])?;
-    let rotated = state
-        .keys
-        .rotate(&caller.actor(), state.clock.now())
-        .await?;
+    let force = policy::force_requested(query)?;
+    let (actor, now) = (caller.actor(), state.clock.now());
+    let rotated = if force {
+        state.keys.force_rotate(&actor, now).await?
+    } else {
+        state.keys.rotate(&actor, now).await?
+    };
     Ok((
         StatusCode::CREATED,
         Json(SigningKeyObject::from(rotated.current.view())),

@@ -12,6 +12,7 @@ mod extractors;
 mod health;
 mod management;
 mod oauth;
+mod policy;
 pub mod rate_limit;
 mod security_headers;
 pub mod server;
@@ -96,6 +97,7 @@ fn provide_dashboard_context() {
     let service: app::service::SharedSigningKeys = Arc::new(DashboardKeys {
         keys: state.keys.clone(),
         signing: state.signing.clone(),
+        schedule: state.schedule.clone(),
         clock: state.clock.clone(),
     });
     let operator: app::service::SharedOperator = Arc::new(DashboardOperator {

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::services::{
     Services, clients::ClientService, clock::SharedClock, keys::KeyService,
-    operator::OperatorService, signing::SigningService,
+    operator::OperatorService, schedule::ScheduleService, signing::SigningService,
 };
 
 /// What every handler can reach. Cloned for every request (by each extractor and middleware
@@ -32,6 +32,7 @@ pub struct Shared {
     pub clients: ClientService,
     pub operator: OperatorService,
     pub signing: SigningService,
+    pub schedule: ScheduleService,
     /// Read once per request, by the handler.
     pub clock: SharedClock,
     pub leptos: LeptosOptions,
@@ -78,6 +79,7 @@ impl AppState {
             clients,
             operator,
             signing,
+            schedule,
             clock,
         } = services;
         Self(Arc::new(Shared {
@@ -85,6 +87,7 @@ impl AppState {
             clients,
             operator,
             signing,
+            schedule,
             clock,
             leptos,
             api: Arc::new(api),

@@ -11,11 +11,35 @@ use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
 
 use super::{AppState, api_error::ApiError};
-use crate::services::published::PublishedKey;
+use crate::{domain::schedule::cache_lifetimes, services::published::PublishedKey};
 
 /// Caches may keep the JWKS briefly, and serve a stale copy for a day if Signet is unreachable.
 const JWKS_CACHE_CONTROL: &str =
     "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400";
+/// The `max-age` and `stale-while-revalidate` of [`JWKS_CACHE_CONTROL`].
+const JWKS_MAX_AGE: i64 = 15;
+const JWKS_STALE_WHILE_REVALIDATE: i64 = 15;
+
+/// The JWKS `Cache-Control` at `now`: shortened as a scheduled change of the key set
+/// approaches, so no cache holds the key set past the moment it changes.
+fn jwks_cache_control(state: &AppState) -> HeaderValue {
+    let Some(change_at) = state.keys.next_change() else {
+        return HeaderValue::from_static(JWKS_CACHE_CONTROL);
+    };
+    let (max_age, stale) = cache_lifetimes(
+        JWKS_MAX_AGE,
+        JWKS_STALE_WHILE_REVALIDATE,
+        Some(change_at),
+        state.clock.now(),
+    );
+    if (max_age, stale) == (JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE) {
+        return HeaderValue::from_static(JWKS_CACHE_CONTROL);
+    }
+    HeaderValue::from_str(&format!(
+        "public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
+    ))
+    .unwrap_or(HeaderValue::from_static("no-cache"))
+}
 
 pub fn routes() -> Router<LeptosOptions> {
     Router::new()
@@ -55,10 +79,7 @@ async fn jwks(state: AppState, headers: HeaderMap) -> Response {
         StatusCode::OK
     };
     let common = [
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(JWKS_CACHE_CONTROL),
-        ),
+        (header::CACHE_CONTROL, jwks_cache_control(&state)),
         (
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),

@@ -9,6 +9,7 @@ use crate::{
         Actor,
         lifecycle::{Change, KeySet, Operation},
         rotation_limit::RotationLimit,
+        schedule::{PublicationWindow, RotationGate, RotationPolicy},
     },
     store::{AuditEntry, KeyStore, NewKey},
 };
@@ -43,9 +44,11 @@ pub async fn provision(
 }
 
 /// Applies `op` in one transaction, once: checks that `new_key` is the key `op` creates, that
-/// it is sealed under the master key the stored keys are under, and (for rate-limited actors)
-/// the rotation limit; then lets the lifecycle plan the change, writes it and its audit event.
-/// A lost race is [`crate::store::StoreError::Conflict`]; the key service retries it.
+/// it is sealed under the master key the stored keys are under, (for rate-limited actors) the
+/// rotation limit, and (for a rotation) the `gate`; then lets the lifecycle plan the change,
+/// writes it and its audit event. `None`, with nothing written, when the gate finds a scheduled
+/// rotation no longer due. A lost race is [`crate::store::StoreError::Conflict`]; the key
+/// service retries it.
 pub async fn apply_once(
     store: &dyn KeyStore,
     op: &Operation,
@@ -53,7 +56,8 @@ pub async fn apply_once(
     actor: &Actor,
     now: DateTime<Utc>,
     limit: Option<RotationLimit>,
-) -> Result<Change, ServiceError> {
+    gate: RotationGate,
+) -> Result<Option<Change>, ServiceError> {
     op.expects_new_key(new_key.map(|key| key.kid.as_str()))?;
     let mut tx = store.begin_change().await?;
     // Checked under the key set's lock, so a master-key rotation cannot slip in between the
@@ -73,8 +77,12 @@ pub async fn apply_once(
         let used = tx.rotations_since(RotationLimit::window_start(now)).await?;
         limit.check(used, now)?;
     }
-    let records = tx.key_records(op.revokes()).await?;
-    let change = KeySet::new(records)?.plan(op, now)?;
+    let set = KeySet::new(tx.key_records(op.revokes()).await?)?;
+    // Decided under the lock: of two processes finding a rotation due, the second finds it done.
+    if op.new_key().is_some() && !gate.check(&set, now)? {
+        return Ok(None);
+    }
+    let change = set.plan(op, now)?;
     for record in &change.updated {
         tx.update_key(record).await?;
     }
@@ -90,7 +98,52 @@ pub async fn apply_once(
     })
     .await?;
     tx.commit().await?;
-    Ok(change)
+    Ok(Some(change))
+}
+
+/// A change to the rotation policy: each field, if present, replaces the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PolicyUpdate {
+    pub rotate_every_seconds: Option<Option<i64>>,
+    pub revoke_previous_after_seconds: Option<Option<i64>>,
+}
+
+impl PolicyUpdate {
+    /// `policy` with this update applied.
+    pub fn applied_to(self, policy: RotationPolicy) -> RotationPolicy {
+        RotationPolicy {
+            rotate_every_seconds: self
+                .rotate_every_seconds
+                .unwrap_or(policy.rotate_every_seconds),
+            revoke_previous_after_seconds: self
+                .revoke_previous_after_seconds
+                .unwrap_or(policy.revoke_previous_after_seconds),
+        }
+    }
+}
+
+/// Applies `update` to the tenant's rotation policy in one transaction (so every process
+/// follows it as a new key-set version), if the result can be honoured under `window`; audited.
+pub async fn set_policy(
+    store: &dyn KeyStore,
+    update: PolicyUpdate,
+    window: PublicationWindow,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RotationPolicy, ServiceError> {
+    let mut tx = store.begin_change().await?;
+    let policy = update.applied_to(tx.policy().await?).checked(window)?;
+    tx.set_policy(&policy).await?;
+    tx.record(&AuditEntry {
+        at: now,
+        actor,
+        action: "set_rotation_policy",
+        kid: None,
+        detail: &policy.describe(),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(policy)
 }
 
 #[cfg(test)]
@@ -131,13 +184,15 @@ mod tests {
         let op = Operation::Rotate {
             new_next: c.kid.clone(),
         };
-        let mismatch = apply_once(&store, &op, None, &actor, now, None).await;
+        let gate = RotationGate::Unchecked;
+        let mismatch = apply_once(&store, &op, None, &actor, now, None, gate).await;
         assert!(matches!(
             mismatch,
             Err(ServiceError::Key(KeyError::NewKeyMismatch))
         ));
-        let change = apply_once(&store, &op, Some(&c), &actor, now, None)
+        let change = apply_once(&store, &op, Some(&c), &actor, now, None, gate)
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(change.new_current.as_deref(), Some(b.kid.as_str()));
         let events = store.audit_events(10).await.unwrap();
@@ -148,7 +203,7 @@ mod tests {
         let op = Operation::Rotate {
             new_next: d.kid.clone(),
         };
-        let refused = apply_once(&store, &op, Some(&d), &actor, now, None).await;
+        let refused = apply_once(&store, &op, Some(&d), &actor, now, None, gate).await;
         assert!(matches!(
             refused,
             Err(ServiceError::MasterKeyMismatch { .. })

@@ -2,7 +2,13 @@
 //! Management API, the dashboard or the CLI. It plans with the domain, writes through the
 //! store's transaction (retrying lost races), and republishes the key set after each change.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use app::keys::REVOKED_KEYS_SHOWN;
 use chrono::{DateTime, Utc};
@@ -11,7 +17,7 @@ use tokio::sync::watch;
 use super::{
     ServiceError,
     database_health::DatabaseHealth,
-    key_change::{apply_once, provision},
+    key_change::{PolicyUpdate, apply_once, provision, set_policy},
     published::{Published, PublishedKey, PublishedKeys},
     spare_keys::SpareKeys,
 };
@@ -21,6 +27,7 @@ use crate::{
         lifecycle::{Change, KeyError, Operation},
         material::{GeneratedKey, PrivateKey},
         rotation_limit::RotationLimit,
+        schedule::{PublicationWindow, RotationGate, RotationPolicy, Schedule},
         sealing::MasterKey,
     },
     store::{KeyStore, NewKey, StoreError},
@@ -30,10 +37,12 @@ use crate::{
 const CONFLICT_RETRIES: u32 = 5;
 
 /// How the key service behaves; the start-up wiring makes it from the configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct KeyServiceOptions {
     /// Rotations per rolling day for rate-limited actors; `None` means unlimited.
     pub rotation_limit: Option<RotationLimit>,
+    /// How long a key is published before it may become current.
+    pub publication_window: PublicationWindow,
 }
 
 /// What the key service is built from.
@@ -71,6 +80,9 @@ struct Inner {
     published: PublishedKeys,
     spares: SpareKeys,
     health: DatabaseHealth,
+    /// When the schedule next changes the key set (Unix seconds; `i64::MAX`: never), as the
+    /// scheduler last planned it: the JWKS is never cached past it.
+    next_change: AtomicI64,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -134,6 +146,7 @@ impl KeyService {
                 options,
                 published,
                 health,
+                next_change: AtomicI64::new(i64::MAX),
             }),
         })
     }
@@ -141,6 +154,33 @@ impl KeyService {
     /// The tenant domain: certificate CN and token issuer.
     pub fn tenant_domain(&self) -> &str {
         &self.inner.tenant_domain
+    }
+
+    /// How long a key is published before it may become current.
+    pub fn publication_window(&self) -> PublicationWindow {
+        self.inner.options.publication_window
+    }
+
+    /// The tenant's schedule as currently served.
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            policy: self.published().policy,
+            window: self.publication_window(),
+        }
+    }
+
+    /// When the schedule next changes the key set, as last planned.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        match self.inner.next_change.load(Ordering::Relaxed) {
+            i64::MAX => None,
+            secs => DateTime::from_timestamp(secs, 0),
+        }
+    }
+
+    /// Notes when the schedule next changes the key set (rounded down to the second).
+    pub fn set_next_change(&self, at: Option<DateTime<Utc>>) {
+        let secs = at.map_or(i64::MAX, |at| at.timestamp());
+        self.inner.next_change.store(secs, Ordering::Relaxed);
     }
 
     /// The key set as currently served.
@@ -208,10 +248,54 @@ impl KeyService {
         })
     }
 
-    /// current → previous, next → current, and a fresh next key, at `now`.
+    /// current → previous, next → current, and a fresh next key, at `now`; refused
+    /// ([`KeyError::NextKeyTooNew`]) while the next key is newer than the publication window.
     pub async fn rotate(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Rotated, ServiceError> {
-        self.rotate_with(actor, now, |new_next| Operation::Rotate { new_next })
-            .await
+        let gate = RotationGate::Published(self.publication_window());
+        let rotated = self.rotate_with(actor, now, gate, |new_next| Operation::Rotate { new_next });
+        rotated.await?.ok_or(ServiceError::Interrupted)
+    }
+
+    /// [`rotate`](Self::rotate), even if relying parties may not have fetched the next key: the
+    /// operator forced it.
+    pub async fn force_rotate(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Rotated, ServiceError> {
+        let rotated = self.rotate_with(actor, now, RotationGate::Unchecked, |new_next| {
+            Operation::Rotate { new_next }
+        });
+        rotated.await?.ok_or(ServiceError::Interrupted)
+    }
+
+    /// The schedule's rotation, if it is due at `now` (checked under the key set's lock, so of
+    /// several processes only one rotates); `None` if it is not, or no longer, due.
+    pub async fn rotate_on_schedule(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Rotated>, ServiceError> {
+        let gate = RotationGate::Due(self.schedule());
+        self.rotate_with(&Actor::schedule(), now, gate, |new_next| {
+            Operation::Rotate { new_next }
+        })
+        .await
+    }
+
+    /// Replaces the fields `update` names in the tenant's rotation policy, if the result can be
+    /// honoured; every process follows the new policy as a new key-set version.
+    pub async fn set_policy(
+        &self,
+        update: PolicyUpdate,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<RotationPolicy, ServiceError> {
+        self.inner.health.ensure_up()?;
+        let store = self.inner.store.as_ref();
+        let policy = set_policy(store, update, self.publication_window(), actor, now).await?;
+        tracing::info!(actor = %actor.name, policy = %policy.describe(), "rotation policy changed");
+        self.refresh().await?;
+        Ok(policy)
     }
 
     /// Rotates, then revokes the key that was current: for a compromised key.
@@ -220,10 +304,10 @@ impl KeyService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Rotated, ServiceError> {
-        self.rotate_with(actor, now, |new_next| Operation::RotateAndRevoke {
-            new_next,
-        })
-        .await
+        let rotated = self.rotate_with(actor, now, RotationGate::Unchecked, |new_next| {
+            Operation::RotateAndRevoke { new_next }
+        });
+        rotated.await?.ok_or(ServiceError::Interrupted)
     }
 
     /// Revokes a previously used key: it leaves the JWKS and its private part is destroyed.
@@ -236,7 +320,8 @@ impl KeyService {
         let op = Operation::Revoke {
             kid: kid.to_owned(),
         };
-        self.apply(&op, None, actor, now).await?;
+        self.apply(&op, None, actor, now, RotationGate::Unchecked)
+            .await?;
         self.find(kid).await
     }
 
@@ -244,32 +329,33 @@ impl KeyService {
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
+        gate: RotationGate,
         operation: impl FnOnce(String) -> Operation,
-    ) -> Result<Rotated, ServiceError> {
+    ) -> Result<Option<Rotated>, ServiceError> {
         self.inner.health.ensure_up()?;
         let spares = &self.inner.spares;
         let fresh = spares.take(&self.inner.tenant_domain, now).await?;
         let op = operation(fresh.kid.clone());
         let result = match seal(&self.inner.master, &fresh) {
-            Ok(new_key) => self.apply(&op, Some(new_key), actor, now).await,
+            Ok(new_key) => self.apply(&op, Some(new_key), actor, now, gate).await,
             Err(error) => Err(error),
         };
         let change = match result {
-            Ok(change) => change,
-            Err(error) => {
+            Ok(Some(change)) => change,
+            unused => {
                 // The key was never stored: keep it for the next attempt.
                 spares.put_back(fresh);
-                return Err(error);
+                return unused.map(|_| None);
             }
         };
         let current_kid = change
             .new_current
             .clone()
             .ok_or_else(|| KeyError::Inconsistent("a rotation named no new current key".into()))?;
-        Ok(Rotated {
+        Ok(Some(Rotated {
             current: self.find(&current_kid).await?,
             revoked: change.revoked,
-        })
+        }))
     }
 
     async fn apply(
@@ -278,18 +364,22 @@ impl KeyService {
         new_key: Option<NewKey>,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Change, ServiceError> {
+        gate: RotationGate,
+    ) -> Result<Option<Change>, ServiceError> {
         self.inner.health.ensure_up()?;
         let (store, limit) = (self.inner.store.as_ref(), self.inner.options.rotation_limit);
         let mut attempt = 0;
         let change = loop {
-            match apply_once(store, op, new_key.as_ref(), actor, now, limit).await {
+            match apply_once(store, op, new_key.as_ref(), actor, now, limit, gate).await {
                 Err(ServiceError::Store(StoreError::Conflict)) if attempt < CONFLICT_RETRIES => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
                 }
                 result => break result?,
             }
+        };
+        let Some(change) = change else {
+            return Ok(None);
         };
         tracing::info!(
             action = op.action(),
@@ -298,7 +388,7 @@ impl KeyService {
             "signing keys changed"
         );
         self.refresh().await?;
-        Ok(change)
+        Ok(Some(change))
     }
 }
 
@@ -326,6 +416,7 @@ mod tests {
             health: DatabaseHealth::default(),
             options: KeyServiceOptions {
                 rotation_limit: limit.map(|per_day| RotationLimit { per_day }),
+                publication_window: PublicationWindow { seconds: 0 },
             },
         };
         let actor = Actor::command_line("test");

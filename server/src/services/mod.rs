@@ -11,6 +11,7 @@ pub mod keys;
 pub mod master_key_rotation;
 pub mod operator;
 pub mod published;
+pub mod schedule;
 pub mod sign_in_throttle;
 pub mod signing;
 pub mod spare_keys;
@@ -25,6 +26,7 @@ use crate::{
         lifecycle::KeyError,
         material::MaterialError,
         rotation_limit::LimitReached,
+        schedule::PolicyRefusal,
         sealing::{MasterKeyError, ResealError},
         signing_policy::{ClaimsError, PolicyError},
     },
@@ -62,6 +64,9 @@ pub enum ServiceError {
     /// A signing policy is out of bounds; nothing was created.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A rotation policy that cannot be honoured; nothing changed.
+    #[error(transparent)]
+    Schedule(#[from] PolicyRefusal),
     /// No current key is loaded, so nothing can be signed.
     #[error("no current signing key is loaded")]
     NoSigner,
@@ -117,6 +122,7 @@ pub struct Services {
     pub clients: clients::ClientService,
     pub operator: operator::OperatorService,
     pub signing: signing::SigningService,
+    pub schedule: schedule::ScheduleService,
     /// Where the edges read the time.
     pub clock: clock::SharedClock,
 }
@@ -161,8 +167,10 @@ impl Services {
         let keys = keys::KeyService::start(key_parts, actor, clock.now()).await?;
         let clients = clients::ClientService::start(store.clone(), master, health).await?;
         let ledger = usage::UsageLedger::new(store.clone());
+        let signing = signing::SigningService::new(keys.clone(), ledger);
         Ok(Self {
-            signing: signing::SigningService::new(keys.clone(), ledger),
+            schedule: schedule::ScheduleService::new(keys.clone(), signing.clone()),
+            signing,
             keys,
             clients,
             operator: operator::OperatorService::new(store),

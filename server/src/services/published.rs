@@ -17,6 +17,7 @@ use crate::{
     domain::{
         lifecycle::{KeyError, KeyRecord},
         material::{MaterialError, PrivateKey, PublicMaterial},
+        schedule::RotationPolicy,
         sealing::MasterKey,
     },
     store::{KeyStore, StoredKey, StoredKeys},
@@ -80,6 +81,8 @@ pub struct Published {
     pub signer: Option<Arc<Signer>>,
     /// Every valid key's public key, for verifying tokens.
     pub verifiers: Verifiers,
+    /// The tenant's rotation policy, as of `version`.
+    pub policy: RotationPolicy,
 }
 
 /// The JWKS document `{"keys":[…]}` of the serialised JWKs `jwks`, in order, and its strong
@@ -106,7 +109,7 @@ pub fn jwks_document<'a>(jwks: impl IntoIterator<Item = &'a [u8]>) -> (Bytes, St
 
 impl Published {
     fn build(
-        version: i64,
+        loaded: &StoredKeys,
         keys: Vec<PublishedKey>,
         signer: Option<Arc<Signer>>,
     ) -> Result<Self, MaterialError> {
@@ -121,12 +124,13 @@ impl Published {
                 .map(|k| k.jwk_json.as_ref()),
         );
         Ok(Self {
-            version,
+            version: loaded.version,
             keys,
             jwks,
             etag,
             signer,
             verifiers,
+            policy: loaded.policy,
         })
     }
 
@@ -196,7 +200,7 @@ impl PublishedKeys {
             .map(PublishedKey::from_stored)
             .collect::<Result<_, _>>()?;
         let signer = current_signer(&loaded.keys, &master, None)?;
-        let published = Published::build(loaded.version, keys, signer)?;
+        let published = Published::build(loaded, keys, signer)?;
         Ok(Self {
             store,
             master,
@@ -242,7 +246,7 @@ impl PublishedKeys {
             })
             .collect::<Result<_, _>>()?;
         let signer = current_signer(&loaded.keys, &self.master, current.signer.as_ref())?;
-        let published = Arc::new(Published::build(loaded.version, keys, signer)?);
+        let published = Arc::new(Published::build(&loaded, keys, signer)?);
         self.sender.send_replace(published);
         Ok(true)
     }

@@ -158,6 +158,16 @@ impl SigningService {
             .collect())
     }
 
+    /// For each of these keys, the instant (Unix seconds) after which no token it signed is
+    /// valid; `None` for a key that never signed.
+    pub async fn live_tokens_until(
+        &self,
+        kids: &[String],
+    ) -> Result<Vec<Option<i64>>, ServiceError> {
+        let usage = self.ledger.usage(kids).await?;
+        Ok(usage.into_iter().map(|u| u.live_tokens_until).collect())
+    }
+
     /// Flushes the ledger (counts, and retired keys' reservations settled) once.
     pub async fn flush(&self) -> Result<(), ServiceError> {
         let published = self.keys.published();

@@ -10,10 +10,16 @@ use super::{
     StoreError,
     audit::{AuditEntry, insert_audit},
     database::{from_millis, millis},
-    keys::{KEY_COLUMNS, NewKey, RECORD_COLUMNS, record_from_row, record_times},
+    keys::{
+        KEY_COLUMNS, NewKey, POLICY_COLUMNS, RECORD_COLUMNS, policy_from_row, record_from_row,
+        record_times,
+    },
     sealed::{SealedSecrets, read_sealed_secrets},
 };
-use crate::domain::{lifecycle::KeyRecord, rotation_limit::RotationsInWindow, sealing::SealedKey};
+use crate::domain::{
+    lifecycle::KeyRecord, rotation_limit::RotationsInWindow, schedule::RotationPolicy,
+    sealing::SealedKey,
+};
 
 /// One change to the key set, holding its write lock. Dropped without [`commit`](Self::commit),
 /// it rolls back and leaves no trace.
@@ -26,6 +32,10 @@ pub trait KeyChange: Send {
     /// The lifecycle records of every valid key, plus `also` (say, a revoked key being revoked
     /// again, so that it is refused as "already revoked" rather than "not found").
     async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError>;
+    /// The tenant's rotation policy.
+    async fn policy(&mut self) -> Result<RotationPolicy, StoreError>;
+    /// Replaces the tenant's rotation policy.
+    async fn set_policy(&mut self, policy: &RotationPolicy) -> Result<(), StoreError>;
     /// Rotations recorded strictly after `since`.
     async fn rotations_since(
         &mut self,
@@ -121,6 +131,29 @@ impl KeyChange for SqlKeyChange {
         .iter()
         .map(record_from_row)
         .collect()
+    }
+
+    async fn policy(&mut self) -> Result<RotationPolicy, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM keysets WHERE tenant_id = $1"
+        ))
+        .bind(&self.tenant)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        policy_from_row(&row)
+    }
+
+    async fn set_policy(&mut self, policy: &RotationPolicy) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE keysets SET rotate_every_seconds = $1, revoke_previous_after_seconds = $2 \
+             WHERE tenant_id = $3",
+        )
+        .bind(policy.rotate_every_seconds)
+        .bind(policy.revoke_previous_after_seconds)
+        .bind(&self.tenant)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     async fn rotations_since(

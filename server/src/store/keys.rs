@@ -9,7 +9,7 @@ use super::{
     database::{from_millis, millis, optional_time, sql_limit},
     key_change::{KeyChange, SqlKeyChange},
 };
-use crate::domain::{lifecycle::KeyRecord, sealing::SealedKey};
+use crate::domain::{lifecycle::KeyRecord, schedule::RotationPolicy, sealing::SealedKey};
 
 /// A key as stored: lifecycle facts, certificate, and the sealed private key (none once revoked).
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct StoredKeys {
     pub version: i64,
     /// Current, next and previous keys, then up to the requested number of revoked keys, newest first.
     pub keys: Vec<StoredKey>,
+    /// The tenant's rotation policy, as of `version`.
+    pub policy: RotationPolicy,
 }
 
 /// The signing keys: what is committed, and the transaction that changes it.
@@ -82,6 +84,16 @@ pub(super) fn record_from_row(row: &AnyRow) -> Result<KeyRecord, StoreError> {
     })
 }
 
+/// The rotation policy's columns of `keysets`.
+pub(super) const POLICY_COLUMNS: &str = "rotate_every_seconds, revoke_previous_after_seconds";
+
+pub(super) fn policy_from_row(row: &AnyRow) -> Result<RotationPolicy, StoreError> {
+    Ok(RotationPolicy {
+        rotate_every_seconds: row.try_get("rotate_every_seconds")?,
+        revoke_previous_after_seconds: row.try_get("revoke_previous_after_seconds")?,
+    })
+}
+
 fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
     let private_key: Option<Vec<u8>> = row.try_get("private_key")?;
     let master_key_id: Option<String> = row.try_get("master_key_id")?;
@@ -118,10 +130,13 @@ impl SqlStore {
     ) -> Result<StoredKeys, StoreError> {
         // One transaction, so the version and the keys describe the same moment.
         let mut tx = self.pool.begin().await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM keysets WHERE tenant_id = $1")
-            .bind(self.tenant())
-            .fetch_one(&mut *tx)
-            .await?;
+        let keyset = sqlx::query(&format!(
+            "SELECT version, {POLICY_COLUMNS} FROM keysets WHERE tenant_id = $1"
+        ))
+        .bind(self.tenant())
+        .fetch_one(&mut *tx)
+        .await?;
+        let (version, policy) = (keyset.try_get("version")?, policy_from_row(&keyset)?);
         let mut keys = sqlx::query(&format!(
             "SELECT {columns} FROM signing_keys WHERE tenant_id = $1 AND state <> 'revoked'"
         ))
@@ -154,7 +169,11 @@ impl SqlStore {
             keys.push(key_from_row(row)?);
         }
         tx.commit().await?;
-        Ok(StoredKeys { version, keys })
+        Ok(StoredKeys {
+            version,
+            keys,
+            policy,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ fn signet(data_dir: &Path, args: &[&str]) -> Run {
         .current_dir(data_dir)
         .env("SIGNET_DATA_DIR", data_dir.join("data"))
         .env("SIGNET_TENANT_DOMAIN", "cli.signet.test")
+        .env("SIGNET_PUBLICATION_WINDOW_SECS", "0")
         .env_remove("SIGNET_DATABASE_URL")
         .env_remove("SIGNET_MASTER_KEY_FILE")
         .output()

@@ -16,6 +16,7 @@ mod process;
 mod properties;
 mod public_endpoints;
 mod scale_out;
+mod schedule;
 mod service;
 mod signing;
 mod support;

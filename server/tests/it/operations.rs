@@ -47,6 +47,7 @@ fn signet(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
         .current_dir(dir)
         .env("SIGNET_DATA_DIR", dir.join("data"))
         .env("SIGNET_TENANT_DOMAIN", "ops.signet.test")
+        .env("SIGNET_PUBLICATION_WINDOW_SECS", "0")
         .env_remove("SIGNET_DATABASE_URL")
         .env_remove("SIGNET_MASTER_KEY_FILE");
     for (name, value) in env {
@@ -110,6 +111,7 @@ impl Server {
             .current_dir(dir)
             .env("SIGNET_DATA_DIR", dir.join("data"))
             .env("SIGNET_TENANT_DOMAIN", "ops.signet.test")
+            .env("SIGNET_PUBLICATION_WINDOW_SECS", "0")
             .env("SIGNET_ADDR", format!("127.0.0.1:{port}"))
             .env("SIGNET_ADMIN_PASSWORD", "operations test password")
             .env_remove("SIGNET_DATABASE_URL")

@@ -82,8 +82,15 @@ impl Deployment {
             .env("SIGNET_TENANT_DOMAIN", TENANT)
             .env("SIGNET_ADMIN_PASSWORD", "process test operator password")
             .env("SIGNET_ROTATION_LIMIT_PER_DAY", "0")
+            .env("SIGNET_PUBLICATION_WINDOW_SECS", "0")
             .env("SIGNET_API_RATE_LIMIT_PER_MINUTE", "1000000")
             .stdin(Stdio::null());
+        // Once a test moves the clock, every process of the deployment reads the same moved
+        // clock.
+        let clock = self.dir.path().join("clock-offset");
+        if clock.exists() {
+            command.env("SIGNET_TEST_CLOCK_FILE", clock);
+        }
         command
     }
 
@@ -151,6 +158,20 @@ impl Deployment {
             }
         }
         panic!("no free port for signet serve");
+    }
+
+    /// Moves every process's clock of this deployment `seconds` further ahead; processes started
+    /// before the first call do not follow it (`advance_clock(0)` first).
+    pub fn advance_clock(&self, seconds: i64) {
+        let file = self.dir.path().join("clock-offset");
+        let offset: i64 = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0);
+        // Renamed over the file: a server reading it mid-write must not see an empty offset.
+        let written = file.with_extension("tmp");
+        std::fs::write(&written, (offset + seconds).to_string()).unwrap();
+        std::fs::rename(written, file).unwrap();
     }
 
     /// The deployment's database, opened by the library (as a second process would).

@@ -16,6 +16,7 @@ use signet::{
         lifecycle::{Change, Operation},
         material::{PrivateKey, new_kid, self_signed_certificate},
         rotation_limit::RotationLimit,
+        schedule::RotationGate,
         sealing::MasterKey,
     },
     http::{AppState, router},
@@ -116,7 +117,11 @@ pub async fn apply(
     now: DateTime<Utc>,
     limit: Option<RotationLimit>,
 ) -> Result<Change, ServiceError> {
-    key_change::apply_once(store, op, new_key.as_ref(), actor, now, limit).await
+    let gate = RotationGate::Unchecked;
+    let change = key_change::apply_once(store, op, new_key.as_ref(), actor, now, limit, gate);
+    Ok(change
+        .await?
+        .expect("an unchecked rotation always goes ahead"))
 }
 
 /// A store provisioned with two fixture keys.
@@ -133,6 +138,8 @@ pub fn fixture_keys() -> Arc<FixtureKeys> {
 
 pub struct World {
     pub keys: KeyService,
+    pub signing: signet::services::signing::SigningService,
+    pub schedule: signet::services::schedule::ScheduleService,
     pub clients: signet::services::clients::ClientService,
     pub store: Arc<SqlStore>,
     /// The time the world's handlers read; starts at the wall clock's.
@@ -144,7 +151,7 @@ pub struct World {
 pub fn settings(rotation_limit_per_day: u32, api_rate_limit_per_minute: u32) -> Config {
     Config::from_toml(&format!(
         "tenant_domain = \"{TENANT}\"\nrotation_limit_per_day = {rotation_limit_per_day}\n\
-         api_rate_limit_per_minute = {api_rate_limit_per_minute}"
+         api_rate_limit_per_minute = {api_rate_limit_per_minute}\npublication_window_secs = 0"
     ))
     .unwrap()
 }
@@ -200,6 +207,7 @@ pub async fn world_on(store: Arc<SqlStore>, settings: Config) -> World {
         .await
         .unwrap();
     let (keys, clients) = (services.keys.clone(), services.clients.clone());
+    let (signing, schedule) = (services.signing.clone(), services.schedule.clone());
     let state = AppState::new(
         services,
         leptos::prelude::LeptosOptions::builder()
@@ -210,6 +218,8 @@ pub async fn world_on(store: Arc<SqlStore>, settings: Config) -> World {
     World {
         router: router(state),
         keys,
+        signing,
+        schedule,
         clients,
         store,
         clock,

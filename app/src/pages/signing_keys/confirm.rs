@@ -20,6 +20,8 @@ pub enum Confirm {
     Rotate,
     RotateAndRevoke,
     Revoke(String),
+    /// The rotation schedule's dialog (a form, not a confirmation).
+    Schedule,
 }
 
 /// A piece of a dialog's text: words, a key id set as code, or an instant.
@@ -50,6 +52,7 @@ impl Confirm {
         match get("confirm")?.as_str() {
             "rotate" => Some(Confirm::Rotate),
             "rotate_and_revoke" => Some(Confirm::RotateAndRevoke),
+            "schedule" => Some(Confirm::Schedule),
             "revoke" => get("kid").filter(|kid| is_kid(kid)).map(Confirm::Revoke),
             _ => None,
         }
@@ -60,6 +63,7 @@ impl Confirm {
         match self {
             Confirm::Rotate => ("rotate", None),
             Confirm::RotateAndRevoke => ("rotate_and_revoke", None),
+            Confirm::Schedule => ("schedule", None),
             Confirm::Revoke(kid) => ("revoke", Some(kid.clone())),
         }
     }
@@ -102,6 +106,15 @@ impl Confirm {
                 label: "Rotate & Revoke",
                 busy_label: "Rotating and revoking…",
                 field: ("current_kid", current_kid),
+            },
+            // Rendered by the schedule's own dialog; never asked of this table.
+            Confirm::Schedule => DialogCopy {
+                title: vec![Words("Rotation schedule")],
+                body: Vec::new(),
+                irreversible: false,
+                label: "Save",
+                busy_label: "Saving…",
+                field: ("", String::new()),
             },
             Confirm::Revoke(kid) => DialogCopy {
                 title: vec![Words("Revoke key "), Kid(kid.clone()), Words("?")],
@@ -180,20 +193,12 @@ pub fn ConfirmButton(
     }
 }
 
-/// The confirmation dialog: modal once hydrated (focus stays inside, Escape cancels), an inline
-/// open dialog in the server-rendered page.
+/// A dialog of the page: modal once hydrated (focus stays inside, Escape cancels), an inline
+/// open dialog in the server-rendered page (asked for by `?confirm=…`). Closing it clears the
+/// page's confirmation.
 #[component]
-pub fn ConfirmDialog(
-    confirm: Confirm,
-    current: Option<KeyView>,
-    next: Option<KeyView>,
-    /// The valid keys' usage, for what a revocation would cut off.
-    usage: Vec<KeyUsage>,
-    actions: Actions,
-) -> impl IntoView {
+pub fn Modal(actions: Actions, labelled_by: &'static str, children: Children) -> impl IntoView {
     let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
-    // Server-rendered (asked for by `?confirm=…`), the dialog is simply open in the page; made in
-    // the browser, it opens as a modal below.
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
     // The `close` event of turning a server-opened dialog into a modal is not a cancel.
     let reopening = StoredValue::new(false);
@@ -214,6 +219,52 @@ pub fn ConfirmDialog(
             actions.confirm.set(None);
         }
     };
+    view! {
+        <dialog
+            node_ref=dialog_ref
+            open=!hydrated
+            class="dialog"
+            aria-labelledby=labelled_by
+            data-testid="confirm-dialog"
+            on:close=on_close
+            on:keydown=move |event| {
+                #[cfg(feature = "hydrate")]
+                if let Some(dialog) = dialog_ref.get_untracked() {
+                    crate::browser::trap_focus(&dialog, &event);
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = event;
+            }
+        >
+            {children()}
+        </dialog>
+    }
+}
+
+/// The Cancel button of a dialog: closes it natively, with or without JavaScript.
+#[component]
+fn CancelButton() -> impl IntoView {
+    view! {
+        <form method="dialog">
+            <button type="submit" class="button button-quiet">
+                "Cancel"
+            </button>
+        </form>
+    }
+}
+
+/// The confirmation dialog of a key action.
+#[component]
+pub fn ConfirmDialog(
+    confirm: Confirm,
+    current: Option<KeyView>,
+    next: Option<KeyView>,
+    /// The valid keys' usage, for what a revocation would cut off.
+    usage: Vec<KeyUsage>,
+    /// Seconds a rotation would wait for the next key to be published for the window.
+    rotate_wait: Option<u64>,
+    actions: Actions,
+) -> impl IntoView {
     let kid_of = |key: Option<KeyView>| key.map_or_else(|| "(none)".to_owned(), |k| k.kid);
     let revoking = match &confirm {
         Confirm::Revoke(kid) => usage.iter().find(|u| &u.kid == kid),
@@ -221,10 +272,24 @@ pub fn ConfirmDialog(
     };
     let copy = confirm.copy(kid_of(current), kid_of(next), revoking);
     let (name, value) = copy.field;
+    // A rotation that would break relying parties asks a second time, and says why.
+    let rotating = confirm == Confirm::Rotate;
+    let too_new = Signal::derive(move || {
+        let refused = actions.refused_wait.get();
+        refused.or(rotate_wait).filter(|_| rotating)
+    });
+    let label = move || {
+        if too_new.get().is_some() {
+            "Rotate anyway"
+        } else {
+            copy.label
+        }
+    };
     let fields = view! {
         <input type="hidden" name=name value=value />
+        {move || too_new.get().map(|_| view! { <input type="hidden" name="force" value="true" /> })}
         <ConfirmSubmit
-            label=copy.label
+            label=Signal::derive(label)
             busy_label=copy.busy_label
             danger=copy.irreversible
             pending=actions.pending(&confirm)
@@ -237,47 +302,41 @@ pub fn ConfirmDialog(
         Confirm::RotateAndRevoke => {
             view! { <ActionForm action=actions.rotate_and_revoke>{fields}</ActionForm> }.into_any()
         }
-        Confirm::Revoke(_) => {
+        Confirm::Revoke(_) | Confirm::Schedule => {
             view! { <ActionForm action=actions.revoke>{fields}</ActionForm> }.into_any()
         }
     };
     view! {
-        <dialog
-            node_ref=dialog_ref
-            open=!hydrated
-            class="dialog"
-            aria-labelledby="confirm-title"
-            data-testid="confirm-dialog"
-            on:close=on_close
-            on:keydown=move |event| {
-                #[cfg(feature = "hydrate")]
-                if let Some(dialog) = dialog_ref.get_untracked() {
-                    crate::browser::trap_focus(&dialog, &event);
-                }
-                #[cfg(not(feature = "hydrate"))]
-                let _ = event;
-            }
-        >
+        <Modal actions labelled_by="confirm-title">
             <h2 id="confirm-title">{render(copy.title)}</h2>
             <p>{render(copy.body)}</p>
+            {move || {
+                too_new.get()
+                    .map(|seconds| {
+                        view! {
+                            <p class="warning" role="alert" data-testid="next-key-too-new">
+                                "The next key was published less than the publication window ago: \
+                                 relying parties that cached the key set may not have it yet, and \
+                                 would refuse the tokens it signs. It is safe to rotate in "
+                                {seconds}
+                                " s."
+                            </p>
+                        }
+                    })
+            }}
             {copy.irreversible.then(|| view! { <p class="warning">"This cannot be undone."</p> })}
             <div class="dialog-buttons">
-                // Closes the dialog natively, with or without JavaScript.
-                <form method="dialog">
-                    <button type="submit" class="button button-quiet">
-                        "Cancel"
-                    </button>
-                </form>
+                <CancelButton />
                 {form}
             </div>
-        </dialog>
+        </Modal>
     }
 }
 
 /// The dialog's confirming button: shows progress and cannot be pressed twice.
 #[component]
-fn ConfirmSubmit(
-    label: &'static str,
+pub fn ConfirmSubmit(
+    #[prop(into)] label: Signal<&'static str>,
     busy_label: &'static str,
     danger: bool,
     pending: Memo<bool>,
@@ -294,7 +353,7 @@ fn ConfirmSubmit(
             disabled=pending
             aria-busy=move || pending.get().to_string()
         >
-            {move || if pending.get() { busy_label } else { label }}
+            {move || if pending.get() { busy_label } else { label.get() }}
         </button>
     }
 }
@@ -366,6 +425,7 @@ mod tests {
         for confirm in [
             Confirm::Rotate,
             Confirm::RotateAndRevoke,
+            Confirm::Schedule,
             Confirm::Revoke("A".repeat(21)),
         ] {
             let (name, kid) = confirm.query();

@@ -13,6 +13,7 @@
 mod confirm;
 mod key_menu;
 mod rotation_settings;
+mod schedule;
 mod server_fns;
 mod valid_keys;
 
@@ -22,11 +23,13 @@ use leptos_router::hooks::use_query_map;
 
 pub use self::server_fns::{
     ListSigningKeys, RevokeSigningKey, RotateAndRevokeSigningKey, RotateSigningKey,
-    list_signing_keys, revoke_signing_key, rotate_and_revoke_signing_key, rotate_signing_key,
+    SetRotationSchedule, list_signing_keys, revoke_signing_key, rotate_and_revoke_signing_key,
+    rotate_signing_key, set_rotation_schedule,
 };
 use self::{
     confirm::{Confirm, ConfirmDialog},
     rotation_settings::RotationSettings,
+    schedule::{RotationScheduleCard, ScheduleDialog},
     valid_keys::{RevokedKeys, ValidKeys},
 };
 use crate::{
@@ -42,7 +45,11 @@ pub struct Actions {
     rotate: ServerAction<RotateSigningKey>,
     rotate_and_revoke: ServerAction<RotateAndRevokeSigningKey>,
     revoke: ServerAction<RevokeSigningKey>,
+    set_schedule: ServerAction<SetRotationSchedule>,
     confirm: RwSignal<Option<Confirm>>,
+    /// The wait the server gave when it refused a rotation as too early: the rotate dialog
+    /// then asks a second time.
+    refused_wait: RwSignal<Option<u64>>,
     // Read only in the browser (clipboard outcomes).
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     toasts: Toasts,
@@ -55,9 +62,50 @@ impl Actions {
             Confirm::Rotate => self.rotate.pending(),
             Confirm::RotateAndRevoke => self.rotate_and_revoke.pending(),
             Confirm::Revoke(_) => self.revoke.pending(),
+            Confirm::Schedule => self.set_schedule.pending(),
         }
     }
+
+    /// Each finished action: a toast, and the dialog closes; a rotation refused as too early
+    /// keeps its dialog open to ask a second time, a refused schedule keeps its dialog open
+    /// with the reason.
+    fn follow_outcomes(self) {
+        for value in [
+            self.rotate.value(),
+            self.rotate_and_revoke.value(),
+            self.revoke.value(),
+        ] {
+            Effect::new(move |_| match value.get() {
+                Some(Err(DashboardError::NextKeyTooNew(seconds))) => {
+                    self.refused_wait.set(Some(seconds));
+                }
+                Some(outcome) => {
+                    self.refused_wait.set(None);
+                    self.confirm.set(None);
+                    self.toasts.push(outcome);
+                }
+                None => {}
+            });
+        }
+        Effect::new(move |_| match self.set_schedule.value().get() {
+            Some(Ok(_)) => {
+                self.confirm.set(None);
+                self.toasts.say(SCHEDULE_SAVED.to_owned(), false);
+            }
+            Some(Err(error)) => self.toasts.push(Err(error)),
+            None => {}
+        });
+        // A new dialog starts without an earlier refusal.
+        Effect::new(move |_| {
+            if self.confirm.get().is_none() {
+                self.refused_wait.set(None);
+            }
+        });
+    }
 }
+
+/// The toast after the rotation schedule was saved.
+const SCHEDULE_SAVED: &str = "Rotation schedule saved.";
 
 /// The Signing Keys page.
 #[component]
@@ -65,6 +113,7 @@ pub fn SigningKeysPage() -> impl IntoView {
     let rotate = ServerAction::<RotateSigningKey>::new();
     let rotate_and_revoke = ServerAction::<RotateAndRevokeSigningKey>::new();
     let revoke = ServerAction::<RevokeSigningKey>::new();
+    let set_schedule = ServerAction::<SetRotationSchedule>::new();
     // Bumped to fetch the lists again: the live stream announced another version, or a fetch
     // failed and is retried.
     let refetch = RwSignal::new(0_u64);
@@ -74,6 +123,7 @@ pub fn SigningKeysPage() -> impl IntoView {
                 rotate.version().get(),
                 rotate_and_revoke.version().get(),
                 revoke.version().get(),
+                set_schedule.version().get(),
                 refetch.get(),
             )
         },
@@ -89,28 +139,25 @@ pub fn SigningKeysPage() -> impl IntoView {
         .map(Ok)
         .or_else(|| DashboardError::from_query(param).map(Err));
     let toasts = Toasts::new(outcome);
-    let confirm = RwSignal::new(Confirm::from_query(param));
-
-    // Each finished action: a toast, and the dialog closes.
-    for value in [rotate.value(), rotate_and_revoke.value(), revoke.value()] {
-        Effect::new(move |_| {
-            if let Some(outcome) = value.get() {
-                confirm.set(None);
-                toasts.push(outcome);
-            }
-        });
+    if param("done").as_deref() == Some("schedule") {
+        toasts.say(SCHEDULE_SAVED.to_owned(), false);
     }
-
-    #[cfg(feature = "hydrate")]
-    follow_changes(keys, last_good, refetch);
-
+    let confirm = RwSignal::new(Confirm::from_query(param));
+    let refused_wait = RwSignal::new(None::<u64>);
     let actions = Actions {
         rotate,
         rotate_and_revoke,
         revoke,
+        set_schedule,
         confirm,
+        refused_wait,
         toasts,
     };
+    actions.follow_outcomes();
+
+    #[cfg(feature = "hydrate")]
+    follow_changes(keys, last_good, refetch);
+
     view! {
         <Title text="Signing Keys · Signet" />
         <div class="page">
@@ -196,16 +243,27 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
     let current = list.first_in(KeyState::Current).cloned();
     let next = list.first_in(KeyState::Next).cloned();
     let usage = list.usage.clone();
+    let schedule = list.schedule.clone();
+    let rotate_wait = list
+        .rotate_wait_seconds
+        .and_then(|seconds| u64::try_from(seconds).ok());
     let dialog = {
-        let usage = usage.clone();
+        let (usage, schedule) = (usage.clone(), schedule.clone());
         move || {
             let (current, next, usage) = (current.clone(), next.clone(), usage.clone());
-            actions
-                .confirm
-                .get()
-                .map(|confirm| view! { <ConfirmDialog confirm current next usage actions /> })
+            actions.confirm.get().map(|confirm| match confirm {
+                Confirm::Schedule => {
+                    let schedule = schedule.clone();
+                    view! { <ScheduleDialog schedule actions /> }.into_any()
+                }
+                confirm => view! {
+                    <ConfirmDialog confirm current next usage rotate_wait actions />
+                }
+                .into_any(),
+            })
         }
     };
+    let next_rotation_in = list.next_rotation_in_seconds;
     let tenant = list.tenant_domain.clone();
     let version = list.version;
     let (valid, revoked): (Vec<_>, Vec<_>) =
@@ -230,7 +288,8 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
             </p>
         </header>
         <RotationSettings actions />
-        <ValidKeys valid usage version actions />
+        <RotationScheduleCard schedule=schedule.clone() next_rotation_in actions />
+        <ValidKeys valid usage schedule version actions />
         <RevokedKeys revoked />
         {dialog}
     }

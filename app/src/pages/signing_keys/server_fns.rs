@@ -9,6 +9,7 @@ use crate::pages::sign_in::HOME;
 use crate::{
     error::DashboardError,
     keys::{KeyActionDone, KeyList},
+    schedule::RotationSchedule,
 };
 
 /// The tenant and its signing keys.
@@ -34,10 +35,41 @@ where
 }
 
 /// Rotates the signing key; `next_kid` is the key the operator confirmed would become current.
+/// `force=true` is the second confirmation: rotate although relying parties may not have
+/// fetched the next key yet.
 #[server(prefix = "/_signet", endpoint = "rotate_signing_key")]
-pub async fn rotate_signing_key(next_kid: String) -> Result<KeyActionDone, DashboardError> {
-    key_action(|keys, from| async move { keys.rotate(&next_kid, from).await }).await
+pub async fn rotate_signing_key(
+    next_kid: String,
+    #[server(default)] force: Option<String>,
+) -> Result<KeyActionDone, DashboardError> {
+    let force = force.as_deref() == Some("true");
+    key_action(|keys, from| async move { keys.rotate(&next_kid, force, from).await }).await
 }
+
+/// Replaces the rotation schedule: rotate every `rotate_every` `rotate_unit`s (unit `off`: no
+/// schedule), revoke previous keys `revoke_after` `revoke_unit`s after their last token expired
+/// (unit `off`: never).
+#[server(prefix = "/_signet", endpoint = "set_rotation_schedule")]
+pub async fn set_rotation_schedule(
+    rotate_every: String,
+    rotate_unit: String,
+    revoke_after: String,
+    revoke_unit: String,
+) -> Result<RotationSchedule, DashboardError> {
+    use crate::schedule::parse_duration_field;
+    let from = crate::service::client_addr().await;
+    let parsed = parse_duration_field(&rotate_every, &rotate_unit)
+        .and_then(|every| Ok((every, parse_duration_field(&revoke_after, &revoke_unit)?)))
+        .map_err(DashboardError::InvalidSchedule);
+    let result = match (parsed, crate::service::signing_keys()) {
+        (Ok((every, grace)), Ok(keys)) => keys.set_rotation_schedule(every, grace, from).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    crate::error::respond(result, HOME, |_| Some(SCHEDULE_SAVED_QUERY.to_owned()))
+}
+
+/// The query a plain form post of the schedule dialog comes back with.
+pub const SCHEDULE_SAVED_QUERY: &str = "done=schedule";
 
 /// Rotates and revokes the key that was current; `current_kid` is the key the operator
 /// confirmed would be revoked.
@@ -68,6 +100,7 @@ mod tests {
             <RotateSigningKey as ServerFn>::PATH,
             <RotateAndRevokeSigningKey as ServerFn>::PATH,
             <RevokeSigningKey as ServerFn>::PATH,
+            <SetRotationSchedule as ServerFn>::PATH,
             <crate::pages::sign_in::SignIn as ServerFn>::PATH,
             <crate::pages::tenants::ListTenants as ServerFn>::PATH,
             <crate::pages::tenants::CreateTenant as ServerFn>::PATH,

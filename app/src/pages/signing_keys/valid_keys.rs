@@ -6,6 +6,7 @@ use super::{Actions, key_menu::KeyMenu};
 use crate::{
     components::timestamp::Timestamp,
     keys::{KeyState, KeyUsage, KeyView},
+    schedule::RotationSchedule,
 };
 
 /// Current, next and previous keys, one row each. `version` is the key set's version, rendered
@@ -15,6 +16,8 @@ use crate::{
 pub fn ValidKeys(
     valid: Vec<KeyView>,
     usage: Vec<KeyUsage>,
+    /// For the previous keys the schedule will revoke.
+    schedule: RotationSchedule,
     version: i64,
     actions: Actions,
 ) -> impl IntoView {
@@ -45,7 +48,8 @@ pub fn ValidKeys(
                             .into_iter()
                             .map(|key| {
                                 let usage = usage.iter().find(|u| u.kid == key.kid).cloned();
-                                view! { <ValidKeyRow key usage actions /> }
+                                let revoke_at = schedule.revocation_of(&key.kid).map(str::to_owned);
+                                view! { <ValidKeyRow key usage revoke_at actions /> }
                             })
                             .collect_view()}
                     </tbody>
@@ -56,7 +60,13 @@ pub fn ValidKeys(
 }
 
 #[component]
-fn ValidKeyRow(key: KeyView, usage: Option<KeyUsage>, actions: Actions) -> impl IntoView {
+fn ValidKeyRow(
+    key: KeyView,
+    usage: Option<KeyUsage>,
+    /// When the schedule will revoke this key, if it will.
+    revoke_at: Option<String>,
+    actions: Actions,
+) -> impl IntoView {
     let row_kid = key.kid.clone();
     let state = key.state;
     view! {
@@ -75,6 +85,15 @@ fn ValidKeyRow(key: KeyView, usage: Option<KeyUsage>, actions: Actions) -> impl 
             </td>
             <td data-label="Current until">
                 <Timestamp value=key.current_until.clone() />
+                {revoke_at
+                    .map(|at| {
+                        view! {
+                            <span class="auto-revoke" data-testid="auto-revoke">
+                                "Will be revoked automatically on "
+                                <Timestamp value=Some(at) />
+                            </span>
+                        }
+                    })}
             </td>
             <Usage usage state />
             <td class="row-actions">
