@@ -68,7 +68,60 @@ conformance!(
     the_rotation_limit_counts_the_last_day,
     clients_are_stored_without_secrets,
     serving_loads_only_the_current_private_key,
+    a_rotation_policy_is_a_key_set_change,
 );
+
+/// A policy change bumps the key set's version (so every process reloads it), is audited, and
+/// is refused whole when it cannot be honoured; a scheduled rotation that is not due writes
+/// nothing.
+async fn a_rotation_policy_is_a_key_set_change(store: SqlStore) {
+    use signet::{
+        domain::schedule::{PolicyRefusal, PublicationWindow, RotationGate, Schedule},
+        services::key_change::{PolicyUpdate, apply_once, set_policy},
+    };
+    provisioned(&store).await;
+    let window = PublicationWindow { seconds: 30 };
+    let before = store.load(3).await.unwrap();
+    assert!(before.policy.is_off());
+    let update = PolicyUpdate {
+        rotate_every_seconds: Some(Some(86_400)),
+        revoke_previous_after_seconds: None,
+    };
+    let set = set_policy(&store, update, window, &actor(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(set.rotate_every_seconds, Some(86_400));
+    let after = store.load(3).await.unwrap();
+    assert_eq!((after.version, after.policy), (before.version + 1, set));
+    let too_short = PolicyUpdate {
+        rotate_every_seconds: Some(Some(60)),
+        revoke_previous_after_seconds: Some(Some(0)),
+    };
+    let refused = set_policy(&store, too_short, window, &actor(), Utc::now()).await;
+    assert!(matches!(
+        refused,
+        Err(ServiceError::Schedule(PolicyRefusal::PeriodTooShort))
+    ));
+    let unchanged = store.load(3).await.unwrap();
+    assert_eq!((unchanged.version, unchanged.policy), (after.version, set));
+    let events = store.audit_events(10).await.unwrap();
+    assert_eq!(events[0].action, "set_rotation_policy");
+
+    // Not due for a day: nothing is written, not even a version.
+    let c = fixture_key(2);
+    let op = Operation::Rotate {
+        new_next: c.kid.clone(),
+    };
+    let gate = RotationGate::Due(Schedule {
+        policy: set,
+        window,
+    });
+    let skipped = apply_once(&store, &op, Some(&c), &actor(), Utc::now(), None, gate)
+        .await
+        .unwrap();
+    assert!(skipped.is_none());
+    assert_eq!(store.version().await.unwrap(), after.version);
+}
 
 /// What serving reloads after every change: the same keys in the same order as `load`, with
 /// only the current key's sealed private key.

@@ -15,12 +15,12 @@ use crate::support::{
 
 /// How the call is made: by the hydrated page (wants data) or by a plain form post (wants a page).
 #[derive(Clone, Copy)]
-enum Caller {
+pub enum Caller {
     Page,
     PlainForm,
 }
 
-async fn action(
+pub async fn action(
     world: &World,
     cookie: Option<&str>,
     caller: Caller,

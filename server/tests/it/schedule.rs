@@ -166,6 +166,118 @@ async fn a_manual_rotation_waits_for_the_publication_window_unless_forced() {
 }
 
 #[tokio::test]
+async fn the_dashboard_asks_a_second_time_before_a_rotation_inside_the_window() {
+    use crate::dashboard_actions::{Caller, action};
+    let world = world_with_window(30).await;
+    let cookie = crate::support::operator_session(&world).await;
+    let next = crate::support::kid_in(&world.keys, KeyState::Next);
+    let rotate = format!("next_kid={next}");
+    let refused = action(
+        &world,
+        Some(&cookie),
+        Caller::Page,
+        "rotate_signing_key",
+        &rotate,
+    )
+    .await;
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert!(
+        refused.text().contains("NextKeyTooNew"),
+        "{}",
+        refused.text()
+    );
+    // Without JavaScript the refusal comes back in the query, with the wait.
+    let plain = action(
+        &world,
+        Some(&cookie),
+        Caller::PlainForm,
+        "rotate_signing_key",
+        &rotate,
+    )
+    .await;
+    assert!(
+        plain
+            .header("location")
+            .contains("failed=next_key_too_new&seconds=")
+    );
+    let page = crate::support::get_with_cookie(
+        &world.router,
+        "/tenant/signing_keys?confirm=rotate",
+        &cookie,
+    )
+    .await;
+    assert!(
+        page.text().contains("Rotate anyway"),
+        "the dialog asks a second time"
+    );
+    assert!(page.text().contains(r#"name="force" value="true""#));
+    let forced = format!("{rotate}&force=true");
+    let done = action(
+        &world,
+        Some(&cookie),
+        Caller::Page,
+        "rotate_signing_key",
+        &forced,
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json()["kid"], next.as_str());
+}
+
+#[tokio::test]
+async fn the_dashboard_saves_a_schedule_and_shows_what_it_will_do() {
+    use crate::dashboard_actions::{Caller, action};
+    let world = world_with_window(0).await;
+    let cookie = crate::support::operator_session(&world).await;
+    let actor = signet::domain::Actor::operator(None);
+    world.keys.rotate(&actor, world.clock.now()).await.unwrap();
+    let schedule = "rotate_every=30&rotate_unit=minutes&revoke_after=1&revoke_unit=off";
+    let refused = action(
+        &world,
+        Some(&cookie),
+        Caller::Page,
+        "set_rotation_schedule",
+        schedule,
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(world.keys.published().policy.is_off());
+    let schedule = "rotate_every=7&rotate_unit=days&revoke_after=12&revoke_unit=hours";
+    let saved = action(
+        &world,
+        Some(&cookie),
+        Caller::PlainForm,
+        "set_rotation_schedule",
+        schedule,
+    )
+    .await;
+    assert!(
+        saved.header("location").ends_with("?done=schedule"),
+        "{}",
+        saved.header("location")
+    );
+    let policy = world.keys.published().policy;
+    assert_eq!(policy.rotate_every_seconds, Some(7 * 86_400));
+    assert_eq!(policy.revoke_previous_after_seconds, Some(12 * 3_600));
+    let events = world.store.audit_events(1).await.unwrap();
+    assert_eq!(
+        (events[0].action.as_str(), events[0].actor.as_str()),
+        ("set_rotation_policy", "operator")
+    );
+    let page =
+        crate::support::get_with_cookie(&world.router, "/tenant/signing_keys", &cookie).await;
+    assert!(
+        page.text().contains("Every 7 days."),
+        "the card says what the schedule does"
+    );
+    assert!(page.text().contains("Next automatic rotation"));
+    assert!(
+        page.text().contains("Will be revoked automatically on"),
+        "the previous key says when"
+    );
+}
+
+#[tokio::test]
 async fn the_jwks_is_never_cached_past_a_scheduled_change() {
     let world = world_with_window(0).await;
     let token = world.token(ALL_SCOPES).await;

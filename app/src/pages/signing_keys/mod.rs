@@ -123,7 +123,6 @@ pub fn SigningKeysPage() -> impl IntoView {
                 rotate.version().get(),
                 rotate_and_revoke.version().get(),
                 revoke.version().get(),
-                set_schedule.version().get(),
                 refetch.get(),
             )
         },
@@ -139,7 +138,7 @@ pub fn SigningKeysPage() -> impl IntoView {
         .map(Ok)
         .or_else(|| DashboardError::from_query(param).map(Err));
     let toasts = Toasts::new(outcome);
-    if param("done").as_deref() == Some("schedule") {
+    if param("done").as_deref() == Some(server_fns::SCHEDULE_SAVED) {
         toasts.say(SCHEDULE_SAVED.to_owned(), false);
     }
     let confirm = RwSignal::new(Confirm::from_query(param));
@@ -154,6 +153,13 @@ pub fn SigningKeysPage() -> impl IntoView {
         toasts,
     };
     actions.follow_outcomes();
+    // A saved schedule fetches the lists again; a refused one does not, so the open dialog keeps
+    // what the operator typed.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = set_schedule.value().get() {
+            refetch.update(|n| *n += 1);
+        }
+    });
 
     #[cfg(feature = "hydrate")]
     follow_changes(keys, last_good, refetch);

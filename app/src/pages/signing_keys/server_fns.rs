@@ -65,11 +65,11 @@ pub async fn set_rotation_schedule(
         (Ok((every, grace)), Ok(keys)) => keys.set_rotation_schedule(every, grace, from).await,
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
-    crate::error::respond(result, HOME, |_| Some(SCHEDULE_SAVED_QUERY.to_owned()))
+    crate::error::respond(result, HOME, |_| Some(format!("done={SCHEDULE_SAVED}")))
 }
 
-/// The query a plain form post of the schedule dialog comes back with.
-pub const SCHEDULE_SAVED_QUERY: &str = "done=schedule";
+/// The `done` a plain form post of the schedule dialog comes back with.
+pub const SCHEDULE_SAVED: &str = "schedule";
 
 /// Rotates and revokes the key that was current; `current_kid` is the key the operator
 /// confirmed would be revoked.
