@@ -1,5 +1,5 @@
 // Everyone can use the page: axe-core finds no WCAG 2 A/AA violation (contrast included) on the
-// sign-in page, the Signing Keys page, an open dialog and an open menu, and the Tenants page with the
+// sign-in page, the Signing Keys page, an open dialog (Rotate & Revoke, the rotation schedule) and an open menu, and the Tenants page with the
 // header's tenant switcher open, in light and dark.
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
@@ -41,6 +41,14 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await expect(find.confirmDialog(page)).toBeVisible();
       expect(await violations(page), 'with the Rotate & Revoke dialog open').toEqual([]);
       await page.keyboard.press('Escape');
+      await expect(find.confirmDialog(page)).toHaveCount(0);
+
+      await page.getByRole('button', { name: 'Edit Schedule', exact: true }).click();
+      await expect(find.confirmDialog(page)).toBeVisible();
+      await expect(find.confirmDialog(page).getByRole('heading')).toHaveText('Rotation schedule');
+      expect(await violations(page), 'with the rotation schedule dialog open').toEqual([]);
+      await page.keyboard.press('Escape');
+      await expect(find.confirmDialog(page)).toHaveCount(0);
     });
 
     test('the Tenants page and the tenant switcher', async ({ page }) => {

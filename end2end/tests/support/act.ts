@@ -1,7 +1,7 @@
 // What the operator (and the test, on the operator's behalf) does: open pages, run the CLI.
 import { execFileSync } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
-import type { APIRequestContext, APIResponse, Page } from '@playwright/test';
+import type { APIRequestContext, APIResponse, Locator, Page } from '@playwright/test';
 import { expect } from './fixtures';
 import {
   clockFile,
@@ -86,7 +86,7 @@ export function signet(...args: string[]): string {
  * Waits until the running server's JWKS satisfies `ready`. CLI changes reach a running server within
  * two seconds (the spec); five are allowed here.
  */
-async function waitForJwks(
+export async function waitForJwks(
   request: APIRequestContext,
   ready: (kids: string[]) => boolean,
   what: string,
@@ -127,6 +127,35 @@ export async function screenshot(
   await page.emulateMedia({ colorScheme: view.colorScheme });
   await openPage(page);
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+}
+
+/**
+ * Saves a screenshot of the part of the page that `area` covers. Taken of the page, clipped to the
+ * area, rather than of the element: the Signing Keys page draws its lists afresh whenever it fetches
+ * them again (after an action, or when the live stream announces a change), and an element
+ * screenshot fails if its element is replaced meanwhile.
+ */
+export async function screenshotOf(page: Page, area: Locator, file: string): Promise<void> {
+  // The picture is of the area, not of the toasts passing over it: they are dismissed first.
+  // All at once inside the page, so a toast fading by itself meanwhile cannot leave a click waiting.
+  await page
+    .getByTestId('toasts')
+    .evaluate((region) => region.querySelectorAll<HTMLButtonElement>('button[aria-label="Dismiss"]').forEach((b) => b.click()));
+  await expect(page.getByTestId('toast')).toHaveCount(0);
+  // Measured again if the element was replaced between finding and measuring it.
+  const measured: { box: Awaited<ReturnType<Locator['boundingBox']>> } = { box: null };
+  await expect
+    .poll(async () => (measured.box = await area.boundingBox()) !== null, { message: `the area of ${file} is on the page` })
+    .toBe(true);
+  const { x, y, width, height } = measured.box!;
+  const scrolled = await page.evaluate(() => ({ x: window.scrollX, y: window.scrollY }));
+  await page.screenshot({
+    path: file,
+    fullPage: true,
+    clip: { x: x + scrolled.x, y: y + scrolled.y, width, height },
+    animations: 'disabled',
+    caret: 'hide',
+  });
 }
 
 /** Opens the "…" menu of a key's row. */
@@ -276,6 +305,23 @@ export async function revokeWithApi(request: APIRequestContext, token: string, k
   });
   expect(response.status(), `PUT /api/v2/keys/signing/${kid}/revoke: ${await response.text()}`).toBe(200);
   await waitForJwks(request, (kids) => !kids.includes(kid), `${kid} leaves the JWKS after PUT …/revoke`);
+}
+
+/**
+ * PATCH /api/v2/keys/signing/policy with `body` as sent: changes the rotation schedule's fields it
+ * names (a refusal is a response too, so it is returned as is).
+ */
+export async function setRotationPolicy(request: APIRequestContext, token: string, body: unknown): Promise<APIResponse> {
+  return request.patch('/api/v2/keys/signing/policy', { headers: { Authorization: `Bearer ${token}` }, data: body });
+}
+
+/** Turns the rotation schedule off through the Management API: no automatic rotation, no automatic revocation. */
+export async function turnScheduleOff(request: APIRequestContext, token: string): Promise<void> {
+  const response = await setRotationPolicy(request, token, {
+    rotate_every_seconds: null,
+    revoke_previous_after_seconds: null,
+  });
+  expect(response.status(), `PATCH /api/v2/keys/signing/policy: ${await response.text()}`).toBe(200);
 }
 
 /**

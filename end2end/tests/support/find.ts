@@ -99,6 +99,17 @@ export async function sidewaysOverflow(page: Page): Promise<number> {
 }
 
 export const confirmDialog = (page: Page): Locator => page.getByTestId('confirm-dialog');
+/** The Rotation Schedule card: what the schedule does, and when it rotates next. */
+export const rotationSchedule = (page: Page): Locator => page.getByTestId('rotation-schedule');
+/** The card's "Next automatic rotation: …", there only while a schedule is set. */
+export const nextRotation = (page: Page): Locator => rotationSchedule(page).getByTestId('next-rotation');
+/** A previous key's "Will be revoked automatically on …", there only while the schedule will revoke it. */
+export const autoRevocation = (page: Page, kid: string): Locator => keyRow(page, kid).getByTestId('auto-revoke');
+/**
+ * How the page's timestamps name an instant on hover (their `title`): the server's ISO string, read
+ * as UTC. The shown text is the browser's local time, so this is what ties a shown instant to the API's.
+ */
+export const utcTitle = (iso: string): string => `${iso.replace('T', ' ').replace(/Z$/, '')} UTC`;
 export const toasts = (page: Page): Locator => page.getByTestId('toast');
 export const menuItem = (page: Page, kid: string, name: string): Locator =>
   keyRow(page, kid).getByRole('button', { name, exact: true }).or(keyRow(page, kid).getByRole('link', { name, exact: true }));
@@ -150,6 +161,26 @@ export async function usage(request: APIRequestContext, token: string, kid: stri
     throw new Error(`GET /api/v2/keys/signing/${kid}/usage: HTTP ${response.status()} ${await response.text()}`);
   }
   return (await response.json()) as KeyUsage;
+}
+
+/** GET /api/v2/keys/signing/policy: the rotation schedule and what it will do, as the Management API reports it. */
+export interface RotationPolicy {
+  rotate_every_seconds: number | null;
+  revoke_previous_after_seconds: number | null;
+  next_rotation_at: string | null;
+  publication_window_seconds: number;
+  signing_alg: string;
+  key_size: number;
+  next_revocation_at: string | null;
+  scheduled_revocations: { kid: string; revoke_at: string }[];
+}
+
+export async function rotationPolicy(request: APIRequestContext, token: string): Promise<RotationPolicy> {
+  const response = await request.get('/api/v2/keys/signing/policy', { headers: { Authorization: `Bearer ${token}` } });
+  if (response.status() !== 200) {
+    throw new Error(`GET /api/v2/keys/signing/policy: HTTP ${response.status()} ${await response.text()}`);
+  }
+  return (await response.json()) as RotationPolicy;
 }
 
 /** The kid of the current key, as GET /api/v2/keys/signing reports it. */

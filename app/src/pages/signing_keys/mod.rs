@@ -92,6 +92,8 @@ impl Actions {
                 self.confirm.set(None);
                 self.toasts.say(SCHEDULE_SAVED.to_owned(), false);
             }
+            // Said in the dialog, which stays open.
+            Some(Err(DashboardError::InvalidSchedule(_))) => {}
             Some(Err(error)) => self.toasts.push(Err(error)),
             None => {}
         });

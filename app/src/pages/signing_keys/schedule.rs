@@ -26,11 +26,12 @@ pub fn RotationScheduleCard(
     );
     let revocation = schedule.revoke_previous_after_seconds.map_or_else(
         || "Never: previous keys stay valid until you revoke them.".to_owned(),
-        |grace| {
-            format!(
+        |grace| match grace {
+            0 => "As soon as the last token a previous key signed has expired.".to_owned(),
+            grace => format!(
                 "{} after the last token a previous key signed has expired.",
                 capitalised(&duration_words(grace))
-            )
+            ),
         },
     );
     let next = schedule.next_rotation_at.clone().map(|at| {
@@ -52,12 +53,7 @@ pub fn RotationScheduleCard(
                 <dd data-testid="schedule-revocation">{revocation}</dd>
             </dl>
             {next}
-            <p class="hint">
-                "A key becomes current only after it has been published for "
-                {window}
-                " s, so relying parties that cache the key set have it before it signs; previous \
-                 keys are revoked only once no token they signed can still be live."
-            </p>
+            <p class="hint">{window_words(window)}</p>
             <ConfirmButton
                 confirm=Confirm::Schedule
                 actions
@@ -66,6 +62,23 @@ pub fn RotationScheduleCard(
                 testid="edit-schedule"
             />
         </section>
+    }
+}
+
+/// What the publication window and the revocation rule promise, in words.
+fn window_words(window: i64) -> String {
+    let revocation = "previous keys are revoked only once no token they signed can still be live.";
+    if window > 0 {
+        format!(
+            "A key becomes current only after it has been published for {}, so relying parties \
+             that cache the key set have it before it signs; {revocation}",
+            duration_words(window)
+        )
+    } else {
+        format!(
+            "The publication window is off (SIGNET_PUBLICATION_WINDOW_SECS=0): a key may become \
+             current as soon as it is published; {revocation}"
+        )
     }
 }
 
