@@ -44,6 +44,7 @@ pub async fn run(
                 println!("{}", serde_json::to_string_pretty(&listed)?);
             } else {
                 print!("{}", key_table(&views, &usage));
+                print!("{}", schedule_lines(&services.schedule.view().await?));
             }
         }
         KeysCommand::Rotate { force } => {
@@ -129,6 +130,27 @@ pub fn usage_summary(state: KeyState, usage: Option<&KeyUsage>) -> String {
         }
         _ => signed,
     }
+}
+
+/// The schedule under the table: what it does and when it next acts; nothing without one.
+pub fn schedule_lines(schedule: &app::schedule::RotationSchedule) -> String {
+    use app::schedule::duration_words;
+    let mut out = String::new();
+    if let Some(every) = schedule.rotate_every_seconds {
+        out.push_str(&format!(
+            "\nschedule: rotate every {}; next rotation {}\n",
+            duration_words(every),
+            schedule.next_rotation_at.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(grace) = schedule.revoke_previous_after_seconds {
+        out.push_str(&format!(
+            "schedule: revoke previous keys {} after their last token expires; next revocation {}\n",
+            duration_words(grace),
+            schedule.next_revocation_at.as_deref().unwrap_or("-")
+        ));
+    }
+    out
 }
 
 /// A fixed-width table of keys for people.

@@ -482,6 +482,14 @@ async fn a_rotation_due_while_signet_was_down_happens_once_at_the_next_start() {
         serde_json::from_str(&deployment.signet(&["keys", "policy", "show"]).await.stdout).unwrap();
     assert_eq!(shown["rotate_every_seconds"], 3600);
     assert!(shown["next_rotation_at"].is_string());
+    let listed = deployment.signet(&["keys", "list"]).await.stdout;
+    let next = shown["next_rotation_at"].as_str().unwrap();
+    assert!(
+        listed.contains(&format!(
+            "schedule: rotate every 1 hour; next rotation {next}"
+        )),
+        "{listed}"
+    );
     // Three periods pass with no server running: one rotation, not three.
     deployment.advance_clock(3 * 3_600 + 60);
     let server = deployment.start_server().await;
