@@ -54,8 +54,10 @@ pub async fn rotate_master_key(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<MasterKeyRotation, ServiceError> {
-    // The same first write as every key change: waits for and then blocks all of them.
+    // The same first write as every key change: waits for and then blocks all of them, in
+    // every tenant, whose servers then reload their key sets.
     let mut tx = store.begin_change().await?;
+    tx.lock_every_tenant().await?;
     let secrets = tx.sealed_secrets().await?;
     let private_keys = resealed(&secrets.private_keys, str::to_owned, old, new)?;
     let hash_keys = resealed(&secrets.client_hash_keys, hash_key_label, old, new)?;

@@ -50,6 +50,10 @@ pub trait KeyChange: Send {
     /// Writes `record` over the key's lifecycle facts; a revoked key loses its private part in
     /// the same statement.
     async fn update_key(&mut self, record: &KeyRecord) -> Result<(), StoreError>;
+    /// Bumps (and so locks) every other tenant's key-set version too: for a change that rewrites
+    /// every tenant's rows (a master-key rotation), so that no tenant changes its keys meanwhile
+    /// and every server reloads every tenant after it.
+    async fn lock_every_tenant(&mut self) -> Result<(), StoreError>;
     /// Every sealed secret: private signing keys and retired client hashing keys.
     async fn sealed_secrets(&mut self) -> Result<SealedSecrets, StoreError>;
     /// Replaces a private key's ciphertext, if it is still sealed under `was_under`.
@@ -231,6 +235,23 @@ impl KeyChange for SqlKeyChange {
         .await?;
         if updated.rows_affected() != 1 {
             return Err(StoreError::Corrupt(format!("key {} vanished", record.kid)));
+        }
+        Ok(())
+    }
+
+    async fn lock_every_tenant(&mut self) -> Result<(), StoreError> {
+        // In tenant-id order, so two of these queue rather than deadlock.
+        let others: Vec<String> = sqlx::query_scalar(
+            "SELECT tenant_id FROM keysets WHERE tenant_id <> $1 ORDER BY tenant_id",
+        )
+        .bind(&self.tenant)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for tenant in others {
+            sqlx::query("UPDATE keysets SET version = version + 1 WHERE tenant_id = $1")
+                .bind(tenant)
+                .execute(&mut *self.tx)
+                .await?;
         }
         Ok(())
     }

@@ -510,9 +510,21 @@ async fn master_key_rotation(sql: SqlStore) {
     );
     assert_eq!(sealed_state(&sql).await, untouched);
 
+    // Every tenant's servers reload after a master-key rotation, not only the default tenant's.
+    let other = signet::store::TenantRecord {
+        id: "t-other".into(),
+        domain: "other.example.com".into(),
+        created_at: now,
+    };
+    signet::store::TenantStore::create_tenant(&sql, &other)
+        .await
+        .unwrap();
+    let other_version = || async { sql.for_tenant("t-other").version().await.unwrap() };
+    let other_before = other_version().await;
     let rotated = rotate_master_key(&sql, &old(), &new(), &actor(), now)
         .await
         .unwrap();
+    assert!(other_version().await > other_before);
     assert_eq!(
         rotated,
         MasterKeyRotation::Rotated {
