@@ -57,6 +57,12 @@ pub struct KeyServiceParts {
     pub options: KeyServiceOptions,
 }
 
+/// A rotation with no timing condition always goes ahead; if one ever did not, it is Signet's
+/// fault, not the caller's.
+fn skipped() -> ServiceError {
+    KeyError::Inconsistent("an unconditional rotation was skipped".into()).into()
+}
+
 /// The outcome of a rotation.
 #[derive(Debug, Clone)]
 pub struct Rotated {
@@ -253,7 +259,7 @@ impl KeyService {
     pub async fn rotate(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Rotated, ServiceError> {
         let gate = RotationGate::Published(self.publication_window());
         let rotated = self.rotate_with(actor, now, gate, |new_next| Operation::Rotate { new_next });
-        rotated.await?.ok_or(ServiceError::Interrupted)
+        rotated.await?.ok_or_else(skipped)
     }
 
     /// [`rotate`](Self::rotate), even if relying parties may not have fetched the next key: the
@@ -266,7 +272,7 @@ impl KeyService {
         let rotated = self.rotate_with(actor, now, RotationGate::Unchecked, |new_next| {
             Operation::Rotate { new_next }
         });
-        rotated.await?.ok_or(ServiceError::Interrupted)
+        rotated.await?.ok_or_else(skipped)
     }
 
     /// The schedule's rotation, if it is due at `now` (checked under the key set's lock, so of
@@ -307,7 +313,7 @@ impl KeyService {
         let rotated = self.rotate_with(actor, now, RotationGate::Unchecked, |new_next| {
             Operation::RotateAndRevoke { new_next }
         });
-        rotated.await?.ok_or(ServiceError::Interrupted)
+        rotated.await?.ok_or_else(skipped)
     }
 
     /// Revokes a previously used key: it leaves the JWKS and its private part is destroyed.
