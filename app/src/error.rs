@@ -67,6 +67,15 @@ pub enum DashboardError {
     /// A rotation schedule that cannot be honoured; the reason, in the page's words.
     #[error("{}", schedule_refusal(.0))]
     InvalidSchedule(ScheduleRefusal),
+    /// The default tenant serves every host that names no other tenant: it cannot be deleted.
+    #[error(
+        "{0} is the default tenant: it answers every host that names no other tenant, so it \
+         cannot be deleted."
+    )]
+    DefaultTenant(String),
+    /// The domain typed to confirm a deletion is not the tenant's.
+    #[error("Nothing was deleted: type the tenant's domain exactly to confirm.")]
+    DeleteNotConfirmed,
     /// The request never reached the server or its answer could not be read.
     #[error("The request did not reach Signet. Check your connection and try again.")]
     Transport(String),
@@ -145,7 +154,8 @@ impl DashboardError {
             DashboardError::KeyNotFound(_) | DashboardError::UnknownTenant(_) => 404,
             DashboardError::InvalidDomain | DashboardError::InvalidSchedule(_) => 400,
             DashboardError::NextKeyTooNew(_) => 409,
-            DashboardError::TenantExists(_) => 409,
+            DashboardError::TenantExists(_) | DashboardError::DefaultTenant(_) => 409,
+            DashboardError::DeleteNotConfirmed => 400,
             DashboardError::Transport(_) => 400,
         }
     }
@@ -181,6 +191,10 @@ impl DashboardError {
             DashboardError::InvalidSchedule(refusal) => {
                 format!("failed=invalid_schedule&reason={}", refusal.as_str())
             }
+            DashboardError::DefaultTenant(domain) => {
+                format!("failed=default_tenant&domain={domain}")
+            }
+            DashboardError::DeleteNotConfirmed => "failed=delete_not_confirmed".into(),
             DashboardError::Transport(_) => "failed=transport".into(),
         }
     }
@@ -214,6 +228,8 @@ impl DashboardError {
             "invalid_domain" => DashboardError::InvalidDomain,
             "tenant_exists" => DashboardError::TenantExists(domain()?),
             "unknown_tenant" => DashboardError::UnknownTenant(domain()?),
+            "default_tenant" => DashboardError::DefaultTenant(domain()?),
+            "delete_not_confirmed" => DashboardError::DeleteNotConfirmed,
             "next_key_too_new" => DashboardError::NextKeyTooNew(number("seconds")?),
             "invalid_schedule" => DashboardError::InvalidSchedule(match get("reason")?.as_str() {
                 "period_too_short" => ScheduleRefusal::PeriodTooShort,
@@ -304,6 +320,11 @@ mod tests {
             DashboardError::InvalidDomain,
             DashboardError::TenantExists("acme.example.com".into()),
             DashboardError::UnknownTenant("acme.example.com".into()),
+            DashboardError::DefaultTenant("acme.example.com".into()),
+            DashboardError::DeleteNotConfirmed,
+            DashboardError::NextKeyTooNew(18),
+            DashboardError::InvalidSchedule(ScheduleRefusal::PeriodWithinWindow(7_200)),
+            DashboardError::InvalidSchedule(ScheduleRefusal::NotANumber),
         ] {
             assert_eq!(round_trip(&error).as_ref(), Some(&error), "{error:?}");
         }

@@ -68,6 +68,13 @@ pub trait Tenants: Send + Sync + 'static {
         domain: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<TenantSummary, DashboardError>;
+    /// Deletes the tenant named `domain` (never the default one): its keys and clients are
+    /// destroyed, its audit trail stays, and it is no longer served.
+    async fn delete_tenant(
+        &self,
+        domain: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<TenantSummary, DashboardError>;
 }
 
 /// How the tenants travel through Leptos context.

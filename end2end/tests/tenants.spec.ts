@@ -8,7 +8,7 @@ import { expect, test } from './support/fixtures';
 import * as act from './support/act';
 import * as check from './support/check';
 import * as find from './support/find';
-import { screenshotsDir, tenantDomain } from './support/environment';
+import { baseURL, screenshotsDir, tenantDomain } from './support/environment';
 
 test.describe.serial('Tenants', () => {
   test('an operator creates a tenant, switches to it and rotates its key, and the default tenant stays as it was', async ({
@@ -124,5 +124,54 @@ test.describe.serial('Tenants', () => {
     await expect(page).toHaveTitle('Tenants · Signet');
     await expect(find.tenantRow(page, tenantDomain)).toContainText('Default');
     await check.fitsTheWindow(page);
+  });
+});
+
+test.describe('Deleting a tenant', () => {
+  // The refused deletion (the domain typed wrongly) is a 400, which the browser reports.
+  test.use({
+    expectedProblems: [
+      `HTTP 400: POST ${baseURL}/_signet/delete_tenant`,
+      `console error: Failed to load resource: the server responded with a status of 400 (Bad Request) (${baseURL}/_signet/delete_tenant)`,
+    ],
+  });
+
+  test('an operator deletes a tenant by typing its domain again, and its host is the default tenant\'s at once', async ({
+    page,
+  }) => {
+    const domain = `gone-${randomBytes(4).toString('hex')}.example.com`;
+    await act.openTenants(page);
+    await expect(
+      find.tenantRow(page, tenantDomain).getByTestId('delete-tenant'),
+      'the default tenant cannot be deleted',
+    ).toHaveCount(0);
+    await act.createTenant(page, domain);
+    await expect(find.tenantCreated(page)).toContainText(`Created the tenant ${domain}.`);
+    const row = find.tenantRow(page, domain);
+    await expect(row).toHaveCount(1);
+    await act.markWindow(page);
+
+    // A wrong confirmation deletes nothing, and the form stays open with what was typed.
+    await row.getByText('Delete…', { exact: true }).click();
+    const confirm = row.getByTestId('confirm-delete');
+    await confirm.fill('gone.example.com');
+    await row.getByRole('button', { name: 'Delete tenant', exact: true }).click();
+    await expect(page.getByTestId('tenant-delete-error')).toHaveText(
+      "Nothing was deleted: type the tenant's domain exactly to confirm.",
+    );
+    await expect(row).toHaveCount(1);
+    await expect(confirm).toHaveValue('gone.example.com');
+
+    // The domain typed again: the tenant goes, from the list and the switcher, without a reload.
+    await confirm.fill(domain);
+    await row.getByRole('button', { name: 'Delete tenant', exact: true }).click();
+    await expect(page.getByTestId('tenant-deleted')).toContainText(`Deleted the tenant ${domain}`);
+    await expect(row).toHaveCount(0);
+    await expect(find.switchTo(page, domain)).toHaveCount(0);
+    await check.windowStillMarked(page);
+
+    // Its host is the default tenant's from now on.
+    const defaultJwks = await find.jwksBodyAt(tenantDomain);
+    expect(await find.jwksBodyAt(domain), `${domain} now answers as the default tenant`).toBe(defaultJwks);
   });
 });

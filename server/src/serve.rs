@@ -300,6 +300,49 @@ impl app::service::Tenants for Directory {
             }),
         }
     }
+
+    async fn delete_tenant(
+        &self,
+        domain: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<TenantSummary, DashboardError> {
+        let actor = Actor::operator(from);
+        match self.deployment.delete_tenant(domain, &actor).await {
+            Ok((tenant, _)) => {
+                // Stops serving it at once (the follower would within half a second).
+                let gone = self.served.tenants().remove(&tenant.id);
+                if let Some(gone) = gone {
+                    self.routers.remove(&gone.domain);
+                    gone.state.stop();
+                }
+                tracing::info!(
+                    tenant = tenant.domain,
+                    "deleted a tenant from the dashboard"
+                );
+                Ok(self.summary(&tenant))
+            }
+            Err(error) => {
+                let refusal = self.refusal(domain).await;
+                if refusal == DashboardError::Unavailable {
+                    tracing::warn!(error = format!("{error:#}"), "cannot delete a tenant");
+                }
+                Err(refusal)
+            }
+        }
+    }
+}
+
+impl Directory {
+    /// The error the page shows for a deletion the deployment refused.
+    async fn refusal(&self, domain: &str) -> DashboardError {
+        match self.deployment.store.tenant_named(domain, false).await {
+            Ok(None) => DashboardError::UnknownTenant(domain.to_owned()),
+            Ok(Some(tenant)) if tenant.id == DEFAULT_TENANT => {
+                DashboardError::DefaultTenant(tenant.domain)
+            }
+            _ => DashboardError::Unavailable,
+        }
+    }
 }
 
 /// Follows the database: one query per look, whatever the number of tenants.

@@ -1,5 +1,5 @@
 //! The deployment's tenants (SPEC §15): the switcher in the header, and the Tenants page that
-//! lists them and creates one.
+//! lists them, creates one and deletes one.
 //!
 //! Switching is a plain form post to [`switch_tenant`]: it sets the [`TENANT_COOKIE`] and the
 //! browser loads the Signing Keys page again, now answered by the chosen tenant's application
@@ -51,6 +51,25 @@ pub async fn create_tenant(domain: String) -> Result<TenantSummary, DashboardErr
     };
     crate::error::respond(result, TENANTS_PAGE, |created| {
         Some(format!("created={}", created.domain))
+    })
+}
+
+/// Deletes the tenant named `domain` once the operator typed it again as `confirm`.
+#[server(prefix = "/_signet", endpoint = "delete_tenant")]
+pub async fn delete_tenant(
+    domain: String,
+    confirm: String,
+) -> Result<TenantSummary, DashboardError> {
+    let from = crate::service::client_addr().await;
+    let result = match crate::service::tenants() {
+        _ if confirm.trim().to_ascii_lowercase() != domain => {
+            Err(DashboardError::DeleteNotConfirmed)
+        }
+        Some(tenants) => tenants.delete_tenant(&domain, from).await,
+        None => Err(DashboardError::Unavailable),
+    };
+    crate::error::respond(result, TENANTS_PAGE, |deleted| {
+        Some(format!("deleted={}", deleted.domain))
     })
 }
 
@@ -146,10 +165,22 @@ fn SwitcherMenu(list: TenantList) -> impl IntoView {
 #[component]
 pub fn TenantsPage() -> impl IntoView {
     let create = ServerAction::<CreateTenant>::new();
+    let delete = ServerAction::<DeleteTenant>::new();
     let changed = use_context::<TenantsChanged>().map(|changed| changed.0);
-    let tenants = Resource::new(move || create.version().get(), |_| list_tenants());
+    // Fetched again after a creation, and after a deletion that happened: a refused one keeps
+    // its open form and what was typed.
+    let deletions = RwSignal::new(0_u64);
+    let tenants = Resource::new(
+        move || (create.version().get(), deletions.get()),
+        |_| list_tenants(),
+    );
     Effect::new(move |_| {
-        if let (Some(Ok(_)), Some(changed)) = (create.value().get(), changed) {
+        let deleted = matches!(delete.value().get(), Some(Ok(_)));
+        if deleted {
+            deletions.update(|n| *n += 1);
+        }
+        let done = deleted || matches!(create.value().get(), Some(Ok(_)));
+        if let (true, Some(changed)) = (done, changed) {
             changed.update(|n| *n += 1);
         }
     });
@@ -164,6 +195,14 @@ pub fn TenantsPage() -> impl IntoView {
         Some(result) => Some(result.map(|created| created.domain)),
         None => from_query.clone(),
     };
+    let deleted_from_query = query
+        .get("deleted")
+        .filter(|domain| is_domain(domain))
+        .map(Ok);
+    let deleted = move || match delete.value().get() {
+        Some(result) => Some(result.map(|gone| gone.domain)),
+        None => deleted_from_query.clone(),
+    };
     view! {
         <Title text="Tenants · Signet" />
         <div class="page">
@@ -176,39 +215,14 @@ pub fn TenantsPage() -> impl IntoView {
                      tenant for any other host."
                 </p>
             </header>
-            <section class="card" aria-labelledby="create-tenant-title">
-                <h2 id="create-tenant-title">"Create a tenant"</h2>
-                <ActionForm action=create attr:class="create-tenant">
-                    <label for="tenant-domain">"Domain"</label>
-                    <input
-                        id="tenant-domain"
-                        name="domain"
-                        required
-                        maxlength="64"
-                        placeholder="acme.example.com"
-                        autocomplete="off"
-                        spellcheck="false"
-                    />
-                    <button
-                        type="submit"
-                        class="button button-primary"
-                        data-testid="create-tenant"
-                        disabled=move || create.pending().get()
-                    >
-                        "Create tenant"
-                    </button>
-                </ActionForm>
-                <p class="hint">
-                    "Its current and next key are ready at once; its issuer is https://<domain>/."
-                </p>
-                {move || outcome().map(|outcome| view! { <Outcome outcome /> })}
-            </section>
+            <CreateTenantCard create outcome />
             <section class="card" aria-labelledby="tenants-title">
                 <h2 id="tenants-title">"Tenants"</h2>
+                {move || deleted().map(|outcome| view! { <Deleted outcome /> })}
                 <Transition fallback=|| view! { <p class="loading">"Loading tenants…"</p> }>
                     {move || Suspend::new(async move {
                         match tenants.await {
-                            Ok(list) => view! { <TenantTable list /> }.into_any(),
+                            Ok(list) => view! { <TenantTable list delete /> }.into_any(),
                             Err(error) => {
                                 view! {
                                     <p class="notice notice-error" role="alert">
@@ -222,6 +236,43 @@ pub fn TenantsPage() -> impl IntoView {
                 </Transition>
             </section>
         </div>
+    }
+}
+
+/// The card that creates a tenant, and says how it went.
+#[component]
+fn CreateTenantCard(
+    create: ServerAction<CreateTenant>,
+    outcome: impl Fn() -> Option<Result<String, DashboardError>> + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+            <section class="card" aria-labelledby="create-tenant-title">
+            <h2 id="create-tenant-title">"Create a tenant"</h2>
+            <ActionForm action=create attr:class="create-tenant">
+                <label for="tenant-domain">"Domain"</label>
+                <input
+                    id="tenant-domain"
+                    name="domain"
+                    required
+                    maxlength="64"
+                    placeholder="acme.example.com"
+                    autocomplete="off"
+                    spellcheck="false"
+                />
+                <button
+                    type="submit"
+                    class="button button-primary"
+                    data-testid="create-tenant"
+                    disabled=move || create.pending().get()
+                >
+                    "Create tenant"
+                </button>
+            </ActionForm>
+            <p class="hint">
+                "Its current and next key are ready at once; its issuer is https://<domain>/."
+            </p>
+            {move || outcome().map(|outcome| view! { <Outcome outcome /> })}
+        </section>
     }
 }
 
@@ -245,7 +296,59 @@ fn Outcome(outcome: Result<String, DashboardError>) -> AnyView {
 }
 
 #[component]
-fn TenantTable(list: TenantList) -> impl IntoView {
+fn Deleted(outcome: Result<String, DashboardError>) -> AnyView {
+    match outcome {
+        Ok(domain) => view! {
+            <p class="notice" role="status" data-testid="tenant-deleted">
+                "Deleted the tenant " <span class="mono">{domain}</span>
+                ": its keys and clients are destroyed; its audit trail stays."
+            </p>
+        }
+        .into_any(),
+        Err(error) => view! {
+            <p class="notice notice-error" role="alert" data-testid="tenant-delete-error">
+                {error.to_string()}
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+/// Deleting a tenant: a disclosure (no JavaScript needed) that asks for the domain again.
+#[component]
+fn DeleteTenant(domain: String, delete: ServerAction<DeleteTenant>) -> impl IntoView {
+    let input_id = format!("confirm-delete-{domain}");
+    view! {
+        <details class="delete-tenant" data-testid="delete-tenant">
+            <summary class="button button-quiet">"Delete…"</summary>
+            <ActionForm action=delete attr:class="delete-tenant-form">
+                <input type="hidden" name="domain" value=domain.clone() />
+                <label for=input_id.clone()>
+                    "This destroys the tenant's keys and clients; tokens they signed stop \
+                     validating. Type " <span class="mono">{domain.clone()}</span> " to confirm."
+                </label>
+                <input
+                    id=input_id
+                    name="confirm"
+                    required
+                    autocomplete="off"
+                    spellcheck="false"
+                    data-testid="confirm-delete"
+                />
+                <button
+                    type="submit"
+                    class="button button-danger"
+                    disabled=move || delete.pending().get()
+                >
+                    "Delete tenant"
+                </button>
+            </ActionForm>
+        </details>
+    }
+}
+
+#[component]
+fn TenantTable(list: TenantList, delete: ServerAction<DeleteTenant>) -> impl IntoView {
     let rows = list
         .tenants
         .into_iter()
@@ -253,6 +356,7 @@ fn TenantTable(list: TenantList) -> impl IntoView {
             let shown = tenant.domain == list.current;
             let issuer = format!("https://{}/", tenant.domain);
             let (value, row_domain) = (tenant.domain.clone(), tenant.domain.clone());
+            let deletable = (!tenant.is_default).then(|| tenant.domain.clone());
             let action = if shown {
                 view! { <span class="badge badge-current">"Shown"</span> }.into_any()
             } else {
@@ -278,7 +382,10 @@ fn TenantTable(list: TenantList) -> impl IntoView {
                     <td>
                         <Timestamp value=(!tenant.created_at.is_empty()).then_some(tenant.created_at) />
                     </td>
-                    <td class="row-actions">{action}</td>
+                    <td class="row-actions">
+                        {action}
+                        {deletable.map(|domain| view! { <DeleteTenant domain delete /> })}
+                    </td>
                 </tr>
             }
         })

@@ -371,6 +371,62 @@ async fn the_dashboard_creates_a_tenant_and_switches_to_it() {
         &default_kids,
     )
     .await;
+    deleting_asks_for_the_domain_again(&http, &server, &session, &default_kids).await;
+}
+
+/// The Tenants page deletes a tenant only when its domain is typed again, never the default
+/// tenant, and the deleted tenant's host is the default tenant's at once.
+async fn deleting_asks_for_the_domain_again(
+    http: &reqwest::Client,
+    server: &crate::process::Server,
+    session: &str,
+    default_kids: &[String],
+) {
+    use reqwest::header::{COOKIE, LOCATION};
+    let delete = |domain: &'static str, confirm: &'static str, accept: &'static str| {
+        http.post(format!("{}/_signet/delete_tenant", server.api.base))
+            .header(COOKIE, session)
+            .header(reqwest::header::ACCEPT, accept)
+            .form(&[("domain", domain), ("confirm", confirm)])
+            .send()
+    };
+    let json = "application/json";
+    let unconfirmed = delete("dash.example.com", "dash.example", json)
+        .await
+        .unwrap();
+    assert_eq!(unconfirmed.status(), 400);
+    assert!(
+        unconfirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("DeleteNotConfirmed")
+    );
+    let default = delete(TENANT, TENANT, json).await.unwrap();
+    assert_eq!(default.status(), 409);
+    let unknown = delete("nobody.example.com", "nobody.example.com", json)
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let jwks = |host: &'static str| server.api.get_as(host, "/.well-known/jwks.json", None);
+    assert_ne!(
+        kids_of(&jwks("dash.example.com").await.json()["keys"]),
+        default_kids
+    );
+
+    let deleted = delete("dash.example.com", " Dash.Example.com", "text/html")
+        .await
+        .unwrap();
+    let location = deleted.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(
+        location.ends_with("?deleted=dash.example.com"),
+        "{location}"
+    );
+    // No longer served: its host is the default tenant's at once.
+    assert_eq!(
+        kids_of(&jwks("dash.example.com").await.json()["keys"]),
+        default_kids
+    );
 }
 
 /// The switch sets the tenant cookie for the dashboard only; an unknown tenant sets nothing,
