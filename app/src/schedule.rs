@@ -114,12 +114,15 @@ pub fn parse_duration_field(
 /// The dialog's unit for "no schedule" and "never revoke".
 pub const OFF: &str = "off";
 
+/// The units durations are said in, largest first (seconds otherwise).
+const WORD_UNITS: [(i64, &str); 3] = [(86_400, "day"), (3_600, "hour"), (60, "minute")];
+
 /// "in 12 days", "in 5 hours", "now": how soon something happens, roughly.
 pub fn soon_words(seconds: i64) -> String {
     if seconds <= 0 {
         return "due now".to_owned();
     }
-    let (count, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+    let (count, unit) = WORD_UNITS
         .into_iter()
         .find(|(size, _)| seconds >= *size)
         .map_or((seconds, "second"), |(size, unit)| (seconds / size, unit));
@@ -129,7 +132,7 @@ pub fn soon_words(seconds: i64) -> String {
 
 /// "30 days", "1 hour", "90 seconds": a duration in words, in its largest whole unit.
 pub fn duration_words(seconds: i64) -> String {
-    let (count, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+    let (count, unit) = WORD_UNITS
         .into_iter()
         .find(|(size, _)| seconds != 0 && seconds % size == 0)
         .map_or((seconds, "second"), |(size, unit)| (seconds / size, unit));

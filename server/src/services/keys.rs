@@ -57,12 +57,6 @@ pub struct KeyServiceParts {
     pub options: KeyServiceOptions,
 }
 
-/// A rotation with no timing condition always goes ahead; if one ever did not, it is Signet's
-/// fault, not the caller's.
-fn skipped() -> ServiceError {
-    KeyError::Inconsistent("an unconditional rotation was skipped".into()).into()
-}
-
 /// The outcome of a rotation.
 #[derive(Debug, Clone)]
 pub struct Rotated {
@@ -258,8 +252,8 @@ impl KeyService {
     /// ([`KeyError::NextKeyTooNew`]) while the next key is newer than the publication window.
     pub async fn rotate(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Rotated, ServiceError> {
         let gate = RotationGate::Published(self.publication_window());
-        let rotated = self.rotate_with(actor, now, gate, |new_next| Operation::Rotate { new_next });
-        rotated.await?.ok_or_else(skipped)
+        self.rotate_surely(actor, now, gate, |new_next| Operation::Rotate { new_next })
+            .await
     }
 
     /// [`rotate`](Self::rotate), even if relying parties may not have fetched the next key: the
@@ -269,10 +263,10 @@ impl KeyService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Rotated, ServiceError> {
-        let rotated = self.rotate_with(actor, now, RotationGate::Unchecked, |new_next| {
+        self.rotate_surely(actor, now, RotationGate::Unchecked, |new_next| {
             Operation::Rotate { new_next }
-        });
-        rotated.await?.ok_or_else(skipped)
+        })
+        .await
     }
 
     /// The schedule's rotation, if it is due at `now` (checked under the key set's lock, so of
@@ -310,10 +304,10 @@ impl KeyService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Rotated, ServiceError> {
-        let rotated = self.rotate_with(actor, now, RotationGate::Unchecked, |new_next| {
+        self.rotate_surely(actor, now, RotationGate::Unchecked, |new_next| {
             Operation::RotateAndRevoke { new_next }
-        });
-        rotated.await?.ok_or_else(skipped)
+        })
+        .await
     }
 
     /// Revokes a previously used key: it leaves the JWKS and its private part is destroyed.
@@ -329,6 +323,20 @@ impl KeyService {
         self.apply(&op, None, actor, now, RotationGate::Unchecked)
             .await?;
         self.find(kid).await
+    }
+
+    /// [`rotate_with`](Self::rotate_with) for a gate that never skips (a refusal is an error).
+    async fn rotate_surely(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        gate: RotationGate,
+        operation: impl FnOnce(String) -> Operation,
+    ) -> Result<Rotated, ServiceError> {
+        let rotated = self.rotate_with(actor, now, gate, operation).await?;
+        rotated.ok_or_else(|| {
+            KeyError::Inconsistent("an unconditional rotation was skipped".into()).into()
+        })
     }
 
     async fn rotate_with(
