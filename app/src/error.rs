@@ -76,6 +76,12 @@ pub enum DashboardError {
     /// The domain typed to confirm a deletion is not the tenant's.
     #[error("Nothing was deleted: type the tenant's domain exactly to confirm.")]
     DeleteNotConfirmed,
+    /// A key type Signet does not offer (only a hand-made request can ask for one).
+    #[error(
+        "Signet signs with RS256 or PS256 (2048, 3072 or 4096-bit keys), ES256 or EdDSA. Choose \
+         one of those."
+    )]
+    UnsupportedAlgorithm,
     /// The request never reached the server or its answer could not be read.
     #[error("The request did not reach Signet. Check your connection and try again.")]
     Transport(String),
@@ -155,7 +161,7 @@ impl DashboardError {
             DashboardError::InvalidDomain | DashboardError::InvalidSchedule(_) => 400,
             DashboardError::NextKeyTooNew(_) => 409,
             DashboardError::TenantExists(_) | DashboardError::DefaultTenant(_) => 409,
-            DashboardError::DeleteNotConfirmed => 400,
+            DashboardError::DeleteNotConfirmed | DashboardError::UnsupportedAlgorithm => 400,
             DashboardError::Transport(_) => 400,
         }
     }
@@ -195,6 +201,7 @@ impl DashboardError {
                 format!("failed=default_tenant&domain={domain}")
             }
             DashboardError::DeleteNotConfirmed => "failed=delete_not_confirmed".into(),
+            DashboardError::UnsupportedAlgorithm => "failed=unsupported_algorithm".into(),
             DashboardError::Transport(_) => "failed=transport".into(),
         }
     }
@@ -230,6 +237,7 @@ impl DashboardError {
             "unknown_tenant" => DashboardError::UnknownTenant(domain()?),
             "default_tenant" => DashboardError::DefaultTenant(domain()?),
             "delete_not_confirmed" => DashboardError::DeleteNotConfirmed,
+            "unsupported_algorithm" => DashboardError::UnsupportedAlgorithm,
             "next_key_too_new" => DashboardError::NextKeyTooNew(number("seconds")?),
             "invalid_schedule" => DashboardError::InvalidSchedule(match get("reason")?.as_str() {
                 "period_too_short" => ScheduleRefusal::PeriodTooShort,

@@ -92,10 +92,24 @@ pub struct KeyView {
     pub fingerprint: String,
     /// SHA-1 of the certificate, uppercase hex.
     pub thumbprint: String,
+    /// What the key signs (SPEC §13).
+    pub alg: crate::algorithm::SigningAlg,
+    /// The key's size in bits: the RSA modulus, 256 for P-256 and Ed25519.
+    pub key_size: u32,
     /// ISO-8601 UTC with milliseconds, when set.
     pub current_since: Option<String>,
     pub current_until: Option<String>,
     pub revoked_at: Option<String>,
+}
+
+impl KeyView {
+    /// The key's type.
+    pub fn spec(&self) -> crate::algorithm::KeySpec {
+        crate::algorithm::KeySpec {
+            alg: self.alg,
+            key_size: self.key_size,
+        }
+    }
 }
 
 /// What a key has signed, from the usage ledger: the same for the page, the CLI and the

@@ -3,6 +3,7 @@
 //! Compiles for the server (`ssr`) and the browser (`hydrate`); nothing in here may need a
 //! private key, a database or any crypto crate.
 
+pub mod algorithm;
 #[cfg(feature = "hydrate")]
 mod browser;
 pub mod components;

@@ -52,6 +52,13 @@ pub trait SigningKeys: Send + Sync + 'static {
         revoke_previous_after_seconds: Option<i64>,
         from: Option<std::net::IpAddr>,
     ) -> Result<crate::schedule::RotationSchedule, DashboardError>;
+    /// Makes `key` the type of the tenant's new keys: the next key is replaced by one of it at
+    /// once, the current key stays until the next rotation (SPEC §13).
+    async fn set_signing_algorithm(
+        &self,
+        key: crate::algorithm::KeySpec,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<crate::schedule::RotationSchedule, DashboardError>;
 }
 
 /// How the service travels through Leptos context.

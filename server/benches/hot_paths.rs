@@ -2,14 +2,17 @@
 //!
 //!   cargo bench -p server --bench hot_paths
 //!
-//! `sign` and `verify` are the token endpoint's and the Management API's per-request RSA work;
-//! `generate` is the spare key made in the background after every rotation (key and certificate);
+//! `sign` and `verify` are the token endpoint's and the Management API's per-request signature
+//! work, for every key type a tenant may choose (RS256 and PS256 at 2048, 3072 and 4096 bits,
+//! ES256, EdDSA); `generate` is the spare key made in the background after every rotation (key
+//! and certificate), per key type;
 //! `jwks` is the document rebuilt after every key change (3 keys is a fresh tenant, 1000 a
 //! tenant after 1000 rotations) from JWKs serialised once per key; `ssr` renders the signed-in Signing Keys page through the whole
 //! router, as `GET /tenant/signing_keys` does.
 
 use std::{hint::black_box, time::Duration};
 
+use app::algorithm::{KeySpec, SigningAlg};
 use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use signet::{
@@ -29,23 +32,69 @@ mod support;
 const TENANT: &str = support::TENANT;
 const KEY: &str = include_str!("../fixtures/rsa-2048-a.pk8.pem");
 
+/// Every key type, its fixture key, and the bench's name for it.
+const KEY_TYPES: [(SigningAlg, &str, &str); 8] = [
+    (SigningAlg::RS256, KEY, "RS256"),
+    (
+        SigningAlg::RS256,
+        include_str!("../fixtures/rsa-3072-a.pk8.pem"),
+        "RS256-3072",
+    ),
+    (
+        SigningAlg::RS256,
+        include_str!("../fixtures/rsa-4096-a.pk8.pem"),
+        "RS256-4096",
+    ),
+    (SigningAlg::PS256, KEY, "PS256"),
+    (
+        SigningAlg::PS256,
+        include_str!("../fixtures/rsa-3072-a.pk8.pem"),
+        "PS256-3072",
+    ),
+    (
+        SigningAlg::PS256,
+        include_str!("../fixtures/rsa-4096-a.pk8.pem"),
+        "PS256-4096",
+    ),
+    (
+        SigningAlg::ES256,
+        include_str!("../fixtures/p256-a.pk8.pem"),
+        "ES256",
+    ),
+    (
+        SigningAlg::EdDSA,
+        include_str!("../fixtures/ed25519-a.pk8.pem"),
+        "EdDSA",
+    ),
+];
+
 fn fixture() -> (PrivateKey, PublicMaterial) {
-    let Ok(private) = PrivateKey::from_pkcs8_pem(KEY) else {
+    fixture_of(SigningAlg::RS256, KEY)
+}
+
+fn fixture_of(alg: SigningAlg, pem: &str) -> (PrivateKey, PublicMaterial) {
+    let Ok(private) = PrivateKey::from_pkcs8_pem(pem) else {
         panic!("the fixture key does not parse");
     };
     let kid = new_kid();
     let Ok(cert) = self_signed_certificate(&private, TENANT, Utc::now()) else {
         panic!("cannot certify the fixture key");
     };
-    let Ok(public) = PublicMaterial::from_certificate(&kid, &cert) else {
+    let Ok(public) = PublicMaterial::from_certificate(&kid, alg, &cert) else {
         panic!("cannot read the fixture certificate");
     };
     (private, public)
 }
 
 fn tokens(c: &mut Criterion) {
-    let (private, public) = fixture();
-    let Ok(signer) = Signer::new(&public.kid, &private) else {
+    for (alg, pem, name) in KEY_TYPES {
+        tokens_of(c, alg, pem, name);
+    }
+}
+
+fn tokens_of(c: &mut Criterion, alg: SigningAlg, pem: &str, name: &str) {
+    let (private, public) = fixture_of(alg, pem);
+    let Ok(signer) = Signer::new(&public.kid, alg, &private) else {
         panic!("cannot make a signer");
     };
     let Ok(verifiers) = Verifiers::new([&public]) else {
@@ -62,14 +111,14 @@ fn tokens(c: &mut Criterion) {
             Utc::now(),
         )
     };
-    c.bench_function("sign (RS256 access token)", |b| {
+    c.bench_function(&format!("sign ({name} access token)"), |b| {
         b.iter(|| black_box(issue().is_ok()))
     });
     let Ok((token, _)) = issue() else {
         panic!("cannot issue a token");
     };
-    // A token's first use: the RSA verification (a fresh key set remembers no token).
-    c.bench_function("verify (RS256 access token, first use)", |b| {
+    // A token's first use: the signature verification (a fresh key set remembers no token).
+    c.bench_function(&format!("verify ({name} access token, first use)"), |b| {
         b.iter_batched(
             || match Verifiers::new([&public]) {
                 Ok(fresh) => fresh,
@@ -82,20 +131,33 @@ fn tokens(c: &mut Criterion) {
         )
     });
     // The same token again: what a client calling the Management API repeatedly costs.
-    c.bench_function("verify (RS256 access token, used again)", |b| {
-        b.iter(|| {
-            black_box(tokens::verify(&verifiers, TENANT, black_box(&token), Utc::now()).is_ok())
-        })
-    });
+    if alg == SigningAlg::RS256 && name == "RS256" {
+        c.bench_function("verify (RS256 access token, used again)", |b| {
+            b.iter(|| {
+                black_box(tokens::verify(&verifiers, TENANT, black_box(&token), Utc::now()).is_ok())
+            })
+        });
+    }
 }
 
 fn generate(c: &mut Criterion) {
-    // Prime search makes each run take a random time: few samples, and read the mean.
+    // Prime search makes each RSA run take a random time: few samples, and read the mean.
     let mut group = c.benchmark_group("generate");
     group.sample_size(10);
-    group.bench_function("RSA-2048 key and certificate", |b| {
-        b.iter(|| black_box(generate_signing_key(TENANT, Utc::now()).is_ok()))
-    });
+    for (alg, size, name) in [
+        ("RS256", 2048, "RSA-2048 key and certificate"),
+        ("RS256", 3072, "RSA-3072 key and certificate"),
+        ("RS256", 4096, "RSA-4096 key and certificate"),
+        ("ES256", 256, "P-256 key and certificate"),
+        ("EdDSA", 256, "Ed25519 key and certificate"),
+    ] {
+        let Ok(spec) = KeySpec::parse(alg, Some(size)) else {
+            panic!("{alg}/{size} is not offered");
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(generate_signing_key(spec, TENANT, Utc::now()).is_ok()))
+        });
+    }
     group.finish();
 }
 

@@ -8,6 +8,7 @@ use std::{
     time::Duration,
 };
 
+use app::algorithm::KeySpec;
 use figment::{
     Figment,
     providers::{Env, Format, Toml},
@@ -49,6 +50,12 @@ struct Settings {
     /// JWKS `max-age` plus `stale-while-revalidate`. 0 turns the check off.
     #[serde(default = "default_publication_window_secs")]
     pub publication_window_secs: u32,
+    /// The algorithm a new tenant's keys sign with: RS256, PS256, ES256 or EdDSA.
+    #[serde(default = "default_signing_alg")]
+    pub signing_alg: String,
+    /// The RSA key size for RS256 and PS256 (2048, 3072 or 4096); the algorithm's own otherwise.
+    #[serde(default)]
+    pub signing_key_size: Option<u32>,
     /// Lifetime of issued access tokens, in seconds.
     #[serde(default = "default_token_lifetime_secs")]
     pub token_lifetime_secs: u64,
@@ -80,6 +87,10 @@ fn default_rotation_limit_per_day() -> u32 {
 
 fn default_publication_window_secs() -> u32 {
     30
+}
+
+fn default_signing_alg() -> String {
+    "RS256".to_owned()
 }
 
 fn default_token_lifetime_secs() -> u64 {
@@ -158,6 +169,8 @@ pub struct Config {
     pub rotation_limit_per_day: u32,
     /// How long a key must have been in the JWKS before it may become current, in seconds.
     pub publication_window_secs: u32,
+    /// The key type a new tenant's keys get.
+    pub signing_key: KeySpec,
     /// Lifetime of issued access tokens.
     pub token_lifetime: Duration,
     /// The dashboard's operator password; generated and printed once at first start when unset.
@@ -226,6 +239,8 @@ impl Settings {
                 "publication_window_secs must be at most 86400 (one day)".into(),
             ));
         }
+        KeySpec::parse(&self.signing_alg, self.signing_key_size)
+            .map_err(|e| ConfigError::Invalid(format!("signing_alg/signing_key_size: {e}")))?;
         if self
             .admin_password
             .as_ref()
@@ -285,6 +300,9 @@ impl Settings {
             master_key_file_configured,
             rotation_limit_per_day: self.rotation_limit_per_day,
             publication_window_secs: self.publication_window_secs,
+            // Checked by `validate`.
+            signing_key: KeySpec::parse(&self.signing_alg, self.signing_key_size)
+                .unwrap_or_default(),
             token_lifetime: Duration::from_secs(self.token_lifetime_secs),
             admin_password: self
                 .admin_password

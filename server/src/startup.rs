@@ -9,7 +9,10 @@ use leptos::prelude::LeptosOptions;
 use crate::{
     config::{Config, is_valid_domain},
     domain::{
-        Actor, material::new_kid, rotation_limit::RotationLimit, schedule::PublicationWindow,
+        Actor,
+        material::{KeyKind, new_kid},
+        rotation_limit::RotationLimit,
+        schedule::PublicationWindow,
         sealing::MasterKey,
     },
     http::ApiSettings,
@@ -38,6 +41,7 @@ pub fn key_service_options(config: &Config) -> KeyServiceOptions {
         publication_window: PublicationWindow {
             seconds: i64::from(config.publication_window_secs),
         },
+        default_key: config.signing_key,
     }
 }
 
@@ -140,7 +144,7 @@ impl Deployment {
             store,
             master,
             clock,
-            spare_keys: SpareKeys::new(Arc::new(GeneratedKeys)),
+            spare_keys: SpareKeys::new(Arc::new(GeneratedKeys), KeyKind::of(config.signing_key)),
             health: DatabaseHealth::default(),
             options: key_service_options(config),
             default_tenant,

@@ -8,7 +8,11 @@ use chrono::SecondsFormat;
 use super::{KeysCommand, PolicyCommand};
 use crate::{
     config::Config,
-    services::{key_change::PolicyUpdate, keys::KeyService, signing::SigningService},
+    domain::Actor,
+    services::{
+        key_change::PolicyUpdate, keys::KeyService, schedule::ScheduleService,
+        signing::SigningService,
+    },
     startup,
     store::{AuditLog, TenantStore},
 };
@@ -83,19 +87,34 @@ pub async fn run(
         KeysCommand::Policy(PolicyCommand::Set {
             rotate_every,
             revoke_previous_after,
+            alg,
+            key_size,
         }) => {
             let update = PolicyUpdate {
                 rotate_every_seconds: rotate_every.map(|d| d.0),
                 revoke_previous_after_seconds: revoke_previous_after.map(|d| d.0),
+                signing_alg: alg,
+                key_size,
             };
-            anyhow::ensure!(
-                update != PolicyUpdate::default(),
-                "nothing to set: give --rotate-every and/or --revoke-previous-after"
-            );
-            let view = services.schedule.set_policy(update, &actor, now).await?;
-            println!("{}", serde_json::to_string_pretty(&view)?);
+            set_policy(&services.schedule, update, &actor, now).await?;
         }
     }
+    Ok(())
+}
+
+/// `signet keys policy set`: the fields given, and the new policy printed as JSON.
+async fn set_policy(
+    schedule: &ScheduleService,
+    update: PolicyUpdate,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        update != PolicyUpdate::default(),
+        "nothing to set: give --rotate-every, --revoke-previous-after, --alg or --key-size"
+    );
+    let view = schedule.set_policy(update, actor, now).await?;
+    println!("{}", serde_json::to_string_pretty(&view)?);
     Ok(())
 }
 
@@ -136,9 +155,13 @@ pub fn usage_summary(state: KeyState, usage: Option<&KeyUsage>) -> String {
 pub fn schedule_lines(schedule: &app::schedule::RotationSchedule) -> String {
     use app::schedule::duration_words;
     let mut out = String::new();
+    if let Ok(spec) = app::algorithm::KeySpec::parse(&schedule.signing_alg, Some(schedule.key_size))
+    {
+        out.push_str(&format!("\nnew keys: {spec}\n"));
+    }
     if let Some(every) = schedule.rotate_every_seconds {
         out.push_str(&format!(
-            "\nschedule: rotate every {}; next rotation {}\n",
+            "schedule: rotate every {}; next rotation {}\n",
             duration_words(every),
             schedule.next_rotation_at.as_deref().unwrap_or("-")
         ));
@@ -157,15 +180,23 @@ pub fn schedule_lines(schedule: &app::schedule::RotationSchedule) -> String {
 pub fn key_table(views: &[KeyView], usage: &[KeyUsage]) -> String {
     let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
     let mut out = format!(
-        "{:<16} {:<21}  {:<24}  {:<24}  {:<24}  {:<59}  {}\n",
-        "STATUS", "KID", "CURRENT SINCE", "CURRENT UNTIL", "REVOKED AT", "FINGERPRINT", "USAGE"
+        "{:<16} {:<21}  {:<16}  {:<24}  {:<24}  {:<24}  {:<59}  {}\n",
+        "STATUS",
+        "KID",
+        "ALGORITHM",
+        "CURRENT SINCE",
+        "CURRENT UNTIL",
+        "REVOKED AT",
+        "FINGERPRINT",
+        "USAGE"
     );
     for view in views {
         let used = usage.iter().find(|u| u.kid == view.kid);
         out.push_str(&format!(
-            "{:<16} {:<21}  {:<24}  {:<24}  {:<24}  {:<59}  {}\n",
+            "{:<16} {:<21}  {:<16}  {:<24}  {:<24}  {:<24}  {:<59}  {}\n",
             view.state.label(),
             view.kid,
+            view.spec().label(),
             dash(&view.current_since),
             dash(&view.current_until),
             dash(&view.revoked_at),

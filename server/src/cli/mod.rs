@@ -9,6 +9,7 @@ mod tenants;
 
 use std::path::PathBuf;
 
+use app::algorithm::SigningAlg;
 use clap::{Parser, Subcommand};
 
 use crate::{config::Config, serve::serve};
@@ -176,7 +177,21 @@ pub enum PolicyCommand {
         /// once); `never` to keep previous keys until revoked by hand.
         #[arg(long, value_parser = parse_duration)]
         revoke_previous_after: Option<Duration>,
+        /// The algorithm new keys sign with: RS256, PS256, ES256 or EdDSA. The next key is
+        /// replaced by one of this type at once; it becomes current at the next rotation.
+        #[arg(long, value_parser = parse_alg)]
+        alg: Option<SigningAlg>,
+        /// The RSA key size for RS256 and PS256: 2048, 3072 or 4096.
+        #[arg(long)]
+        key_size: Option<u32>,
     },
+}
+
+/// An algorithm name, exactly as JWS spells it.
+pub fn parse_alg(text: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(text.trim()).ok_or_else(|| {
+        app::algorithm::AlgorithmRefusal::UnknownAlgorithm(text.to_owned()).to_string()
+    })
 }
 
 /// A duration on the command line: seconds, or `off`/`never` for none.

@@ -47,6 +47,18 @@ impl KeyRecord {
         }
     }
 
+    /// A next key withdrawn before it ever signed: revoked, with a current interval of zero
+    /// length at `now` (it never was current; the store's invariants want both instants).
+    fn withdrawn(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            state: KeyState::Revoked,
+            current_since: Some(now),
+            current_until: Some(now),
+            revoked_at: Some(now),
+            ..self.clone()
+        }
+    }
+
     fn revoked(&self, now: DateTime<Utc>) -> Self {
         Self {
             state: KeyState::Revoked,
@@ -88,6 +100,9 @@ pub enum Operation {
     Revoke { kid: String },
     /// Rotate, then revoke the key that was current: the emergency path for a compromised key.
     RotateAndRevoke { new_next: String },
+    /// next → revoked (withdrawn before it ever signed), `new_next` → next: how a change of
+    /// algorithm reaches the queue without touching the current key (SPEC §13).
+    ReplaceNext { new_next: String },
 }
 
 impl Operation {
@@ -97,15 +112,16 @@ impl Operation {
             Operation::Rotate { .. } => "rotate",
             Operation::Revoke { .. } => "revoke",
             Operation::RotateAndRevoke { .. } => "rotate_and_revoke",
+            Operation::ReplaceNext { .. } => "replace_next",
         }
     }
 
     /// The kid of the key this operation creates, if any.
     pub fn new_key(&self) -> Option<&str> {
         match self {
-            Operation::Rotate { new_next } | Operation::RotateAndRevoke { new_next } => {
-                Some(new_next)
-            }
+            Operation::Rotate { new_next }
+            | Operation::RotateAndRevoke { new_next }
+            | Operation::ReplaceNext { new_next } => Some(new_next),
             Operation::Revoke { .. } => None,
         }
     }
@@ -273,7 +289,20 @@ impl KeySet {
                     .plan_revoke(&self.current().kid, now)?;
                 Ok(rotation.then(revocation))
             }
+            Operation::ReplaceNext { new_next } => self.plan_replace_next(new_next, now),
         }
+    }
+
+    fn plan_replace_next(&self, new_next: &str, now: DateTime<Utc>) -> Result<Change, KeyError> {
+        if self.find(new_next).is_some() {
+            return Err(KeyError::KidReused(new_next.to_owned()));
+        }
+        Ok(Change {
+            updated: vec![self.next().withdrawn(now)],
+            inserted: Some(KeyRecord::next(new_next, now)),
+            new_current: None,
+            revoked: Some(self.next().kid.clone()),
+        })
     }
 
     /// The latest instant any key of the set records.
@@ -473,6 +502,32 @@ mod tests {
         let set = KeySet::provision("a", "b", t(0)).unwrap();
         let op = Operation::Revoke { kid: "zzz".into() };
         assert_eq!(set.plan(&op, t(1)), Err(KeyError::NotFound("zzz".into())));
+    }
+
+    #[test]
+    fn replacing_the_next_key_withdraws_it_and_leaves_the_current_key_alone() {
+        let set = KeySet::provision("a", "b", t(0)).unwrap();
+        let op = Operation::ReplaceNext {
+            new_next: "c".into(),
+        };
+        let change = set.plan(&op, t(5)).unwrap();
+        assert_eq!(change.revoked.as_deref(), Some("b"));
+        assert_eq!(change.new_current, None);
+        let after = set.apply(&change);
+        assert_eq!(after.current(), set.current());
+        assert_eq!(after.next().kid, "c");
+        let withdrawn = after.find("b").unwrap();
+        assert_eq!(withdrawn.state, KeyState::Revoked);
+        assert_eq!(withdrawn.current_since, withdrawn.current_until);
+        assert_eq!(withdrawn.revoked_at, Some(t(5)));
+        KeySet::new(after.keys().to_vec()).unwrap();
+        let reused = Operation::ReplaceNext {
+            new_next: "a".into(),
+        };
+        assert_eq!(
+            set.plan(&reused, t(5)),
+            Err(KeyError::KidReused("a".into()))
+        );
     }
 
     #[test]

@@ -1,55 +1,38 @@
-//! RSA signing-key material: generation, the self-signed certificate, and every public encoding of it.
+//! Signing-key material: the key pairs Signet issues (RSA, P-256, Ed25519), their generation,
+//! PKCS#8 encoding and signatures.
 //!
-//! A signing key is an RSA-2048 key (e = 65537) plus a self-signed X.509 certificate that carries
-//! its public half. Everything Signet publishes about a key (PEM, PKCS#7, fingerprints, the JWK)
-//! is derived from the certificate's DER, so the certificate is the single source of truth for
-//! the public side.
+//! A signing key is a key pair plus a self-signed X.509 certificate that carries its public half
+//! ([`super::certificate`]). Everything Signet publishes about a key (PEM, PKCS#7, fingerprints,
+//! the JWK) is derived from the certificate's DER, so the certificate is the single source of
+//! truth for the public side.
 //!
-//! Every private-key operation (generation, PKCS#8 import and export, the certificate's
-//! signature) runs in AWS-LC through `aws-lc-rs`, whose RSA is constant-time and blinded; the
-//! RustCrypto crates here (`der`, `x509-cert`, `pkcs1`, `pkcs8`) only encode and parse.
+//! Every private-key operation (generation, PKCS#8 import and export, the certificate's and the
+//! tokens' signatures) runs in AWS-LC through `aws-lc-rs`, constant-time (RSA blinded); the
+//! RustCrypto crates here (`der`, `pkcs1`, `pkcs8`) only encode and parse.
 
+use app::algorithm::{KeySpec, SigningAlg};
 use app::keys::Kid;
 use std::fmt;
 
-use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::encoding::{AsDer as _, Pkcs8V2Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chrono::{DateTime, TimeDelta, Utc};
-use der::asn1::{BitString, GeneralizedTime, SetOfVec, UtcTime};
-use der::oid::db::{rfc4519, rfc5912};
-use der::referenced::OwnedToRef as _;
-use der::{Any, Decode as _, Encode as _, SecretDocument, Tag};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
+};
+use der::oid::db::{rfc5912, rfc8410};
+use der::{Decode as _, SecretDocument};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
-use sha1::{Digest as _, Sha1};
-use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-use x509_cert::attr::AttributeTypeAndValue;
-use x509_cert::certificate::{Certificate, TbsCertificate, Version};
-use x509_cert::ext::AsExtension as _;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
-use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::{Time, Validity};
 use zeroize::Zeroizing;
 
-use super::pem::{certs_only_pkcs7, pem_armour, pem_body};
+pub use super::certificate::{Jwk, PublicMaterial, self_signed_certificate};
 
-/// The only modulus size Signet issues or accepts.
-const KEY_BITS: usize = 2048;
+/// The RSA modulus sizes Signet issues or accepts.
+pub const RSA_KEY_BITS: [u32; 3] = [2048, 3072, 4096];
 /// The only public exponent Signet issues or accepts (F4), big-endian without leading zeros.
 const PUBLIC_EXPONENT: &[u8] = &[0x01, 0x00, 0x01];
-/// Certificate lifetime. The certificate is only a carrier for the public key (relying parties
-/// pin keys through the JWKS, not through a CA), so its validity is deliberately long.
-const VALIDITY_DAYS: i64 = 5000;
-/// Serial numbers are 9 random bytes with the top bit clear: positive, 71 bits of entropy.
-const SERIAL_LEN: usize = 9;
-/// RFC 5280's upper bound for a commonName (ub-common-name).
-const MAX_COMMON_NAME_CHARS: usize = 64;
 
 // The kid format is defined once, by `app::keys::Kid`: 21 symbols of a 64-symbol alphabet give
 // 126 bits, like nanoid's default, and `byte & 63` picks a symbol without bias.
@@ -61,10 +44,10 @@ const KID_ALPHABET: &[u8; 64] = Kid::ALPHABET;
 /// The messages describe the failure only; they never carry key bytes, so they are safe to log.
 #[derive(Debug, thiserror::Error)]
 pub enum MaterialError {
-    /// The RSA key generator failed.
-    #[error("RSA key generation failed: {0}")]
+    /// The key generator failed.
+    #[error("key generation failed: {0}")]
     KeyGeneration(String),
-    /// A private key could not be decoded or is not one Signet accepts (RSA-2048, e = 65537).
+    /// A private key could not be decoded or is not one Signet accepts.
     #[error("invalid private key: {0}")]
     InvalidKey(String),
     /// The tenant domain cannot be used as the certificate's common name.
@@ -76,63 +59,163 @@ pub enum MaterialError {
     /// Encoding public material (DER, PEM, PKCS#7) failed.
     #[error("encoding error: {0}")]
     Encoding(String),
+    /// A key was asked to sign with an algorithm its type cannot (an RSA key for ES256, say).
+    #[error("a {kind} key cannot sign {alg}")]
+    WrongAlgorithm { kind: KeyKind, alg: SigningAlg },
 }
 
-/// The private half of a signing key: an AWS-LC RSA key pair.
+/// The type of a key pair: what generation makes and the spare-key pool keeps apart. RS256 and
+/// PS256 keys of one size are the same kind of pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// RSA with e = 65537 and a modulus of this many bits (one of [`RSA_KEY_BITS`]).
+    Rsa(u32),
+    /// ECDSA on NIST P-256.
+    P256,
+    /// Ed25519.
+    Ed25519,
+}
+
+impl KeyKind {
+    /// The kind of key `spec` signs with.
+    pub fn of(spec: KeySpec) -> KeyKind {
+        match spec.alg {
+            SigningAlg::RS256 | SigningAlg::PS256 => KeyKind::Rsa(spec.key_size),
+            SigningAlg::ES256 => KeyKind::P256,
+            SigningAlg::EdDSA => KeyKind::Ed25519,
+        }
+    }
+
+    /// Whether a key of this kind signs `alg`.
+    pub fn signs(self, alg: SigningAlg) -> bool {
+        KeyKind::of(KeySpec {
+            alg,
+            key_size: self.bits(),
+        }) == self
+    }
+
+    /// The key's size in bits, as the API's `key_size` reports it.
+    pub fn bits(self) -> u32 {
+        match self {
+            KeyKind::Rsa(bits) => bits,
+            KeyKind::P256 | KeyKind::Ed25519 => 256,
+        }
+    }
+}
+
+impl fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyKind::Rsa(bits) => write!(f, "RSA-{bits}"),
+            KeyKind::P256 => f.write_str("P-256"),
+            KeyKind::Ed25519 => f.write_str("Ed25519"),
+        }
+    }
+}
+
+/// The private half of a signing key: an AWS-LC key pair.
 ///
 /// Deliberately neither `Clone` nor `Serialize`: the only way out is the explicit
 /// [`PrivateKey::to_pkcs8_der`], whose buffer is wiped on drop. AWS-LC wipes the key's numbers
 /// when it frees them (`OPENSSL_free` cleanses every allocation).
-pub struct PrivateKey(KeyPair);
+pub struct PrivateKey(Pair);
+
+enum Pair {
+    Rsa(RsaKeyPair),
+    /// Signs in JWS's fixed-length `r || s` form.
+    P256(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
 
 impl PrivateKey {
-    /// Generates an RSA-2048 key with e = 65537 with AWS-LC's generator (seeded from the OS).
+    /// Generates a key pair of `kind` with AWS-LC's generator (seeded from the OS).
     ///
-    /// Takes tens to hundreds of milliseconds: call it from `spawn_blocking`.
-    pub fn generate() -> Result<Self, MaterialError> {
-        let key = KeyPair::generate(KeySize::Rsa2048)
-            .map_err(|e| MaterialError::KeyGeneration(e.to_string()))?;
-        // AWS-LC's default exponent is F4; the gate makes sure of it, as for an imported key.
-        let public = pkcs1::RsaPublicKey::from_der(key.public_key().as_ref())
-            .map_err(|e| MaterialError::KeyGeneration(format!("public key: {e}")))?;
-        check_public_numbers(public.modulus.as_bytes(), public.public_exponent.as_bytes())
-            .map_err(|e| MaterialError::KeyGeneration(e.to_string()))?;
-        Ok(Self(key))
+    /// RSA takes tens of milliseconds to seconds (4096 bits): call it from `spawn_blocking`.
+    pub fn generate(kind: KeyKind) -> Result<Self, MaterialError> {
+        let failed = |e: aws_lc_rs::error::Unspecified| MaterialError::KeyGeneration(e.to_string());
+        let pair = match kind {
+            KeyKind::Rsa(bits) => {
+                let size = match bits {
+                    2048 => KeySize::Rsa2048,
+                    3072 => KeySize::Rsa3072,
+                    4096 => KeySize::Rsa4096,
+                    _ => {
+                        return Err(MaterialError::KeyGeneration(format!(
+                            "RSA keys are 2048, 3072 or 4096 bits, not {bits}"
+                        )));
+                    }
+                };
+                let key = RsaKeyPair::generate(size).map_err(failed)?;
+                // AWS-LC's default exponent is F4; the gate makes sure of it, as for an imported key.
+                let public = pkcs1::RsaPublicKey::from_der(key.public_key().as_ref())
+                    .map_err(|e| MaterialError::KeyGeneration(format!("public key: {e}")))?;
+                check_rsa_numbers(public.modulus.as_bytes(), public.public_exponent.as_bytes())
+                    .map_err(|e| MaterialError::KeyGeneration(e.to_string()))?;
+                Pair::Rsa(key)
+            }
+            KeyKind::P256 => Pair::P256(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?,
+            ),
+            KeyKind::Ed25519 => Pair::Ed25519(Ed25519KeyPair::generate().map_err(failed)?),
+        };
+        Ok(Self(pair))
     }
 
-    /// Loads a PKCS#8 DER private key, rejecting anything but RSA-2048 with e = 65537.
+    /// Loads a PKCS#8 DER private key: RSA (2048, 3072 or 4096 bits, e = 65537), P-256 or
+    /// Ed25519, and nothing else.
     ///
     /// The structure is read (without any arithmetic) before AWS-LC sees it, so a refusal can
     /// say what is wrong: AWS-LC refuses keys under 2048 bits without saying why.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, MaterialError> {
-        let info = pkcs8::PrivateKeyInfo::from_der(der)
-            .map_err(|e| MaterialError::InvalidKey(format!("not an RSA PKCS#8 key: {e}")))?;
-        if info.algorithm.oid != rfc5912::RSA_ENCRYPTION {
-            return Err(MaterialError::InvalidKey(format!(
-                "not an RSA PKCS#8 key: algorithm {}",
-                info.algorithm.oid
-            )));
-        }
-        let numbers = pkcs1::RsaPrivateKey::from_der(info.private_key)
-            .map_err(|e| MaterialError::InvalidKey(format!("not an RSA PKCS#8 key: {e}")))?;
-        check_public_numbers(
-            numbers.modulus.as_bytes(),
-            numbers.public_exponent.as_bytes(),
-        )?;
-        // AWS-LC checks that the numbers are consistent (RSA_check_key).
-        let key = KeyPair::from_pkcs8(der)
-            .map_err(|e| MaterialError::InvalidKey(format!("inconsistent RSA key: {e}")))?;
-        Ok(Self(key))
+        let invalid = |e: &dyn fmt::Display| {
+            MaterialError::InvalidKey(format!("not an RSA, P-256 or Ed25519 PKCS#8 key: {e}"))
+        };
+        let info = pkcs8::PrivateKeyInfo::from_der(der).map_err(|e| invalid(&e))?;
+        let oid = info.algorithm.oid;
+        let pair = if oid == rfc5912::RSA_ENCRYPTION {
+            let numbers =
+                pkcs1::RsaPrivateKey::from_der(info.private_key).map_err(|e| invalid(&e))?;
+            check_rsa_numbers(
+                numbers.modulus.as_bytes(),
+                numbers.public_exponent.as_bytes(),
+            )?;
+            // AWS-LC checks that the numbers are consistent (RSA_check_key).
+            Pair::Rsa(
+                RsaKeyPair::from_pkcs8(der)
+                    .map_err(|e| MaterialError::InvalidKey(format!("inconsistent RSA key: {e}")))?,
+            )
+        } else if oid == rfc5912::ID_EC_PUBLIC_KEY {
+            let curve = info.algorithm.parameters_oid().map_err(|e| invalid(&e))?;
+            if curve != rfc5912::SECP_256_R_1 {
+                return Err(MaterialError::InvalidKey(format!(
+                    "EC keys must be on P-256, not curve {curve}"
+                )));
+            }
+            // AWS-LC checks the point is on the curve and matches the scalar (EC_KEY_check_key).
+            Pair::P256(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| MaterialError::InvalidKey(format!("invalid P-256 key: {e}")))?,
+            )
+        } else if oid == rfc8410::ID_ED_25519 {
+            // v1 (what `openssl genpkey` writes) or v2; a v2 key's public half is checked.
+            Pair::Ed25519(
+                Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(|e| MaterialError::InvalidKey(format!("invalid Ed25519 key: {e}")))?,
+            )
+        } else {
+            return Err(invalid(&format_args!("algorithm {oid}")));
+        };
+        Ok(Self(pair))
     }
 
     /// Loads a PKCS#8 PEM (`BEGIN PRIVATE KEY`) private key, with the same checks as
     /// [`PrivateKey::from_pkcs8_der`].
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, MaterialError> {
         let (label, der) = SecretDocument::from_pem(pem)
-            .map_err(|e| MaterialError::InvalidKey(format!("not an RSA PKCS#8 key: {e}")))?;
+            .map_err(|e| MaterialError::InvalidKey(format!("not a PKCS#8 key: {e}")))?;
         if label != "PRIVATE KEY" {
             return Err(MaterialError::InvalidKey(format!(
-                "not an RSA PKCS#8 key: PEM label {label:?}"
+                "not a PKCS#8 key: PEM label {label:?}"
             )));
         }
         Self::from_pkcs8_der(der.as_bytes())
@@ -140,29 +223,116 @@ impl PrivateKey {
 
     /// Encodes the key as PKCS#8 DER, in a buffer that is wiped when dropped.
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, MaterialError> {
-        // AWS-LC's buffer wipes itself on drop too.
-        let der = self
-            .0
-            .as_der()
-            .map_err(|e| MaterialError::Encoding(format!("PKCS#8: {e}")))?;
-        Ok(Zeroizing::new(der.as_ref().to_vec()))
+        let failed =
+            |e: aws_lc_rs::error::Unspecified| MaterialError::Encoding(format!("PKCS#8: {e}"));
+        // AWS-LC's buffers wipe themselves on drop too.
+        let der = match &self.0 {
+            Pair::Rsa(key) => key.as_der().map_err(failed)?.as_ref().to_vec(),
+            Pair::P256(key) => key.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+            Pair::Ed25519(key) => {
+                let der: Pkcs8V2Der<'_> = key.as_der().map_err(failed)?;
+                der.as_ref().to_vec()
+            }
+        };
+        Ok(Zeroizing::new(der))
     }
 
-    /// The AWS-LC key pair, for the code that signs tokens.
-    pub fn key_pair(&self) -> &KeyPair {
-        &self.0
+    /// What kind of key pair this is.
+    pub fn kind(&self) -> KeyKind {
+        match &self.0 {
+            Pair::Rsa(key) => {
+                KeyKind::Rsa(u32::try_from(key.public_modulus_len() * 8).unwrap_or(u32::MAX))
+            }
+            Pair::P256(_) => KeyKind::P256,
+            Pair::Ed25519(_) => KeyKind::Ed25519,
+        }
+    }
+
+    /// The public key as an X.509 `SubjectPublicKeyInfo` (DER), as AWS-LC writes it: RSA with
+    /// NULL parameters (RFC 3279), id-ecPublicKey with the named curve, id-Ed25519 (RFC 8410).
+    pub fn public_key_info_der(&self) -> Result<Vec<u8>, MaterialError> {
+        let failed =
+            |e: aws_lc_rs::error::Unspecified| MaterialError::Encoding(format!("public key: {e}"));
+        let der: PublicKeyX509Der<'_> = match &self.0 {
+            Pair::Rsa(key) => key.public_key().as_der().map_err(failed)?,
+            Pair::P256(key) => key.public_key().as_der().map_err(failed)?,
+            Pair::Ed25519(key) => key.public_key().as_der().map_err(failed)?,
+        };
+        Ok(der.as_ref().to_vec())
+    }
+
+    /// A JWS signature of `message` with `alg`, in JWS's form (RFC 7518 §3): PKCS#1 v1.5 or PSS
+    /// (salt 32 bytes) for RSA, `r || s` for ES256, the 64-byte signature for EdDSA.
+    pub fn sign(&self, alg: SigningAlg, message: &[u8]) -> Result<Vec<u8>, MaterialError> {
+        let failed = |_| MaterialError::Encoding(format!("{alg} signing failed"));
+        match (&self.0, alg) {
+            (Pair::Rsa(key), SigningAlg::RS256 | SigningAlg::PS256) => {
+                let padding = if alg == SigningAlg::PS256 {
+                    &RSA_PSS_SHA256
+                } else {
+                    &RSA_PKCS1_SHA256
+                };
+                let mut signature = vec![0; key.public_modulus_len()];
+                key.sign(padding, &SystemRandom::new(), message, &mut signature)
+                    .map_err(failed)?;
+                Ok(signature)
+            }
+            (Pair::P256(key), SigningAlg::ES256) => Ok(key
+                .sign(&SystemRandom::new(), message)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec()),
+            (Pair::Ed25519(key), SigningAlg::EdDSA) => {
+                Ok(key.try_sign(message).map_err(failed)?.as_ref().to_vec())
+            }
+            _ => Err(MaterialError::WrongAlgorithm {
+                kind: self.kind(),
+                alg,
+            }),
+        }
+    }
+
+    /// The signature of a certificate's `TBSCertificate`: sha256WithRSAEncryption, DER-encoded
+    /// ecdsa-with-SHA256 or Ed25519 (RFC 5280, RFC 5758, RFC 8410).
+    pub(super) fn sign_certificate(&self, tbs: &[u8]) -> Result<Vec<u8>, MaterialError> {
+        let failed = |_| MaterialError::Certificate(format!("{} signing failed", self.kind()));
+        match &self.0 {
+            // PKCS#1 v1.5 signatures are deterministic; AWS-LC ignores the random source.
+            Pair::Rsa(_) => self.sign(SigningAlg::RS256, tbs),
+            Pair::P256(_) => {
+                // The same scalar, in a handle that signs in X.509's DER form.
+                let pkcs8 = self.to_pkcs8_der()?;
+                let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8)
+                    .map_err(|e| MaterialError::Certificate(e.to_string()))?;
+                Ok(key
+                    .sign(&SystemRandom::new(), tbs)
+                    .map_err(failed)?
+                    .as_ref()
+                    .to_vec())
+            }
+            Pair::Ed25519(key) => Ok(key.try_sign(tbs).map_err(failed)?.as_ref().to_vec()),
+        }
+    }
+
+    /// A second handle on the same AWS-LC key, for a signer that outlives this value.
+    pub fn handle(&self) -> PrivateKey {
+        PrivateKey(match &self.0 {
+            Pair::Rsa(key) => Pair::Rsa(key.clone()),
+            Pair::P256(key) => Pair::P256(key.clone()),
+            Pair::Ed25519(key) => Pair::Ed25519(key.clone()),
+        })
     }
 }
 
-/// The single gate every key passes through, so a weak or odd key (say one imported from a
+/// The single gate every RSA key passes through, so a weak or odd key (say one imported from a
 /// backup) can never become a signing key. `n` and `e` are big-endian without leading zeros.
-fn check_public_numbers(n: &[u8], e: &[u8]) -> Result<(), MaterialError> {
+fn check_rsa_numbers(n: &[u8], e: &[u8]) -> Result<(), MaterialError> {
     let bits = n
         .first()
         .map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
-    if bits != KEY_BITS {
+    if !RSA_KEY_BITS.iter().any(|&b| b as usize == bits) {
         return Err(MaterialError::InvalidKey(format!(
-            "modulus is {bits} bits, expected {KEY_BITS}"
+            "modulus is {bits} bits, expected 2048, 3072 or 4096"
         )));
     }
     if e != PUBLIC_EXPONENT {
@@ -195,287 +365,56 @@ pub fn is_well_formed_kid(s: &str) -> bool {
     Kid::parse(s).is_ok_and(|kid| kid.is_issued_shape())
 }
 
-/// A self-signed X.509 v3 certificate (DER) for `key`, named `CN=<tenant_domain>`.
-///
-/// Profile: serial of 9 random positive bytes; sha256WithRSAEncryption; validity from `now`
-/// (truncated to the second) for 5000 days, as UTCTime before 2050 and GeneralizedTime from
-/// then on (RFC 5280 §4.1.2.5); extensions, in this order, basicConstraints (critical, CA:TRUE),
-/// subjectKeyIdentifier (SHA-1 of the public key bits) and keyUsage (critical, digitalSignature
-/// and keyCertSign). Nothing else: in particular no authorityKeyIdentifier, which a
-/// self-signed certificate does not need.
-pub fn self_signed_certificate(
-    key: &PrivateKey,
-    tenant_domain: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<u8>, MaterialError> {
-    let name = common_name(tenant_domain)?;
-    // AWS-LC writes the SubjectPublicKeyInfo as RFC 3279 asks: rsaEncryption with NULL params.
-    let spki_der = key.0.public_key().as_der().map_err(cert_error)?;
-    let spki = SubjectPublicKeyInfoOwned::from_der(spki_der.as_ref()).map_err(cert_error)?;
-
-    // The TBSCertificate is assembled by hand rather than with x509-cert's CertificateBuilder:
-    // without the crate's `hazmat` feature (not enabled in this workspace) the builder has no
-    // `Profile::Manual`, and `Profile::Root` hard-codes keyUsage = keyCertSign + cRLSign and
-    // keeps extensions private, so the profile above cannot be produced through it.
-    let extensions = vec![
-        BasicConstraints {
-            ca: true,
-            path_len_constraint: None,
-        }
-        .to_extension(&name, &[])
-        .map_err(cert_error)?,
-        SubjectKeyIdentifier::try_from(spki.owned_to_ref())
-            .map_err(cert_error)?
-            .to_extension(&name, &[])
-            .map_err(cert_error)?,
-        KeyUsage(KeyUsages::DigitalSignature | KeyUsages::KeyCertSign)
-            .to_extension(&name, &[])
-            .map_err(cert_error)?,
-    ];
-    // RFC 4055 §5: sha256WithRSAEncryption's parameters are present and NULL.
-    let signature_algorithm = AlgorithmIdentifierOwned {
-        oid: rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
-        parameters: Some(Any::null()),
-    };
-    let not_after = now
-        .checked_add_signed(TimeDelta::days(VALIDITY_DAYS))
-        .ok_or(MaterialError::Certificate(
-            "notAfter is out of range".into(),
-        ))?;
-    let tbs = TbsCertificate {
-        version: Version::V3,
-        serial_number: random_serial()?,
-        signature: signature_algorithm.clone(),
-        issuer: name.clone(),
-        validity: Validity {
-            not_before: rfc5280_time(now)?,
-            not_after: rfc5280_time(not_after)?,
-        },
-        subject: name,
-        subject_public_key_info: spki,
-        issuer_unique_id: None,
-        subject_unique_id: None,
-        extensions: Some(extensions),
-    };
-
-    // PKCS#1 v1.5 signatures are deterministic; AWS-LC ignores the random source.
-    let tbs_der = tbs.to_der().map_err(cert_error)?;
-    let mut signature = vec![0; key.0.public_modulus_len()];
-    key.0
-        .sign(
-            &RSA_PKCS1_SHA256,
-            &SystemRandom::new(),
-            &tbs_der,
-            &mut signature,
-        )
-        .map_err(|_| MaterialError::Certificate("RSA signing failed".into()))?;
-    Certificate {
-        tbs_certificate: tbs,
-        signature_algorithm,
-        signature: BitString::from_bytes(&signature).map_err(cert_error)?,
-    }
-    .to_der()
-    .map_err(cert_error)
-}
-
-/// A freshly generated signing key: kid, certificate and private key.
+/// A freshly generated signing key: kid, algorithm, certificate and private key.
 ///
 /// `Debug` is derived, and safe, because [`PrivateKey`]'s `Debug` is redacted.
 #[derive(Debug)]
 pub struct GeneratedKey {
     /// The new key id.
     pub kid: String,
+    /// The key's type: what it signs, and its size.
+    pub spec: KeySpec,
     /// The self-signed certificate (DER) carrying the public key.
     pub cert_der: Vec<u8>,
     /// The private key.
     pub private: PrivateKey,
 }
 
-/// Generates a key, a kid and the key's self-signed certificate for `tenant_domain`.
+/// Generates a key of type `spec`, a kid and the key's self-signed certificate for
+/// `tenant_domain`.
 ///
 /// Slow for the same reason as [`PrivateKey::generate`]: call it from `spawn_blocking`.
 pub fn generate_signing_key(
+    spec: KeySpec,
     tenant_domain: &str,
-    now: DateTime<Utc>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<GeneratedKey, MaterialError> {
     // Validate the cheap input before spending time on key generation.
-    common_name(tenant_domain)?;
-    let private = PrivateKey::generate()?;
+    super::certificate::common_name(tenant_domain)?;
+    let private = PrivateKey::generate(KeyKind::of(spec))?;
     let cert_der = self_signed_certificate(&private, tenant_domain, now)?;
     Ok(GeneratedKey {
         kid: new_kid(),
+        spec,
         cert_der,
         private,
     })
-}
-
-/// Everything public that is derived from a key's certificate. Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicMaterial {
-    /// The key id.
-    pub kid: String,
-    /// The certificate, DER.
-    pub cert_der: Vec<u8>,
-    /// PEM `CERTIFICATE`, 64-character base64 lines, CRLF line endings, ends with CRLF.
-    pub cert_pem: String,
-    /// The base64 lines of `cert_pem` without the BEGIN/END lines, CRLF, ends with CRLF.
-    pub raw_pem: String,
-    /// PEM `PKCS7` of a certs-only SignedData holding this certificate, CRLF; byte for byte
-    /// what `openssl crl2pkcs7 -nocrl -certfile cert.pem` prints, bar the line endings.
-    pub pkcs7_pem: String,
-    /// SHA-1 of the certificate DER, uppercase hex, colon-separated (`CC:FB:…:25`).
-    pub fingerprint: String,
-    /// SHA-1 of the certificate DER, uppercase hex, no separators.
-    pub thumbprint: String,
-    /// The key as published in the JWKS.
-    pub jwk: Jwk,
-}
-
-impl PublicMaterial {
-    /// Derives every public form from the certificate; fails if the DER is not an RSA
-    /// certificate.
-    ///
-    /// All encodings use `cert_der` exactly as given (it is never re-encoded), so the
-    /// fingerprint, `x5c` and PEM always describe the stored certificate.
-    pub fn from_certificate(kid: &str, cert_der: &[u8]) -> Result<Self, MaterialError> {
-        let cert = Certificate::from_der(cert_der).map_err(cert_error)?;
-        let spki = &cert.tbs_certificate.subject_public_key_info;
-        if spki.algorithm.oid != rfc5912::RSA_ENCRYPTION {
-            return Err(MaterialError::Certificate(format!(
-                "not an RSA certificate: algorithm {}",
-                spki.algorithm.oid
-            )));
-        }
-        let public_key = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or_else(|| cert_error("the public key is not a whole number of bytes"))
-            .and_then(|bits| pkcs1::RsaPublicKey::from_der(bits).map_err(cert_error))
-            .map_err(|e| MaterialError::Certificate(format!("not an RSA certificate: {e}")))?;
-        // `UintRef` strips leading zeros, as a JWK wants.
-        let n = URL_SAFE_NO_PAD.encode(public_key.modulus.as_bytes());
-        let e = URL_SAFE_NO_PAD.encode(public_key.public_exponent.as_bytes());
-
-        let sha1 = Sha1::digest(cert_der);
-        let hex: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
-        let raw_pem = pem_body(cert_der);
-        let pkcs7_der = certs_only_pkcs7(cert)?;
-
-        Ok(Self {
-            kid: kid.to_owned(),
-            cert_der: cert_der.to_vec(),
-            cert_pem: pem_armour("CERTIFICATE", &raw_pem),
-            pkcs7_pem: pem_armour("PKCS7", &pem_body(&pkcs7_der)),
-            raw_pem,
-            fingerprint: hex.join(":"),
-            thumbprint: hex.concat(),
-            jwk: Jwk {
-                alg: "RS256".to_owned(),
-                kty: "RSA".to_owned(),
-                use_: "sig".to_owned(),
-                n,
-                e,
-                kid: kid.to_owned(),
-                x5t: URL_SAFE_NO_PAD.encode(sha1),
-                x5c: vec![STANDARD.encode(cert_der)],
-            },
-        })
-    }
-}
-
-/// One JSON Web Key as published in the JWKS.
-///
-/// Field order matters and is the declaration order: it serialises exactly as
-/// `{"alg":"RS256","kty":"RSA","use":"sig","n":…,"e":"AQAB","kid":…,"x5t":…,"x5c":[…]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jwk {
-    /// Always `RS256`.
-    pub alg: String,
-    /// Always `RSA`.
-    pub kty: String,
-    /// Always `sig`.
-    #[serde(rename = "use")]
-    pub use_: String,
-    /// Modulus, big-endian without leading zeros, base64url without padding.
-    pub n: String,
-    /// Public exponent, encoded like `n` (`AQAB` for 65537).
-    pub e: String,
-    /// The key id.
-    pub kid: String,
-    /// base64url (no padding) of the SHA-1 of the certificate DER.
-    pub x5t: String,
-    /// The certificate DER in standard base64 with padding; always exactly one entry.
-    pub x5c: Vec<String>,
-}
-
-fn cert_error(e: impl fmt::Display) -> MaterialError {
-    MaterialError::Certificate(e.to_string())
-}
-
-/// `CN=<tenant_domain>` as a UTF8String.
-///
-/// Built attribute by attribute instead of parsed from an RFC 4514 string, so a domain
-/// containing `,`, `+` or `=` stays one literal common name rather than becoming extra RDNs.
-fn common_name(tenant_domain: &str) -> Result<Name, MaterialError> {
-    if tenant_domain.is_empty() {
-        return Err(MaterialError::InvalidTenantDomain("empty"));
-    }
-    if tenant_domain.chars().count() > MAX_COMMON_NAME_CHARS {
-        return Err(MaterialError::InvalidTenantDomain(
-            "longer than 64 characters",
-        ));
-    }
-    if tenant_domain.chars().any(char::is_control) {
-        return Err(MaterialError::InvalidTenantDomain(
-            "contains control characters",
-        ));
-    }
-    let cn = AttributeTypeAndValue {
-        oid: rfc4519::CN,
-        value: Any::new(Tag::Utf8String, tenant_domain.as_bytes()).map_err(cert_error)?,
-    };
-    let rdn = SetOfVec::try_from(vec![cn]).map_err(cert_error)?;
-    Ok(RdnSequence(vec![RelativeDistinguishedName(rdn)]))
-}
-
-/// 9 random bytes read as a positive integer whose DER encoding is exactly 9 bytes long:
-/// the top bit is cleared (else DER would need a leading 0x00 to stay positive) and a zero
-/// first byte is redrawn (else DER would drop it, shortening the serial).
-fn random_serial() -> Result<SerialNumber, MaterialError> {
-    let mut bytes = [0u8; SERIAL_LEN];
-    loop {
-        OsRng.fill_bytes(&mut bytes);
-        bytes[0] &= 0x7f;
-        if bytes[0] != 0 {
-            return SerialNumber::new(&bytes).map_err(cert_error);
-        }
-    }
-}
-
-/// RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. Sub-second precision
-/// is dropped because neither form may carry fractions in a certificate.
-fn rfc5280_time(at: DateTime<Utc>) -> Result<Time, MaterialError> {
-    let secs = u64::try_from(at.timestamp())
-        .map_err(|_| MaterialError::Certificate("certificate time before 1970".into()))?;
-    let dt = der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))
-        .map_err(cert_error)?;
-    if dt.year() <= UtcTime::MAX_YEAR {
-        Ok(Time::UtcTime(
-            UtcTime::from_date_time(dt).map_err(cert_error)?,
-        ))
-    } else {
-        Ok(Time::GeneralTime(GeneralizedTime::from_date_time(dt)))
-    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use chrono::{DateTime, TimeDelta, Utc};
     use der::Tagged as _;
+    use sha1::{Digest as _, Sha1};
     use std::collections::HashSet;
     use std::path::Path;
     use std::process::Command;
+    use x509_cert::certificate::Certificate;
+    use x509_cert::time::Time;
 
     const KEY_A: &str = include_str!("../../fixtures/rsa-2048-a.pk8.pem");
     const KEY_B: &str = include_str!("../../fixtures/rsa-2048-b.pk8.pem");
@@ -501,7 +440,8 @@ mod tests {
     fn material(pem: &str, now: DateTime<Utc>) -> (PrivateKey, PublicMaterial) {
         let key = PrivateKey::from_pkcs8_pem(pem).unwrap();
         let cert = self_signed_certificate(&key, DOMAIN, now).unwrap();
-        let public = PublicMaterial::from_certificate("kid-under-test", &cert).unwrap();
+        let public =
+            PublicMaterial::from_certificate("kid-under-test", SigningAlg::RS256, &cert).unwrap();
         (key, public)
     }
 
@@ -609,18 +549,18 @@ mod tests {
     }
 
     #[test]
-    fn rejects_keys_that_are_not_rsa_2048_f4() {
+    fn rejects_keys_signet_does_not_issue() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&str, &[&str], &str); 4] = [
+        let cases: [(&str, &[&str], &str); 5] = [
             (
                 "rsa1024",
                 &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
                 "1024 bits",
             ),
             (
-                "rsa3072",
-                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
-                "3072 bits",
+                "rsa2560",
+                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2560"],
+                "2560 bits",
             ),
             (
                 "rsa2048e3",
@@ -635,10 +575,11 @@ mod tests {
                 "exponent",
             ),
             (
-                "p256",
-                &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-                "not an RSA",
+                "p384",
+                &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+                "must be on P-256",
             ),
+            ("ed448", &["-algorithm", "ED448"], "algorithm"),
         ];
         for (name, opts, reason) in cases {
             let file = format!("{name}.pem");
@@ -686,6 +627,7 @@ mod tests {
 
         let generated = GeneratedKey {
             kid: new_kid(),
+            spec: KeySpec::DEFAULT,
             cert_der: self_signed_certificate(&key, DOMAIN, Utc::now()).unwrap(),
             private: key,
         };
@@ -783,7 +725,7 @@ mod tests {
         );
 
         // It is the key's own certificate, and its self-signature verifies.
-        assert_eq!(public.jwk.n, URL_SAFE_NO_PAD.encode(numbers(&key).n));
+        assert_eq!(public.jwk.n, Some(URL_SAFE_NO_PAD.encode(numbers(&key).n)));
         let verify = openssl(dir.path(), &["verify", "-CAfile", "cert.pem", "cert.pem"]);
         assert_eq!(verify.trim(), "cert.pem: OK");
 
@@ -841,8 +783,8 @@ mod tests {
         assert_eq!(tbs.subject, tbs.issuer);
         assert_eq!(tbs.subject.0.len(), 1, "one RDN");
         let atv = tbs.subject.0[0].0.get(0).unwrap();
-        assert_eq!(atv.oid, rfc4519::CN);
-        assert_eq!(atv.value.tag(), Tag::Utf8String);
+        assert_eq!(atv.oid, der::oid::db::rfc4519::CN);
+        assert_eq!(atv.value.tag(), der::Tag::Utf8String);
         assert_eq!(atv.value.value(), odd.as_bytes());
 
         for bad in ["", "line\nbreak", &"x".repeat(65)] {
@@ -913,7 +855,9 @@ mod tests {
 
         let expected = format!(
             r#"{{"alg":"RS256","kty":"RSA","use":"sig","n":"{}","e":"AQAB","kid":"kid-under-test","x5t":"{}","x5c":["{}"]}}"#,
-            jwk.n, jwk.x5t, jwk.x5c[0]
+            jwk.n.as_deref().unwrap(),
+            jwk.x5t,
+            jwk.x5c[0]
         );
         assert_eq!(serde_json::to_string(jwk).unwrap(), expected);
         assert_eq!(serde_json::from_str::<Jwk>(&expected).unwrap(), *jwk);
@@ -921,10 +865,10 @@ mod tests {
         // n is the modulus openssl reports for the private key, without a leading zero byte.
         let modulus = openssl(dir.path(), &["rsa", "-in", "key.pem", "-noout", "-modulus"]);
         let modulus = hex_decode(modulus.trim().strip_prefix("Modulus=").unwrap());
-        let n = URL_SAFE_NO_PAD.decode(&jwk.n).unwrap();
+        let n = URL_SAFE_NO_PAD.decode(jwk.n.as_deref().unwrap()).unwrap();
         assert_eq!(n.len(), 256);
         assert_eq!(n, modulus);
-        assert!(!jwk.n.contains(['=', '+', '/']));
+        assert!(!jwk.n.as_deref().unwrap().contains(['=', '+', '/']));
 
         assert_eq!(
             URL_SAFE_NO_PAD.decode(&jwk.x5t).unwrap(),
@@ -983,17 +927,22 @@ mod tests {
             ],
         );
         let ec = std::fs::read(dir.path().join("ec.der")).unwrap();
-        assert!(matches!(
-            PublicMaterial::from_certificate("k", &ec),
-            Err(MaterialError::Certificate(_))
-        ));
+        // A P-256 certificate is an ES256 key's, and no other algorithm's.
+        let es256 = PublicMaterial::from_certificate("k", SigningAlg::ES256, &ec).unwrap();
+        assert_eq!(es256.kind, KeyKind::P256);
+        for alg in [SigningAlg::RS256, SigningAlg::PS256, SigningAlg::EdDSA] {
+            assert!(matches!(
+                PublicMaterial::from_certificate("k", alg, &ec),
+                Err(MaterialError::Certificate(_))
+            ));
+        }
 
         let (_, public) = material(KEY_A, Utc::now());
         let mut trailing = public.cert_der.clone();
         trailing.push(0);
         for bad in [&b""[..], b"garbage", &public.cert_der[..100], &trailing] {
             assert!(matches!(
-                PublicMaterial::from_certificate("k", bad),
+                PublicMaterial::from_certificate("k", SigningAlg::RS256, bad),
                 Err(MaterialError::Certificate(_))
             ));
         }
@@ -1002,15 +951,20 @@ mod tests {
     /// The one test that runs the real (slow) generator.
     #[test]
     fn generate_signing_key_produces_a_usable_key() {
-        let generated = generate_signing_key(DOMAIN, Utc::now()).unwrap();
+        let generated = generate_signing_key(KeySpec::DEFAULT, DOMAIN, Utc::now()).unwrap();
         assert!(is_well_formed_kid(&generated.kid));
         let rsa = numbers(&generated.private);
         assert_eq!((rsa.n.len(), rsa.n[0] >> 7), (256, 1), "2048 bits");
         assert_eq!(rsa.e, [0x01, 0x00, 0x01]);
 
-        let public = PublicMaterial::from_certificate(&generated.kid, &generated.cert_der).unwrap();
-        assert_eq!(public.jwk.n, URL_SAFE_NO_PAD.encode(&rsa.n));
-        assert_eq!(public.jwk.e, "AQAB");
+        let public = PublicMaterial::from_certificate(
+            &generated.kid,
+            SigningAlg::RS256,
+            &generated.cert_der,
+        )
+        .unwrap();
+        assert_eq!(public.jwk.n, Some(URL_SAFE_NO_PAD.encode(&rsa.n)));
+        assert_eq!(public.jwk.e.as_deref(), Some("AQAB"));
         assert_eq!(public.jwk.kid, generated.kid);
 
         let dir = tempfile::tempdir().unwrap();
@@ -1022,8 +976,131 @@ mod tests {
         let der = generated.private.to_pkcs8_der().unwrap();
         assert_eq!(numbers(&PrivateKey::from_pkcs8_der(&der).unwrap()), rsa);
         assert!(matches!(
-            generate_signing_key("", Utc::now()),
+            generate_signing_key(KeySpec::DEFAULT, "", Utc::now()),
             Err(MaterialError::InvalidTenantDomain(_))
+        ));
+    }
+
+    #[test]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one table of four key types, checked end to end"
+    )]
+    fn every_key_type_gets_a_certificate_and_a_jwk_openssl_agrees_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                include_str!("../../fixtures/rsa-3072-a.pk8.pem"),
+                SigningAlg::RS256,
+                KeyKind::Rsa(3072),
+                "sha256WithRSAEncryption",
+                "Public-Key: (3072 bit)",
+            ),
+            (
+                include_str!("../../fixtures/rsa-4096-a.pk8.pem"),
+                SigningAlg::PS256,
+                KeyKind::Rsa(4096),
+                "sha256WithRSAEncryption",
+                "Public-Key: (4096 bit)",
+            ),
+            (
+                include_str!("../../fixtures/p256-a.pk8.pem"),
+                SigningAlg::ES256,
+                KeyKind::P256,
+                "ecdsa-with-SHA256",
+                "Public-Key: (256 bit)",
+            ),
+            (
+                include_str!("../../fixtures/ed25519-a.pk8.pem"),
+                SigningAlg::EdDSA,
+                KeyKind::Ed25519,
+                "ED25519",
+                "ED25519 Public-Key:",
+            ),
+        ];
+        for (pem, alg, kind, signature_algorithm, key_line) in cases {
+            let key = PrivateKey::from_pkcs8_pem(pem).unwrap();
+            assert_eq!(key.kind(), kind);
+            let again = PrivateKey::from_pkcs8_der(&key.to_pkcs8_der().unwrap()).unwrap();
+            assert_eq!(
+                again.public_key_info_der().unwrap(),
+                key.public_key_info_der().unwrap()
+            );
+            let cert = self_signed_certificate(&key, DOMAIN, Utc::now()).unwrap();
+            let public = PublicMaterial::from_certificate("k", alg, &cert).unwrap();
+            assert_eq!((public.alg, public.kind), (alg, kind));
+            std::fs::write(dir.path().join("cert.pem"), &public.cert_pem).unwrap();
+            std::fs::write(dir.path().join("p7.pem"), &public.pkcs7_pem).unwrap();
+            std::fs::write(dir.path().join("key.pem"), pem).unwrap();
+            let text = openssl(dir.path(), &["x509", "-in", "cert.pem", "-text", "-noout"]);
+            assert!(
+                text.contains(&format!("Signature Algorithm: {signature_algorithm}")),
+                "{text}"
+            );
+            assert!(text.contains(key_line), "{text}");
+            let verify = openssl(dir.path(), &["verify", "-CAfile", "cert.pem", "cert.pem"]);
+            assert_eq!(verify.trim(), "cert.pem: OK", "{alg}");
+            let certs = openssl(dir.path(), &["pkcs7", "-print_certs", "-in", "p7.pem"]);
+            assert!(certs.contains(public.raw_pem.replace("\r\n", "\n").as_str()));
+            // The certificate carries exactly the key's public half, as openssl writes it.
+            openssl(
+                dir.path(),
+                &[
+                    "pkey", "-in", "key.pem", "-pubout", "-outform", "DER", "-out", "pub.der",
+                ],
+            );
+            let theirs = std::fs::read(dir.path().join("pub.der")).unwrap();
+            assert_eq!(public.public_key_info_der, theirs, "{alg}");
+            assert_eq!(key.public_key_info_der().unwrap(), theirs, "{alg}");
+            // The JWK members of its type, and nothing of another's.
+            let text = serde_json::to_string(&public.jwk).unwrap();
+            let jwk: serde_json::Value = serde_json::from_str(&text).unwrap();
+            // In the order written (`Value`'s map sorts its keys).
+            let mut members: Vec<&str> = jwk
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            members.sort_by_key(|m| text.find(&format!("\"{m}\":")).unwrap());
+            let expected: &[&str] = match kind {
+                KeyKind::Rsa(_) => &["alg", "kty", "use", "n", "e", "kid", "x5t", "x5c"],
+                KeyKind::P256 => &["alg", "kty", "use", "crv", "x", "y", "kid", "x5t", "x5c"],
+                KeyKind::Ed25519 => &["alg", "kty", "use", "crv", "x", "kid", "x5t", "x5c"],
+            };
+            assert_eq!(members, expected, "{alg}");
+            assert_eq!(jwk["alg"], alg.as_str());
+            // A key signs its own algorithm only.
+            for other in SigningAlg::ALL {
+                assert_eq!(
+                    key.sign(other, b"m").is_ok(),
+                    kind.signs(other),
+                    "{alg} {other}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ec_and_ed25519_keys_are_generated_in_aws_lc() {
+        for kind in [KeyKind::P256, KeyKind::Ed25519] {
+            let a = PrivateKey::generate(kind).unwrap();
+            let b = PrivateKey::generate(kind).unwrap();
+            assert_eq!(a.kind(), kind);
+            assert_ne!(
+                a.public_key_info_der().unwrap(),
+                b.public_key_info_der().unwrap()
+            );
+            let der = a.to_pkcs8_der().unwrap();
+            let again = PrivateKey::from_pkcs8_der(&der).unwrap();
+            assert_eq!(
+                again.public_key_info_der().unwrap(),
+                a.public_key_info_der().unwrap()
+            );
+        }
+        assert!(matches!(
+            PrivateKey::generate(KeyKind::Rsa(1024)),
+            Err(MaterialError::KeyGeneration(_))
         ));
     }
 }

@@ -6,6 +6,7 @@
 //! (docs/architecture.md).
 
 pub mod actor;
+pub mod certificate;
 pub mod client_secret;
 pub mod lifecycle;
 pub mod material;

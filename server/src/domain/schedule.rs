@@ -7,6 +7,7 @@
 //! - a previous key is revoked only once no token it signed can still be live, plus the grace
 //!   ([`Schedule::revocation_at`]).
 
+use app::algorithm::KeySpec;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::lifecycle::{KeyError, KeyRecord, KeySet};
@@ -27,6 +28,8 @@ pub struct RotationPolicy {
     pub rotate_every_seconds: Option<i64>,
     /// A previous key is revoked this long after its last token expired; `None`: never.
     pub revoke_previous_after_seconds: Option<i64>,
+    /// The type new keys get: the next key has it from the moment it is set (SPEC §13).
+    pub key: KeySpec,
 }
 
 /// How long a key must have been published before it may become current:
@@ -102,7 +105,10 @@ impl RotationPolicy {
             || "never".to_owned(),
             |s| format!("{s} s after their last token expires"),
         );
-        format!("rotate {every}; revoke previous keys {revoke}")
+        format!(
+            "rotate {every}; revoke previous keys {revoke}; new keys {}",
+            self.key
+        )
     }
 }
 
@@ -233,6 +239,7 @@ mod tests {
 
     fn policy(every: Option<i64>, grace: Option<i64>) -> RotationPolicy {
         RotationPolicy {
+            key: KeySpec::DEFAULT,
             rotate_every_seconds: every,
             revoke_previous_after_seconds: grace,
         }

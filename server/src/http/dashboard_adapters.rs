@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use app::algorithm::KeySpec;
 use app::{
     error::DashboardError,
     keys::{KeyAction, KeyActionDone, KeyList, KeyState},
@@ -153,6 +154,23 @@ impl SigningKeys for DashboardKeys {
         let update = PolicyUpdate {
             rotate_every_seconds: Some(rotate_every_seconds),
             revoke_previous_after_seconds: Some(revoke_previous_after_seconds),
+            ..PolicyUpdate::default()
+        };
+        self.schedule
+            .set_policy(update, &Actor::operator(from), self.clock.now())
+            .await
+            .map_err(dashboard_error)
+    }
+
+    async fn set_signing_algorithm(
+        &self,
+        key: KeySpec,
+        from: Option<IpAddr>,
+    ) -> Result<RotationSchedule, DashboardError> {
+        let update = PolicyUpdate {
+            signing_alg: Some(key.alg),
+            key_size: Some(key.key_size),
+            ..PolicyUpdate::default()
         };
         self.schedule
             .set_policy(update, &Actor::operator(from), self.clock.now())

@@ -75,6 +75,11 @@ impl From<ServiceError> for ApiError {
                 "invalid_policy",
                 refusal.to_string(),
             ),
+            ServiceError::Algorithm(refusal) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_algorithm",
+                refusal.to_string(),
+            ),
             ServiceError::NoSigner => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_signing_key",
@@ -150,6 +155,7 @@ pub fn dashboard_error(error: ServiceError) -> DashboardError {
             PolicyRefusal::TooLong { .. } => ScheduleRefusal::TooLong,
             PolicyRefusal::NegativeGrace => ScheduleRefusal::NotANumber,
         }),
+        ServiceError::Algorithm(_) => DashboardError::UnsupportedAlgorithm,
         ServiceError::Store(StoreError::Unavailable(cause)) => {
             tracing::warn!(%cause, "dashboard action failed: database unavailable");
             DashboardError::Unavailable

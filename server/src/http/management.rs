@@ -288,6 +288,9 @@ pub struct SigningKeyObject {
     revoked_at: Option<String>,
     fingerprint: String,
     thumbprint: String,
+    /// What the key signs, and its size (SPEC §13); beyond Auth0's object.
+    alg: &'static str,
+    key_size: u32,
 }
 
 impl From<KeyView> for SigningKeyObject {
@@ -305,6 +308,8 @@ impl From<KeyView> for SigningKeyObject {
             revoked_at: view.revoked_at,
             fingerprint: view.fingerprint,
             thumbprint: view.thumbprint,
+            alg: view.alg.as_str(),
+            key_size: view.key_size,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! `GET/PATCH /api/v2/keys/signing/policy`: the tenant's rotation schedule (SPEC §12).
 
-use app::schedule::RotationSchedule;
+use app::{
+    algorithm::{AlgorithmRefusal, SigningAlg},
+    schedule::RotationSchedule,
+};
 use axum::{
     Extension, Json, Router, body::Bytes, extract::RawQuery, http::StatusCode, routing::get,
 };
@@ -67,17 +70,8 @@ pub fn parse_update(body: &[u8]) -> Result<PolicyUpdate, ApiError> {
             "revoke_previous_after_seconds" => {
                 update.revoke_previous_after_seconds = Some(seconds(field, value)?);
             }
-            // Writable once there is more than one algorithm (SPEC §13); the one there is, is
-            // accepted as it stands.
-            "signing_alg" if value == "RS256" => {}
-            "key_size" if value == 2048 => {}
-            "signing_alg" | "key_size" => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unsupported_algorithm",
-                    "This Signet signs with RS256 and 2048-bit keys only",
-                ));
-            }
+            "signing_alg" => update.signing_alg = Some(signing_alg(value)?),
+            "key_size" => update.key_size = Some(key_size(value)?),
             "next_rotation_at"
             | "publication_window_seconds"
             | "next_revocation_at"
@@ -94,6 +88,27 @@ pub fn parse_update(body: &[u8]) -> Result<PolicyUpdate, ApiError> {
         }
     }
     Ok(update)
+}
+
+fn unsupported(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "unsupported_algorithm", message)
+}
+
+/// One of the algorithms Signet offers (SPEC §13).
+fn signing_alg(value: &Value) -> Result<SigningAlg, ApiError> {
+    let name = value.as_str().ok_or_else(|| {
+        invalid("Payload validation error: 'signing_alg' must be a string".to_owned())
+    })?;
+    SigningAlg::parse(name)
+        .ok_or_else(|| unsupported(AlgorithmRefusal::UnknownAlgorithm(name.to_owned()).to_string()))
+}
+
+/// A whole number of bits; whether the algorithm offers it is checked with the algorithm.
+fn key_size(value: &Value) -> Result<u32, ApiError> {
+    let bits = value.as_u64().ok_or_else(|| {
+        invalid("Payload validation error: 'key_size' must be a whole number of bits".to_owned())
+    })?;
+    u32::try_from(bits).map_err(|_| unsupported(format!("{bits}-bit keys are not offered")))
 }
 
 /// `null`, or a whole number of seconds.
@@ -155,13 +170,22 @@ mod tests {
         assert_eq!(update.rotate_every_seconds, Some(None));
         assert_eq!(update.revoke_previous_after_seconds, Some(Some(0)));
         assert_eq!(parse_update(b"{}").unwrap(), PolicyUpdate::default());
-        let same = parse_update(br#"{"signing_alg": "RS256", "key_size": 2048}"#).unwrap();
-        assert_eq!(same, PolicyUpdate::default());
+        let es256 = parse_update(br#"{"signing_alg": "ES256"}"#).unwrap();
+        assert_eq!(es256.signing_alg, Some(SigningAlg::ES256));
+        let rsa = parse_update(br#"{"signing_alg": "PS256", "key_size": 4096}"#).unwrap();
+        assert_eq!(
+            (rsa.signing_alg, rsa.key_size),
+            (Some(SigningAlg::PS256), Some(4096))
+        );
         assert!(code(r#"{"revoke_previous_after_seconds": 1.5}"#).contains("whole number"));
         assert!(code(r#"{"rotate_every_seconds": "30d"}"#).contains("whole number"));
         assert!(code(r#"{"next_rotation_at": null}"#).contains("read-only"));
         assert!(code(r#"{"rotate_every": 3600}"#).contains("Additional properties"));
-        assert!(code(r#"{"signing_alg": "ES256"}"#).contains("unsupported_algorithm"));
+        assert!(code(r#"{"signing_alg": "HS256"}"#).contains("unsupported_algorithm"));
+        assert!(code(r#"{"signing_alg": "none"}"#).contains("unsupported_algorithm"));
+        assert!(code(r#"{"signing_alg": 5}"#).contains("invalid_body"));
+        assert!(code(r#"{"key_size": "4096"}"#).contains("invalid_body"));
+        assert!(code(r#"{"key_size": 99999999999}"#).contains("unsupported_algorithm"));
         assert!(code("[]").contains("JSON object"));
         assert!(code("").contains("JSON object"));
     }

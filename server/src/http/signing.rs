@@ -76,13 +76,13 @@ async fn sign(
     let issuer = tokens::issuer(state.keys.tenant_domain());
     let approved = signing_policy::approve(request, &policy, &issuer, now.timestamp())
         .map_err(ServiceError::from)?;
-    let (kid, token) = state.signing.sign(approved, now).await?;
+    let (kid, alg, token) = state.signing.sign(approved, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(SignedJwt {
             jwt: token.jwt,
             kid,
-            alg: "RS256",
+            alg: alg.as_str(),
             expires_at: iso(token.expires_at),
         }),
     ))
@@ -99,12 +99,12 @@ async fn sign_batch(
     let issuer = tokens::issuer(state.keys.tenant_domain());
     let approved = signing_policy::approve_batch(batch, &policy, &issuer, now.timestamp())
         .map_err(ServiceError::from)?;
-    let SignedBatch { kid, tokens } = state.signing.sign_batch(approved, now).await?;
+    let SignedBatch { kid, alg, tokens } = state.signing.sign_batch(approved, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(SignedJwts {
             kid,
-            alg: "RS256",
+            alg: alg.as_str(),
             tokens: tokens
                 .into_iter()
                 .map(|t| BatchToken {

@@ -106,13 +106,21 @@ async fn jwks(state: AppState, headers: HeaderMap) -> Response {
 
 async fn openid_configuration(state: AppState) -> Response {
     let issuer = crate::services::tokens::issuer(state.keys.tenant_domain());
+    // The algorithms of the keys a token may be signed with now, current first.
+    let published = state.keys.published();
+    let mut algs: Vec<&str> = Vec::new();
+    for key in published.keys.iter().filter(|k| k.record.state.is_valid()) {
+        if !algs.contains(&key.public.alg.as_str()) {
+            algs.push(key.public.alg.as_str());
+        }
+    }
     (
         [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
         Json(serde_json::json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}.well-known/jwks.json"),
             "token_endpoint": format!("{issuer}oauth/token"),
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": algs,
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         })),

@@ -1,13 +1,14 @@
 //! One change to the key set, decided by the domain and written through the store's
 //! transaction: provisioning, and one attempt at an [`Operation`].
 
+use app::algorithm::{AlgorithmRefusal, KeySpec, SigningAlg};
 use chrono::{DateTime, Utc};
 
 use super::ServiceError;
 use crate::{
     domain::{
         Actor,
-        lifecycle::{Change, KeySet, Operation},
+        lifecycle::{Change, KeyError, KeySet, Operation},
         rotation_limit::RotationLimit,
         schedule::{PublicationWindow, RotationGate, RotationPolicy},
     },
@@ -16,8 +17,10 @@ use crate::{
 
 /// Stores a tenant's first current and next keys; `false` (and nothing written) if it already
 /// has keys, e.g. because another process provisioned first.
+/// The tenant's key type becomes `key` (`SIGNET_SIGNING_ALG`), the type of both keys.
 pub async fn provision(
     store: &dyn KeyStore,
+    key: KeySpec,
     current: &NewKey,
     next: &NewKey,
     actor: &Actor,
@@ -27,6 +30,8 @@ pub async fn provision(
     if change.key_count().await? > 0 {
         return Ok(false);
     }
+    let policy = change.policy().await?;
+    change.set_policy(&RotationPolicy { key, ..policy }).await?;
     let set = KeySet::provision(&current.kid, &next.kid, now)?;
     change.insert_key(current, set.current()).await?;
     change.insert_key(next, set.next()).await?;
@@ -106,44 +111,98 @@ pub async fn apply_once(
 pub struct PolicyUpdate {
     pub rotate_every_seconds: Option<Option<i64>>,
     pub revoke_previous_after_seconds: Option<Option<i64>>,
+    pub signing_alg: Option<SigningAlg>,
+    pub key_size: Option<u32>,
 }
 
 impl PolicyUpdate {
-    /// `policy` with this update applied.
-    pub fn applied_to(self, policy: RotationPolicy) -> RotationPolicy {
-        RotationPolicy {
+    /// The key type after this update, from `current`'s: a size left out stays when RSA stays
+    /// RSA (RS256 and PS256 share sizes), and is the algorithm's default otherwise.
+    pub fn key_for(self, current: KeySpec) -> Result<KeySpec, AlgorithmRefusal> {
+        if self.signing_alg.is_none() && self.key_size.is_none() {
+            return Ok(current);
+        }
+        let alg = self.signing_alg.unwrap_or(current.alg);
+        let size = self
+            .key_size
+            .or((alg.is_rsa() && current.alg.is_rsa()).then_some(current.key_size));
+        KeySpec::new(alg, size)
+    }
+
+    /// `policy` with this update applied, if the key type it names is offered.
+    pub fn applied_to(self, policy: RotationPolicy) -> Result<RotationPolicy, AlgorithmRefusal> {
+        Ok(RotationPolicy {
             rotate_every_seconds: self
                 .rotate_every_seconds
                 .unwrap_or(policy.rotate_every_seconds),
             revoke_previous_after_seconds: self
                 .revoke_previous_after_seconds
                 .unwrap_or(policy.revoke_previous_after_seconds),
-        }
+            key: self.key_for(policy.key)?,
+        })
     }
+}
+
+/// What a policy change did: the policy now in force, and the key set change it made (the
+/// next key replaced by one of the new type), if the key type changed.
+#[derive(Debug, Clone)]
+pub struct PolicyChanged {
+    pub policy: RotationPolicy,
+    pub replaced_next: Option<Change>,
 }
 
 /// Applies `update` to the tenant's rotation policy in one transaction (so every process
 /// follows it as a new key-set version), if the result can be honoured under `window`; audited.
+///
+/// When the key type changes, the next key is replaced in the same transaction by `new_key`,
+/// which must be of the new type ([`KeyError::NewKeyMismatch`] otherwise: the caller read an
+/// older policy and tries again); the current key is never touched. `new_key` is unused (and
+/// `replaced_next` is `None`) when the type stays.
 pub async fn set_policy(
     store: &dyn KeyStore,
     update: PolicyUpdate,
     window: PublicationWindow,
+    new_key: Option<&NewKey>,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<RotationPolicy, ServiceError> {
+) -> Result<PolicyChanged, ServiceError> {
     let mut tx = store.begin_change().await?;
-    let policy = update.applied_to(tx.policy().await?).checked(window)?;
+    let before = tx.policy().await?;
+    let policy = update.applied_to(before)?.checked(window)?;
     tx.set_policy(&policy).await?;
+    let mut replaced_next = None;
+    let mut detail = policy.describe();
+    if policy.key != before.key {
+        let key = new_key
+            .filter(|key| key.spec == policy.key)
+            .ok_or(KeyError::NewKeyMismatch)?;
+        let op = Operation::ReplaceNext {
+            new_next: key.kid.clone(),
+        };
+        let set = KeySet::new(tx.key_records(None).await?)?;
+        let change = set.plan(&op, now)?;
+        for record in &change.updated {
+            tx.update_key(record).await?;
+        }
+        if let Some(record) = &change.inserted {
+            tx.insert_key(key, record).await?;
+        }
+        detail = format!("{detail}; {}", change.describe());
+        replaced_next = Some(change);
+    }
     tx.record(&AuditEntry {
         at: now,
         actor,
         action: "set_rotation_policy",
-        kid: None,
-        detail: &policy.describe(),
+        kid: replaced_next.as_ref().and_then(Change::subject),
+        detail: &detail,
     })
     .await?;
     tx.commit().await?;
-    Ok(policy)
+    Ok(PolicyChanged {
+        policy,
+        replaced_next,
+    })
 }
 
 #[cfg(test)]
@@ -166,6 +225,7 @@ mod tests {
             PrivateKey::from_pkcs8_pem(include_str!("../../fixtures/rsa-2048-a.pk8.pem")).unwrap();
         let kid = new_kid();
         NewKey {
+            spec: KeySpec::DEFAULT,
             cert_der: self_signed_certificate(&private, "change.test", now).unwrap(),
             sealed: master.seal(&kid, &private.to_pkcs8_der().unwrap()).unwrap(),
             kid,
@@ -178,8 +238,9 @@ mod tests {
         let (master, actor) = (MasterKey::from_bytes([8; 32]), Actor::command_line("t"));
         let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(1);
         let (a, b) = (new_key(&master, now), new_key(&master, now));
-        assert!(provision(&store, &a, &b, &actor, now).await.unwrap());
-        assert!(!provision(&store, &a, &b, &actor, now).await.unwrap());
+        let spec = KeySpec::DEFAULT;
+        assert!(provision(&store, spec, &a, &b, &actor, now).await.unwrap());
+        assert!(!provision(&store, spec, &a, &b, &actor, now).await.unwrap());
         let c = new_key(&master, now);
         let op = Operation::Rotate {
             new_next: c.kid.clone(),

@@ -8,36 +8,37 @@ use std::sync::{
 };
 
 use super::{ServiceError, off_the_workers};
-use crate::domain::material::{MaterialError, PrivateKey};
+use crate::domain::material::{KeyKind, MaterialError, PrivateKey};
 
 /// Makes new key pairs.
 pub trait KeySource: Send + Sync + std::fmt::Debug + 'static {
-    /// A new private key. May be slow: callers run it off the async workers ([`generate`]).
-    fn private_key(&self) -> Result<PrivateKey, MaterialError>;
+    /// A new private key of `kind`. May be slow: callers run it off the async workers
+    /// ([`generate`]).
+    fn private_key(&self, kind: KeyKind) -> Result<PrivateKey, MaterialError>;
 }
 
 /// How a key source travels through the application.
 pub type SharedKeySource = Arc<dyn KeySource>;
 
-/// Makes a key pair on a blocking thread.
-pub async fn generate(source: &SharedKeySource) -> Result<PrivateKey, ServiceError> {
+/// Makes a key pair of `kind` on a blocking thread.
+pub async fn generate(source: &SharedKeySource, kind: KeyKind) -> Result<PrivateKey, ServiceError> {
     let source = Arc::clone(source);
-    Ok(off_the_workers(move || source.private_key()).await??)
+    Ok(off_the_workers(move || source.private_key(kind)).await??)
 }
 
-/// Real RSA generation from the OS CSPRNG.
+/// Real generation from the OS CSPRNG.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GeneratedKeys;
 
 impl KeySource for GeneratedKeys {
-    fn private_key(&self) -> Result<PrivateKey, MaterialError> {
-        PrivateKey::generate()
+    fn private_key(&self, kind: KeyKind) -> Result<PrivateKey, MaterialError> {
+        PrivateKey::generate(kind)
     }
 }
 
-/// Key pairs read from fixture private keys (PKCS#8 PEM), taken in turn, in microseconds; each
-/// still gets a fresh kid and certificate when a tenant takes it. For tests only: the same
-/// private key comes back.
+/// Key pairs read from fixture private keys (PKCS#8 PEM), those of the kind asked for taken in
+/// turn, in microseconds; each still gets a fresh kid and certificate when a tenant takes it.
+/// A kind no fixture has is generated for real. For tests only: the same private key comes back.
 #[derive(Debug)]
 pub struct FixtureKeys {
     pems: Vec<String>,
@@ -62,9 +63,18 @@ impl FixtureKeys {
 }
 
 impl KeySource for FixtureKeys {
-    fn private_key(&self) -> Result<PrivateKey, MaterialError> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.pems.len();
-        PrivateKey::from_pkcs8_pem(&self.pems[index])
+    fn private_key(&self, kind: KeyKind) -> Result<PrivateKey, MaterialError> {
+        let mut fixtures: Vec<PrivateKey> = self
+            .pems
+            .iter()
+            .map(|pem| PrivateKey::from_pkcs8_pem(pem))
+            .filter(|key| key.as_ref().map_or(true, |key| key.kind() == kind))
+            .collect::<Result<_, _>>()?;
+        if fixtures.is_empty() {
+            return PrivateKey::generate(kind);
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % fixtures.len();
+        Ok(fixtures.swap_remove(index))
     }
 }
 
@@ -81,13 +91,17 @@ mod tests {
         ])
         .unwrap();
         let der = |key: PrivateKey| key.to_pkcs8_der().unwrap().to_vec();
+        let rsa = KeyKind::Rsa(2048);
         let (a, b, c) = (
-            der(source.private_key().unwrap()),
-            der(source.private_key().unwrap()),
-            der(source.private_key().unwrap()),
+            der(source.private_key(rsa).unwrap()),
+            der(source.private_key(rsa).unwrap()),
+            der(source.private_key(rsa).unwrap()),
         );
         assert_ne!(a, b);
         assert_eq!(a, c, "the third key is the first fixture again");
+        // No fixture is an Ed25519 key: one is generated.
+        let ed = source.private_key(KeyKind::Ed25519).unwrap();
+        assert_eq!(ed.kind(), KeyKind::Ed25519);
         assert!(FixtureKeys::new(["not a key"]).is_err());
         assert!(FixtureKeys::new(Vec::<String>::new()).is_err());
     }

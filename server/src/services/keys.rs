@@ -10,14 +10,14 @@ use std::{
     time::Duration,
 };
 
-use app::keys::REVOKED_KEYS_SHOWN;
+use app::{algorithm::KeySpec, keys::REVOKED_KEYS_SHOWN};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::{
     ServiceError,
     database_health::DatabaseHealth,
-    key_change::{PolicyUpdate, apply_once, provision, set_policy},
+    key_change::{PolicyChanged, PolicyUpdate, apply_once, provision, set_policy},
     published::{Published, PublishedKey, PublishedKeys},
     spare_keys::SpareKeys,
 };
@@ -27,7 +27,7 @@ use crate::{
         lifecycle::{Change, KeyError, Operation},
         material::{GeneratedKey, PrivateKey},
         rotation_limit::RotationLimit,
-        schedule::{PublicationWindow, RotationGate, RotationPolicy, Schedule},
+        schedule::{PublicationWindow, RotationGate, Schedule},
         sealing::MasterKey,
     },
     store::{KeyStore, NewKey, StoreError},
@@ -43,6 +43,8 @@ pub struct KeyServiceOptions {
     pub rotation_limit: Option<RotationLimit>,
     /// How long a key is published before it may become current.
     pub publication_window: PublicationWindow,
+    /// The key type a tenant's first keys get (`SIGNET_SIGNING_ALG`, `SIGNET_SIGNING_KEY_SIZE`).
+    pub default_key: KeySpec,
 }
 
 /// What the key service is built from.
@@ -98,6 +100,7 @@ impl std::fmt::Debug for KeyService {
 fn seal(master: &MasterKey, key: &GeneratedKey) -> Result<NewKey, ServiceError> {
     Ok(NewKey {
         kid: key.kid.clone(),
+        spec: key.spec,
         cert_der: key.cert_der.clone(),
         sealed: master.seal(&key.kid, &key.private.to_pkcs8_der()?)?,
     })
@@ -122,13 +125,14 @@ impl KeyService {
         } = parts;
         let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         if loaded.keys.is_empty() {
+            let spec = options.default_key;
             let (current, next) = tokio::try_join!(
-                spare_keys.take(&tenant_domain, now),
-                spare_keys.take(&tenant_domain, now)
+                spare_keys.take(spec, &tenant_domain, now),
+                spare_keys.take(spec, &tenant_domain, now)
             )?;
             let (current, next) = (seal(&master, &current)?, seal(&master, &next)?);
             // Another process may provision first; then its keys are the tenant's keys.
-            provision(store.as_ref(), &current, &next, actor, now).await?;
+            provision(store.as_ref(), spec, &current, &next, actor, now).await?;
             loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         }
         for key in &loaded.keys {
@@ -289,16 +293,45 @@ impl KeyService {
         update: PolicyUpdate,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<RotationPolicy, ServiceError> {
+    ) -> Result<PolicyChanged, ServiceError> {
         self.inner.health.ensure_up()?;
         let store = self.inner.store.as_ref();
-        let policy = set_policy(store, update, self.publication_window(), actor, now).await?;
-        tracing::info!(actor = %actor.name, policy = %policy.describe(), "rotation policy changed");
+        let window = self.publication_window();
+        let mut attempt = 0;
+        let changed = loop {
+            // A new key type needs a key of that type, made before the transaction.
+            let known = self.published().policy;
+            let wanted = update.key_for(known.key)?;
+            let fresh = if wanted == known.key {
+                None
+            } else {
+                let spares = &self.inner.spares;
+                Some(spares.take(wanted, &self.inner.tenant_domain, now).await?)
+            };
+            let sealed = fresh
+                .as_ref()
+                .map(|key| seal(&self.inner.master, key))
+                .transpose()?;
+            let result = set_policy(store, update, window, sealed.as_ref(), actor, now).await;
+            let used = matches!(&result, Ok(changed) if changed.replaced_next.is_some());
+            if let (Some(key), false) = (fresh, used) {
+                self.inner.spares.put_back(key);
+            }
+            match result {
+                // The policy changed in another process since it was read: read it again.
+                Err(ServiceError::Key(KeyError::NewKeyMismatch)) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    self.refresh().await?;
+                }
+                result => break result?,
+            }
+        };
+        let described = changed.policy.describe();
+        tracing::info!(actor = %actor.name, policy = %described, "rotation policy changed");
         self.refresh().await?;
-        Ok(policy)
+        Ok(changed)
     }
 
-    /// Rotates, then revokes the key that was current: for a compromised key.
     pub async fn rotate_and_revoke(
         &self,
         actor: &Actor,
@@ -348,7 +381,8 @@ impl KeyService {
     ) -> Result<Option<Rotated>, ServiceError> {
         self.inner.health.ensure_up()?;
         let spares = &self.inner.spares;
-        let fresh = spares.take(&self.inner.tenant_domain, now).await?;
+        let spec = self.published().policy.key;
+        let fresh = spares.take(spec, &self.inner.tenant_domain, now).await?;
         let op = operation(fresh.kid.clone());
         let result = match seal(&self.inner.master, &fresh) {
             Ok(new_key) => self.apply(&op, Some(new_key), actor, now, gate).await,
@@ -413,7 +447,7 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::{services::key_source::FixtureKeys, store::SqlStore};
+    use crate::{domain::material::KeyKind, services::key_source::FixtureKeys, store::SqlStore};
 
     async fn service(limit: Option<u32>) -> (KeyService, DateTime<Utc>) {
         let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(20_000);
@@ -426,11 +460,12 @@ mod tests {
             store: Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
             master: Arc::new(MasterKey::from_bytes([6; 32])),
             tenant_domain: "keys.test".into(),
-            spare_keys: SpareKeys::new(Arc::new(source)),
+            spare_keys: SpareKeys::new(Arc::new(source), KeyKind::Rsa(2048)),
             health: DatabaseHealth::default(),
             options: KeyServiceOptions {
                 rotation_limit: limit.map(|per_day| RotationLimit { per_day }),
                 publication_window: PublicationWindow { seconds: 0 },
+                default_key: KeySpec::DEFAULT,
             },
         };
         let actor = Actor::command_line("test");

@@ -127,6 +127,7 @@ mod tests {
             PrivateKey::from_pkcs8_pem(include_str!("../../fixtures/rsa-2048-b.pk8.pem")).unwrap();
         let kid = new_kid();
         NewKey {
+            spec: app::algorithm::KeySpec::DEFAULT,
             cert_der: self_signed_certificate(&private, "rotation.test", now).unwrap(),
             sealed: master.seal(&kid, &private.to_pkcs8_der().unwrap()).unwrap(),
             kid,
@@ -142,7 +143,8 @@ mod tests {
         );
         let (actor, now) = (Actor::command_line("t"), DateTime::<Utc>::UNIX_EPOCH);
         let (a, b) = (new_key(&old, now), new_key(&old, now));
-        provision(&store, &a, &b, &actor, now).await.unwrap();
+        let spec = app::algorithm::KeySpec::DEFAULT;
+        provision(&store, spec, &a, &b, &actor, now).await.unwrap();
         let rotated = rotate_master_key(&store, &old, &new, &actor, now)
             .await
             .unwrap();

@@ -67,6 +67,9 @@ pub enum ServiceError {
     /// A rotation policy that cannot be honoured; nothing changed.
     #[error(transparent)]
     Schedule(#[from] PolicyRefusal),
+    /// A key type Signet does not offer; nothing changed.
+    #[error(transparent)]
+    Algorithm(#[from] app::algorithm::AlgorithmRefusal),
     /// No current key is loaded, so nothing can be signed.
     #[error("no current signing key is loaded")]
     NoSigner,

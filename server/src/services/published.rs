@@ -40,7 +40,7 @@ pub fn iso(t: DateTime<Utc>) -> String {
 impl PublishedKey {
     /// A stored key's public material, as published.
     pub fn from_stored(key: &StoredKey) -> Result<Self, MaterialError> {
-        let public = PublicMaterial::from_certificate(&key.record.kid, &key.cert_der)?;
+        let public = PublicMaterial::from_certificate(&key.record.kid, key.alg, &key.cert_der)?;
         let jwk_json =
             serde_json::to_vec(&public.jwk).map_err(|e| MaterialError::Encoding(e.to_string()))?;
         Ok(Self {
@@ -59,6 +59,8 @@ impl PublishedKey {
             pkcs7: self.public.pkcs7_pem.clone(),
             fingerprint: self.public.fingerprint.clone(),
             thumbprint: self.public.thumbprint.clone(),
+            alg: self.public.alg,
+            key_size: self.public.kind.bits(),
             current_since: self.record.current_since.map(iso),
             current_until: self.record.current_until.map(iso),
             revoked_at: self.record.revoked_at.map(iso),
@@ -167,7 +169,11 @@ fn current_signer(
         ))
     })?;
     let private = PrivateKey::from_pkcs8_der(&master.unseal(&current.record.kid, sealed)?)?;
-    Ok(Some(Arc::new(Signer::new(&current.record.kid, &private)?)))
+    Ok(Some(Arc::new(Signer::new(
+        &current.record.kid,
+        current.alg,
+        &private,
+    )?)))
 }
 
 /// The published key set of one tenant, and how it follows the store.

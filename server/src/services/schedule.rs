@@ -248,8 +248,8 @@ fn schedule_view(schedule: &Schedule, plan: &SchedulePlan) -> RotationSchedule {
         revoke_previous_after_seconds: schedule.policy.revoke_previous_after_seconds,
         next_rotation_at: plan.rotation_at.map(iso),
         publication_window_seconds: schedule.window.seconds,
-        signing_alg: "RS256".to_owned(),
-        key_size: 2048,
+        signing_alg: schedule.policy.key.alg.as_str().to_owned(),
+        key_size: schedule.policy.key.key_size,
         next_revocation_at: scheduled_revocations.first().map(|r| r.revoke_at.clone()),
         scheduled_revocations,
     }

@@ -3,7 +3,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::keys::{KeyState, KeyUsage};
+use app::{
+    algorithm::SigningAlg,
+    keys::{KeyState, KeyUsage},
+};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -25,6 +28,7 @@ pub struct SignedToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedBatch {
     pub kid: String,
+    pub alg: SigningAlg,
     pub tokens: Vec<SignedToken>,
 }
 
@@ -68,16 +72,16 @@ impl SigningService {
         &self,
         approved: ApprovedClaims,
         now: DateTime<Utc>,
-    ) -> Result<(String, SignedToken), ServiceError> {
+    ) -> Result<(String, SigningAlg, SignedToken), ServiceError> {
         let signer = self.signer()?;
         self.ledger
             .record(&signer.kid, 1, approved.exp, now)
             .await?;
-        let kid = signer.kid.clone();
+        let (kid, alg) = (signer.kid.clone(), signer.alg);
         let token = self
             .on_a_core(move || sign_one(&signer, &approved))
             .await??;
-        Ok((kid, token))
+        Ok((kid, alg, token))
     }
 
     /// Signs every claim set with the same current key, on one signing thread.
@@ -90,12 +94,13 @@ impl SigningService {
         let Some(latest) = approved.iter().map(|a| a.exp).max() else {
             return Ok(SignedBatch {
                 kid: signer.kid.clone(),
+                alg: signer.alg,
                 tokens: Vec::new(),
             });
         };
         let count = u64::try_from(approved.len()).unwrap_or(u64::MAX);
         self.ledger.record(&signer.kid, count, latest, now).await?;
-        let kid = signer.kid.clone();
+        let (kid, alg) = (signer.kid.clone(), signer.alg);
         let tokens = self
             .on_a_core(move || {
                 approved
@@ -104,7 +109,7 @@ impl SigningService {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await??;
-        Ok(SignedBatch { kid, tokens })
+        Ok(SignedBatch { kid, alg, tokens })
     }
 
     /// Issues a Management API access token to `client_id` (the token endpoint's path).

@@ -1,13 +1,17 @@
 //! Key pairs generated ahead of time, shared by every tenant of the process, so neither a
-//! rotation nor a new tenant waits for RSA generation: up to [`SPARE_KEYS`] wait, refilled in
-//! the background by one task at a time. A pair becomes a tenant's key when it is taken: it gets
-//! a fresh kid and a certificate for that tenant's domain then (one signature, a millisecond).
+//! rotation nor a new tenant waits for key generation (a 4096-bit RSA key takes seconds): up to
+//! [`SPARE_KEYS`] of every kind in use wait, refilled in the background by one task at a time.
+//! A kind is in use once a key of it has been asked for (the deployment's default kind from the
+//! start). A pair becomes a tenant's key when it is taken: it gets a fresh kid and a certificate
+//! for that tenant's domain then (one signature, a millisecond).
 
+use std::collections::HashMap;
 use std::sync::{
     Arc, Mutex, MutexGuard, PoisonError,
     atomic::{AtomicBool, Ordering},
 };
 
+use app::algorithm::KeySpec;
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -15,11 +19,13 @@ use super::{
     key_source::{SharedKeySource, generate},
     off_the_workers,
 };
-use crate::domain::material::{GeneratedKey, PrivateKey, new_kid, self_signed_certificate};
+use crate::domain::material::{
+    GeneratedKey, KeyKind, PrivateKey, new_kid, self_signed_certificate,
+};
 
-/// How many key pairs wait ready-made: a new tenant takes two, a rotation one, so a burst of
-/// this many rotations (or half as many new tenants) waits for no RSA generation (about
-/// 0.1–0.5 s of CPU each).
+/// How many key pairs of each kind in use wait ready-made: a new tenant takes two, a rotation
+/// one, so a burst of this many rotations (or half as many new tenants) waits for no key
+/// generation (0.1–0.5 s of CPU each for RSA-2048, seconds for RSA-4096).
 pub const SPARE_KEYS: usize = 4;
 
 /// The pool of spare key pairs; cheap to clone, every clone is the same pool.
@@ -31,47 +37,59 @@ pub struct SpareKeys {
 #[derive(Debug)]
 struct Inner {
     source: SharedKeySource,
-    keys: Mutex<Vec<PrivateKey>>,
+    /// The spares of every kind in use (a kind with no entry is not in use).
+    keys: Mutex<HashMap<KeyKind, Vec<PrivateKey>>>,
     /// Whether a background task is refilling `keys`.
     filling: AtomicBool,
 }
 
 impl SpareKeys {
-    /// An empty pool of key pairs from `source`.
-    pub fn new(source: SharedKeySource) -> Self {
+    /// An empty pool of key pairs from `source`, keeping spares of `kind` from the start.
+    pub fn new(source: SharedKeySource, kind: KeyKind) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source,
-                keys: Mutex::new(Vec::with_capacity(SPARE_KEYS)),
+                keys: Mutex::new(HashMap::from([(kind, Vec::with_capacity(SPARE_KEYS))])),
                 filling: AtomicBool::new(false),
             }),
         }
     }
 
-    fn keys(&self) -> MutexGuard<'_, Vec<PrivateKey>> {
+    fn keys(&self) -> MutexGuard<'_, HashMap<KeyKind, Vec<PrivateKey>>> {
         self.inner
             .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many key pairs wait.
-    pub fn count(&self) -> usize {
-        self.keys().len()
+    /// How many key pairs of `kind` wait.
+    pub fn count(&self, kind: KeyKind) -> usize {
+        self.keys().get(&kind).map_or(0, Vec::len)
     }
 
-    /// A signing key for `tenant_domain`, certified from `now`: a spare pair, or one generated
-    /// now when none waits. Starts a refill.
+    /// The kind in use with the fewest spares, if any has fewer than [`SPARE_KEYS`].
+    fn shortest(&self) -> Option<KeyKind> {
+        self.keys()
+            .iter()
+            .filter(|(_, spares)| spares.len() < SPARE_KEYS)
+            .min_by_key(|(_, spares)| spares.len())
+            .map(|(kind, _)| *kind)
+    }
+
+    /// A signing key of type `spec` for `tenant_domain`, certified from `now`: a spare pair, or
+    /// one generated now when none waits. Starts a refill.
     pub async fn take(
         &self,
+        spec: KeySpec,
         tenant_domain: &str,
         now: DateTime<Utc>,
     ) -> Result<GeneratedKey, ServiceError> {
-        let spare = self.keys().pop();
+        let kind = KeyKind::of(spec);
+        let spare = self.keys().entry(kind).or_default().pop();
         self.spawn_refill();
         let private = match spare {
             Some(key) => key,
-            None => generate(&self.inner.source).await?,
+            None => generate(&self.inner.source, kind).await?,
         };
         let domain = tenant_domain.to_owned();
         let certified = off_the_workers(move || {
@@ -82,6 +100,7 @@ impl SpareKeys {
         match certified {
             (private, Ok(cert_der)) => Ok(GeneratedKey {
                 kid: new_kid(),
+                spec,
                 cert_der,
                 private,
             }),
@@ -99,11 +118,11 @@ impl SpareKeys {
     }
 
     fn put_back_pair(&self, private: PrivateKey) {
-        self.keys().push(private);
+        self.keys().entry(private.kind()).or_default().push(private);
     }
 
-    /// Tops the pool up to [`SPARE_KEYS`] in the background, unless that is under way. Needs a
-    /// tokio runtime.
+    /// Tops every kind in use up to [`SPARE_KEYS`] in the background, unless that is under way.
+    /// Needs a tokio runtime.
     pub fn spawn_refill(&self) {
         if self.inner.filling.swap(true, Ordering::AcqRel) {
             return;
@@ -115,13 +134,13 @@ impl SpareKeys {
     async fn refill(&self) {
         let inner = &self.inner;
         loop {
-            while self.count() < SPARE_KEYS {
+            while let Some(kind) = self.shortest() {
                 // Generated without holding the lock: takers take spares meanwhile.
-                match generate(&inner.source).await {
+                match generate(&inner.source, kind).await {
                     Ok(key) => self.put_back_pair(key),
                     Err(error) => {
                         // The next taker generates its key itself and tries again.
-                        tracing::warn!(%error, "cannot pre-generate a signing key pair");
+                        tracing::warn!(%error, %kind, "cannot pre-generate a signing key pair");
                         inner.filling.store(false, Ordering::Release);
                         return;
                     }
@@ -130,7 +149,7 @@ impl SpareKeys {
             inner.filling.store(false, Ordering::Release);
             // A taker that took a spare after the last count found this task still busy and
             // started none: go on for it, unless another task already has.
-            if self.count() >= SPARE_KEYS || inner.filling.swap(true, Ordering::AcqRel) {
+            if self.shortest().is_none() || inner.filling.swap(true, Ordering::AcqRel) {
                 break;
             }
         }
@@ -143,20 +162,28 @@ mod tests {
     use super::*;
     use crate::{domain::material::PublicMaterial, services::key_source::FixtureKeys};
 
+    const RSA: KeyKind = KeyKind::Rsa(2048);
+
     fn pool() -> SpareKeys {
         let source = FixtureKeys::new([include_str!("../../fixtures/rsa-2048-a.pk8.pem")]).unwrap();
-        SpareKeys::new(Arc::new(source))
+        SpareKeys::new(Arc::new(source), KeyKind::Rsa(2048))
     }
 
     #[tokio::test]
     async fn the_pool_fills_up_in_the_background_and_certifies_keys_for_their_tenant() {
         let pool = pool();
-        assert_eq!(pool.count(), 0);
-        let made_now = pool.take("a.test", Utc::now()).await.unwrap();
-        while pool.count() < SPARE_KEYS {
+        assert_eq!(pool.count(RSA), 0);
+        let made_now = pool
+            .take(KeySpec::DEFAULT, "a.test", Utc::now())
+            .await
+            .unwrap();
+        while pool.count(RSA) < SPARE_KEYS {
             tokio::task::yield_now().await;
         }
-        let spare = pool.take("b.test", Utc::now()).await.unwrap();
+        let spare = pool
+            .take(KeySpec::DEFAULT, "b.test", Utc::now())
+            .await
+            .unwrap();
         assert_ne!(spare.kid, made_now.kid);
         // The kids have the shape app::keys::Kid calls issued.
         for key in [&made_now, &spare] {
@@ -164,19 +191,33 @@ mod tests {
         }
         // The certificate names the tenant that took the key (its CN, as DER bytes).
         let names = |key: &GeneratedKey, domain: &str| {
-            PublicMaterial::from_certificate(&key.kid, &key.cert_der).unwrap();
+            PublicMaterial::from_certificate(&key.kid, key.spec.alg, &key.cert_der).unwrap();
             key.cert_der
                 .windows(domain.len())
                 .any(|bytes| bytes == domain.as_bytes())
         };
         assert!(names(&made_now, "a.test") && !names(&made_now, "b.test"));
         assert!(names(&spare, "b.test") && !names(&spare, "a.test"));
-        assert!(pool.count() <= SPARE_KEYS);
+        assert!(pool.count(RSA) <= SPARE_KEYS);
         pool.put_back(spare);
-        assert!(pool.count() >= 1);
+        assert!(pool.count(RSA) >= 1);
         assert!(
-            pool.take("", Utc::now()).await.is_err(),
+            pool.take(KeySpec::DEFAULT, "", Utc::now()).await.is_err(),
             "no certificate without a name"
         );
+    }
+
+    #[tokio::test]
+    async fn a_kind_once_asked_for_is_kept_ready_too() {
+        let pool = pool();
+        let es256 = KeySpec::parse("ES256", None).unwrap();
+        let key = pool.take(es256, "a.test", Utc::now()).await.unwrap();
+        assert_eq!(key.private.kind(), KeyKind::P256);
+        let public = PublicMaterial::from_certificate(&key.kid, es256.alg, &key.cert_der).unwrap();
+        assert_eq!(public.jwk.crv.as_deref(), Some("P-256"));
+        while pool.count(KeyKind::P256) < SPARE_KEYS || pool.count(RSA) < SPARE_KEYS {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(pool.count(KeyKind::Ed25519), 0, "never asked for");
     }
 }

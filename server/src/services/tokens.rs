@@ -1,5 +1,6 @@
-//! Access tokens: RS256 JWTs signed by the current key, verified against the keys Signet holds
-//! right now — so a revoked key's tokens fail on the very next request.
+//! Access tokens: JWTs signed by the current key with its algorithm (RS256, PS256, ES256 or
+//! EdDSA), verified against the keys Signet holds right now — so a revoked key's tokens fail on
+//! the very next request — and only with the algorithm of the key the `kid` names.
 //!
 //! Signing and verification both use `aws-lc-rs` (AWS-LC, the library rustls defaults to), the
 //! one engine for every private-key operation in Signet: its RSA is constant-time and blinded
@@ -7,7 +8,8 @@
 //! pairs and public keys are parsed and checked once per key, not once per token.
 //!
 //! The JWS is parsed here rather than by a JWT library: Signet accepts exactly one shape (a
-//! compact RS256 JWS with a kid), so the parser is short and refuses everything else.
+//! compact JWS with a kid, signed with that key's algorithm), so the parser is short and refuses
+//! everything else.
 
 use std::{
     collections::HashMap,
@@ -15,12 +17,10 @@ use std::{
     time::Duration,
 };
 
-use aws_lc_rs::{
-    rand::SystemRandom,
-    signature::{
-        ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
-        RsaPublicKeyComponents,
-    },
+use app::algorithm::SigningAlg;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
+    RSA_PSS_2048_8192_SHA256, VerificationAlgorithm,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -41,10 +41,10 @@ pub fn management_audience(tenant_domain: &str) -> String {
 /// The current key, ready to sign. Debug never shows the key.
 pub struct Signer {
     pub kid: String,
-    key: RsaKeyPair,
-    /// The token header, `{"typ":"JWT","alg":"RS256","kid":…}`, base64url-encoded.
+    pub alg: SigningAlg,
+    key: PrivateKey,
+    /// The token header, `{"typ":"JWT","alg":…,"kid":…}`, base64url-encoded.
     header: String,
-    rng: SystemRandom,
 }
 
 impl std::fmt::Debug for Signer {
@@ -54,10 +54,16 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// A signer for `kid` from its decrypted private key.
-    pub fn new(kid: &str, private: &PrivateKey) -> Result<Self, MaterialError> {
+    /// A signer for `kid`, which signs `alg`, from its decrypted private key.
+    pub fn new(kid: &str, alg: SigningAlg, private: &PrivateKey) -> Result<Self, MaterialError> {
+        if !private.kind().signs(alg) {
+            return Err(MaterialError::WrongAlgorithm {
+                kind: private.kind(),
+                alg,
+            });
+        }
         // A second handle on the same AWS-LC key, already checked by `PrivateKey`.
-        let key = private.key_pair().clone();
+        let key = private.handle();
         // `typ` first, as tokens have always been written.
         #[derive(Serialize)]
         struct JwtHeader<'a> {
@@ -67,25 +73,25 @@ impl Signer {
         }
         let header = serde_json::to_vec(&JwtHeader {
             typ: "JWT",
-            alg: "RS256",
+            alg: alg.as_str(),
             kid,
         })
         .map_err(|e| MaterialError::Encoding(e.to_string()))?;
         Ok(Self {
             kid: kid.to_owned(),
+            alg,
             key,
             header: URL_SAFE_NO_PAD.encode(header),
-            rng: SystemRandom::new(),
         })
     }
 
-    /// A compact JWS (RS256) of `claims`.
+    /// A compact JWS of `claims`.
     pub fn sign(&self, claims: &impl Serialize) -> Result<String, TokenError> {
         let claims = serde_json::to_vec(claims).map_err(|e| TokenError::Signing(e.to_string()))?;
         self.sign_encoded(&self.header, &claims)
     }
 
-    /// A compact JWS (RS256) of already serialised `claims`, with the header `typ` (default
+    /// A compact JWS of already serialised `claims`, with the header `typ` (default
     /// `JWT`) and `cty` the caller chose; `alg` and `kid` are always Signet's.
     pub fn sign_json(
         &self,
@@ -106,7 +112,7 @@ impl Signer {
         }
         let header = serde_json::to_vec(&JwtHeader {
             typ: typ.unwrap_or("JWT"),
-            alg: "RS256",
+            alg: self.alg.as_str(),
             kid: &self.kid,
             cty,
         })
@@ -115,24 +121,29 @@ impl Signer {
     }
 
     fn sign_encoded(&self, header: &str, claims: &[u8]) -> Result<String, TokenError> {
-        let mut token = String::with_capacity(
-            header.len() + claims.len() * 4 / 3 + self.key.public_modulus_len() * 4 / 3 + 8,
-        );
+        // The signature is at most 512 bytes (RSA-4096), 683 in base64url.
+        let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 692);
         token.push_str(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-        let mut signature = vec![0; self.key.public_modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &self.rng,
-                token.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| TokenError::Signing("RSA signing failed".into()))?;
+        let signature = self
+            .key
+            .sign(self.alg, token.as_bytes())
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)
+    }
+}
+
+/// How AWS-LC verifies `alg` (RFC 7518 §3): RSA keys of 2048 to 8192 bits, P-256 signatures
+/// in the fixed `r || s` form.
+fn verification(alg: SigningAlg) -> &'static dyn VerificationAlgorithm {
+    match alg {
+        SigningAlg::RS256 => &RSA_PKCS1_2048_8192_SHA256,
+        SigningAlg::PS256 => &RSA_PSS_2048_8192_SHA256,
+        SigningAlg::ES256 => &ECDSA_P256_SHA256_FIXED,
+        SigningAlg::EdDSA => &ED25519,
     }
 }
 
@@ -149,7 +160,8 @@ const LEEWAY_SECS: u64 = 30;
 /// is checked on every use.
 #[derive(Default, Clone)]
 pub struct Verifiers {
-    keys: HashMap<String, ParsedPublicKey>,
+    /// Each key with the one algorithm it verifies.
+    keys: HashMap<String, (SigningAlg, ParsedPublicKey)>,
     accepted: Arc<RwLock<HashMap<String, AccessClaims>>>,
 }
 
@@ -167,18 +179,9 @@ impl Verifiers {
         let keys = keys
             .into_iter()
             .map(|public| {
-                let decode = |field: &str| {
-                    URL_SAFE_NO_PAD
-                        .decode(field)
-                        .map_err(|e| MaterialError::Encoding(format!("JWK: {e}")))
-                };
-                RsaPublicKeyComponents {
-                    n: decode(&public.jwk.n)?,
-                    e: decode(&public.jwk.e)?,
-                }
-                .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-                .map(|key| (public.kid.clone(), key))
-                .map_err(|e| MaterialError::Encoding(format!("JWK: {e}")))
+                ParsedPublicKey::new(verification(public.alg), &public.public_key_info_der)
+                    .map(|key| (public.kid.clone(), (public.alg, key)))
+                    .map_err(|e| MaterialError::Encoding(format!("public key: {e}")))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
@@ -249,7 +252,7 @@ pub enum TokenError {
     /// A genuine token of this tenant whose `exp` (plus the leeway) has passed.
     #[error("the token has expired")]
     Expired,
-    #[error("the token is not a valid RS256 access token for this API: {0}")]
+    #[error("the token is not a valid access token for this API: {0}")]
     Invalid(String),
 }
 
@@ -290,7 +293,8 @@ pub fn issue(
     Ok((token, claims))
 }
 
-/// Verifies a bearer token: RS256 only, signed by a current, next or previous key, issued by
+/// Verifies a bearer token: signed by a current, next or previous key with that key's own
+/// algorithm (never the one the header would choose: algorithm confusion), issued by
 /// this tenant for the Management API, and unexpired at `now`.
 pub fn verify(
     verifiers: &Verifiers,
@@ -362,17 +366,21 @@ fn verify_at(
     };
 
     let header: JwsHeader = json_object(&decode(header, "header")?, "header")?;
-    if header.alg != "RS256" {
-        return Err(TokenError::Invalid(format!("algorithm {:?}", header.alg)));
-    }
+    let alg = SigningAlg::parse(&header.alg)
+        .ok_or_else(|| TokenError::Invalid(format!("algorithm {:?}", header.alg)))?;
     if header.crit.is_some() {
         return Err(invalid("critical header extensions"));
     }
-    let key = header
+    let (key_alg, key) = header
         .kid
         .as_deref()
         .and_then(|kid| verifiers.keys.get(kid))
         .ok_or(TokenError::UnknownKey)?;
+    if alg != *key_alg {
+        return Err(TokenError::Invalid(format!(
+            "algorithm {alg} is not the {key_alg} of the key it names"
+        )));
+    }
     key.verify_sig(message.as_bytes(), &decode(signature, "signature")?)
         .map_err(|_| invalid("bad signature"))?;
 
@@ -410,10 +418,89 @@ mod tests {
     const TENANT: &str = "tokens.signet.test";
 
     fn fixture(pem: &str, kid: &str) -> (Signer, PublicMaterial) {
+        fixture_for(SigningAlg::RS256, pem, kid)
+    }
+
+    fn fixture_for(alg: SigningAlg, pem: &str, kid: &str) -> (Signer, PublicMaterial) {
         let private = PrivateKey::from_pkcs8_pem(pem).unwrap();
         let cert = self_signed_certificate(&private, TENANT, Utc::now()).unwrap();
-        let public = PublicMaterial::from_certificate(kid, &cert).unwrap();
-        (Signer::new(kid, &private).unwrap(), public)
+        let public = PublicMaterial::from_certificate(kid, alg, &cert).unwrap();
+        (Signer::new(kid, alg, &private).unwrap(), public)
+    }
+
+    #[test]
+    fn every_algorithm_signs_and_verifies_with_its_own_key_only() {
+        let cases = [
+            (
+                SigningAlg::RS256,
+                include_str!("../../fixtures/rsa-3072-a.pk8.pem"),
+                512,
+            ),
+            (
+                SigningAlg::PS256,
+                include_str!("../../fixtures/rsa-4096-a.pk8.pem"),
+                683,
+            ),
+            (
+                SigningAlg::ES256,
+                include_str!("../../fixtures/p256-a.pk8.pem"),
+                86,
+            ),
+            (
+                SigningAlg::EdDSA,
+                include_str!("../../fixtures/ed25519-a.pk8.pem"),
+                86,
+            ),
+        ];
+        let scopes = ["read:signing_keys".to_owned()];
+        let lifetime = Duration::from_secs(600);
+        for (alg, pem, signature_chars) in cases {
+            let (signer, public) = fixture_for(alg, pem, "kid-x");
+            let verifiers = Verifiers::new([&public]).unwrap();
+            let (token, claims) =
+                issue(&signer, TENANT, "c", &scopes, lifetime, Utc::now()).unwrap();
+            assert_eq!(part(&token, 0)["alg"], alg.as_str());
+            assert_eq!(
+                token.rsplit('.').next().unwrap().len(),
+                signature_chars,
+                "{alg}"
+            );
+            assert_eq!(
+                verify(&verifiers, TENANT, &token, Utc::now()).unwrap(),
+                claims
+            );
+        }
+        // A key only ever signs the algorithm it was made for.
+        let p256 = PrivateKey::from_pkcs8_pem(cases[2].1).unwrap();
+        assert!(Signer::new("k", SigningAlg::RS256, &p256).is_err());
+        assert!(Signer::new("k", SigningAlg::EdDSA, &p256).is_err());
+    }
+
+    #[test]
+    fn a_header_naming_another_algorithm_than_its_keys_is_refused() {
+        // One RSA key, published for RS256: a PSS signature by that very key is mathematically
+        // sound, and still refused, because the key is not a PS256 key.
+        let pem = include_str!("../../fixtures/rsa-2048-a.pk8.pem");
+        let (rs256, public) = fixture_for(SigningAlg::RS256, pem, "kid-a");
+        let (ps256, _) = fixture_for(SigningAlg::PS256, pem, "kid-a");
+        let now = Utc::now().timestamp();
+        let claims = claims_json(now, serde_json::json!({}));
+        let genuine = sign_raw(&rs256, r#"{"alg":"RS256","kid":"kid-a"}"#, &claims);
+        assert!(check(&public, &genuine, now).is_ok());
+        let confused = sign_raw(&ps256, r#"{"alg":"PS256","kid":"kid-a"}"#, &claims);
+        let refused = check(&public, &confused, now).unwrap_err().to_string();
+        assert!(refused.contains("PS256 is not the RS256"), "{refused}");
+        // An EdDSA header on an RS256 signature fails the same way.
+        let relabelled = sign_raw(&rs256, r#"{"alg":"EdDSA","kid":"kid-a"}"#, &claims);
+        assert!(check(&public, &relabelled, now).is_err());
+        for alg in ["HS256", "none", "RS512", "ES384"] {
+            let header = format!(r#"{{"alg":"{alg}","kid":"kid-a"}}"#);
+            let token = sign_raw(&rs256, &header, &claims);
+            assert!(matches!(
+                check(&public, &token, now),
+                Err(TokenError::Invalid(_))
+            ));
+        }
     }
 
     fn part(token: &str, index: usize) -> serde_json::Value {
@@ -422,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn issued_tokens_are_rs256_jws_that_verify_against_the_signing_key_only() {
+    fn issued_tokens_are_jws_that_verify_against_the_signing_key_only() {
         let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
         let (_, other) = fixture(include_str!("../../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
         let scopes = ["read:signing_keys".to_owned()];
@@ -516,16 +603,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let mut signature = vec![0; signer.key.public_modulus_len()];
-        signer
-            .key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &signer.rng,
-                message.as_bytes(),
-                &mut signature,
-            )
-            .unwrap();
+        let signature = signer.key.sign(signer.alg, message.as_bytes()).unwrap();
         format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 

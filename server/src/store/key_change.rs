@@ -149,11 +149,13 @@ impl KeyChange for SqlKeyChange {
 
     async fn set_policy(&mut self, policy: &RotationPolicy) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE keysets SET rotate_every_seconds = $1, revoke_previous_after_seconds = $2 \
-             WHERE tenant_id = $3",
+            "UPDATE keysets SET rotate_every_seconds = $1, revoke_previous_after_seconds = $2, \
+             signing_alg = $3, key_size = $4 WHERE tenant_id = $5",
         )
         .bind(policy.rotate_every_seconds)
         .bind(policy.revoke_previous_after_seconds)
+        .bind(policy.key.alg.as_str())
+        .bind(i64::from(policy.key.key_size))
         .bind(&self.tenant)
         .execute(&mut *self.tx)
         .await?;
@@ -196,7 +198,7 @@ impl KeyChange for SqlKeyChange {
         let [created_at, current_since, current_until, revoked_at] = record_times(record);
         sqlx::query(&format!(
             "INSERT INTO signing_keys ({KEY_COLUMNS}, tenant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&key.kid)
         .bind(record.state.as_str())
@@ -207,6 +209,7 @@ impl KeyChange for SqlKeyChange {
         .bind(current_since)
         .bind(current_until)
         .bind(revoked_at)
+        .bind(key.spec.alg.as_str())
         .bind(&self.tenant)
         .execute(&mut *self.tx)
         .await?;

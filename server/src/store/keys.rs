@@ -1,6 +1,9 @@
 //! The key set as committed: reads, and the start of a change ([`KeyChange`]).
 
-use app::keys::KeyState;
+use app::{
+    algorithm::{KeySpec, SigningAlg},
+    keys::KeyState,
+};
 use async_trait::async_trait;
 use sqlx::{Row, any::AnyRow};
 
@@ -15,6 +18,8 @@ use crate::domain::{lifecycle::KeyRecord, schedule::RotationPolicy, sealing::Sea
 #[derive(Debug, Clone)]
 pub struct StoredKey {
     pub record: KeyRecord,
+    /// What the key signs.
+    pub alg: SigningAlg,
     pub cert_der: Vec<u8>,
     pub sealed: Option<SealedKey>,
 }
@@ -23,6 +28,8 @@ pub struct StoredKey {
 #[derive(Debug, Clone)]
 pub struct NewKey {
     pub kid: String,
+    /// The key's type; the store keeps its algorithm.
+    pub spec: KeySpec,
     pub cert_der: Vec<u8>,
     pub sealed: SealedKey,
 }
@@ -60,11 +67,12 @@ pub trait KeyStore: Send + Sync + 'static {
 }
 
 pub(super) const KEY_COLUMNS: &str = "kid, state, cert_der, private_key, master_key_id, \
-                                      created_at, current_since, current_until, revoked_at";
+                                      created_at, current_since, current_until, revoked_at, alg";
 /// `KEY_COLUMNS` with the sealed private key of the current key only.
 const SERVING_COLUMNS: &str = "kid, state, cert_der, \
                                CASE WHEN state = 'current' THEN private_key END AS private_key, \
-                               master_key_id, created_at, current_since, current_until, revoked_at";
+                               master_key_id, created_at, current_since, current_until, revoked_at, \
+                               alg";
 /// The lifecycle columns only: what planning a change needs, without the certificates and
 /// sealed private keys (kilobytes per key, a thousand previous keys after a thousand rotations).
 pub(super) const RECORD_COLUMNS: &str =
@@ -85,13 +93,26 @@ pub(super) fn record_from_row(row: &AnyRow) -> Result<KeyRecord, StoreError> {
 }
 
 /// The rotation policy's columns of `keysets`.
-pub(super) const POLICY_COLUMNS: &str = "rotate_every_seconds, revoke_previous_after_seconds";
+pub(super) const POLICY_COLUMNS: &str =
+    "rotate_every_seconds, revoke_previous_after_seconds, signing_alg, key_size";
 
 pub(super) fn policy_from_row(row: &AnyRow) -> Result<RotationPolicy, StoreError> {
+    let alg: String = row.try_get("signing_alg")?;
+    let key_size: i64 = row.try_get("key_size")?;
+    let key = u32::try_from(key_size)
+        .ok()
+        .and_then(|size| KeySpec::parse(&alg, Some(size)).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown key type {alg}/{key_size}")))?;
     Ok(RotationPolicy {
         rotate_every_seconds: row.try_get("rotate_every_seconds")?,
         revoke_previous_after_seconds: row.try_get("revoke_previous_after_seconds")?,
+        key,
     })
+}
+
+pub(super) fn alg_from_row(row: &AnyRow) -> Result<SigningAlg, StoreError> {
+    let alg: String = row.try_get("alg")?;
+    SigningAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(format!("unknown algorithm {alg:?}")))
 }
 
 fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
@@ -106,6 +127,7 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
     };
     Ok(StoredKey {
         record: record_from_row(row)?,
+        alg: alg_from_row(row)?,
         cert_der: row.try_get("cert_der")?,
         sealed,
     })

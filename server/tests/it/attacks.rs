@@ -113,7 +113,11 @@ pub enum ForgingKey {
 
 /// An RSA fixture as an RS256 signing key.
 pub fn rsa_key(pem: &str) -> ForgingKey {
-    ForgingKey::Rs256(PrivateKey::from_pkcs8_pem(pem).unwrap().key_pair().clone())
+    let der = PrivateKey::from_pkcs8_pem(pem)
+        .unwrap()
+        .to_pkcs8_der()
+        .unwrap();
+    ForgingKey::Rs256(RsaKeyPair::from_pkcs8(&der).unwrap())
 }
 
 /// A JWT from raw header and payload JSON text, signed with `key`: lets a test put anything at

@@ -85,19 +85,21 @@ async fn a_rotation_policy_is_a_key_set_change(store: SqlStore) {
     assert!(before.policy.is_off());
     let update = PolicyUpdate {
         rotate_every_seconds: Some(Some(86_400)),
-        revoke_previous_after_seconds: None,
+        ..PolicyUpdate::default()
     };
-    let set = set_policy(&store, update, window, &actor(), Utc::now())
+    let set = set_policy(&store, update, window, None, &actor(), Utc::now())
         .await
-        .unwrap();
+        .unwrap()
+        .policy;
     assert_eq!(set.rotate_every_seconds, Some(86_400));
     let after = store.load(3).await.unwrap();
     assert_eq!((after.version, after.policy), (before.version + 1, set));
     let too_short = PolicyUpdate {
         rotate_every_seconds: Some(Some(60)),
         revoke_previous_after_seconds: Some(Some(0)),
+        ..PolicyUpdate::default()
     };
-    let refused = set_policy(&store, too_short, window, &actor(), Utc::now()).await;
+    let refused = set_policy(&store, too_short, window, None, &actor(), Utc::now()).await;
     assert!(matches!(
         refused,
         Err(ServiceError::Schedule(PolicyRefusal::PeriodTooShort))
@@ -549,6 +551,7 @@ async fn a_deleted_tenant_leaves_only_its_audit_trail(store: SqlStore) {
     // refused.
     let late = signet::services::key_change::provision(
         &other,
+        app::algorithm::KeySpec::DEFAULT,
         &fixture_key(0),
         &fixture_key(1),
         &actor(),

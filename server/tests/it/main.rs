@@ -1,6 +1,7 @@
 //! Signet's integration tests: one binary, one module per area.
 #![expect(clippy::unwrap_used)]
 
+mod algorithms;
 mod attacks;
 mod cli;
 mod conformance;

@@ -32,6 +32,8 @@ pub struct Deployment {
     master_key_file: PathBuf,
     dir: tempfile::TempDir,
     servers_started: AtomicUsize,
+    /// Settings every later process of the deployment gets, beyond the defaults below.
+    settings: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Deployment {
@@ -60,6 +62,7 @@ impl Deployment {
             master_key_file,
             dir,
             servers_started: AtomicUsize::new(0),
+            settings: std::sync::Mutex::default(),
         }
     }
 
@@ -85,6 +88,9 @@ impl Deployment {
             .env("SIGNET_PUBLICATION_WINDOW_SECS", "0")
             .env("SIGNET_API_RATE_LIMIT_PER_MINUTE", "1000000")
             .stdin(Stdio::null());
+        for (name, value) in self.settings.lock().unwrap().iter() {
+            command.env(name, value);
+        }
         // Once a test moves the clock, every process of the deployment reads the same moved
         // clock.
         let clock = self.dir.path().join("clock-offset");
@@ -92,6 +98,14 @@ impl Deployment {
             command.env("SIGNET_TEST_CLOCK_FILE", clock);
         }
         command
+    }
+
+    /// Sets `SIGNET_…` `name` to `value` for every process started from now on.
+    pub fn set(&self, name: &str, value: &str) {
+        self.settings
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), value.to_owned()));
     }
 
     /// Runs `signet args…` to completion.
@@ -479,6 +493,23 @@ impl Api {
                 .post(format!("{}{path}", self.base))
                 .bearer_auth(token)
                 .json(body),
+        )
+        .await
+    }
+
+    /// `PATCH path` with a bearer token and a JSON text body, or the transport error.
+    pub async fn try_patch_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> reqwest::Result<Answer> {
+        Self::answer(
+            self.http
+                .patch(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_owned()),
         )
         .await
     }

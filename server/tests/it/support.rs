@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use app::algorithm::KeySpec;
+
 use axum::{
     Router,
     body::{Body, Bytes},
@@ -14,7 +16,7 @@ use signet::{
     domain::{
         Actor,
         lifecycle::{Change, Operation},
-        material::{PrivateKey, new_kid, self_signed_certificate},
+        material::{KeyKind, PrivateKey, new_kid, self_signed_certificate},
         rotation_limit::RotationLimit,
         schedule::RotationGate,
         sealing::MasterKey,
@@ -70,6 +72,7 @@ pub fn fixture_key(index: usize) -> NewKey {
         .unwrap();
     NewKey {
         kid,
+        spec: KeySpec::DEFAULT,
         cert_der,
         sealed,
     }
@@ -103,9 +106,16 @@ pub async fn sqlite_store() -> SqlStore {
 
 /// Stores a tenant's first two keys, as the key service does at first start.
 pub async fn provision(store: &SqlStore, current: NewKey, next: NewKey) -> bool {
-    key_change::provision(store, &current, &next, &actor(), Utc::now())
-        .await
-        .unwrap()
+    key_change::provision(
+        store,
+        KeySpec::DEFAULT,
+        &current,
+        &next,
+        &actor(),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
 }
 
 /// One attempt at `op` through the store's transaction, as the key service makes it.
@@ -168,7 +178,7 @@ pub async fn try_start_services(
         master: Arc::new(master),
         tenant_domain: TENANT.to_owned(),
         clock,
-        spare_keys: SpareKeys::new(fixture_keys()),
+        spare_keys: SpareKeys::new(fixture_keys(), KeyKind::Rsa(2048)),
         health: DatabaseHealth::default(),
         options: startup::key_service_options(config),
     };

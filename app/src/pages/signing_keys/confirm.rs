@@ -22,6 +22,8 @@ pub enum Confirm {
     Revoke(String),
     /// The rotation schedule's dialog (a form, not a confirmation).
     Schedule,
+    /// The signing algorithm's dialog (a form too).
+    Algorithm,
 }
 
 /// A piece of a dialog's text: words, a key id set as code, or an instant.
@@ -53,6 +55,7 @@ impl Confirm {
             "rotate" => Some(Confirm::Rotate),
             "rotate_and_revoke" => Some(Confirm::RotateAndRevoke),
             "schedule" => Some(Confirm::Schedule),
+            "algorithm" => Some(Confirm::Algorithm),
             "revoke" => get("kid").filter(|kid| is_kid(kid)).map(Confirm::Revoke),
             _ => None,
         }
@@ -64,6 +67,7 @@ impl Confirm {
             Confirm::Rotate => ("rotate", None),
             Confirm::RotateAndRevoke => ("rotate_and_revoke", None),
             Confirm::Schedule => ("schedule", None),
+            Confirm::Algorithm => ("algorithm", None),
             Confirm::Revoke(kid) => ("revoke", Some(kid.clone())),
         }
     }
@@ -107,8 +111,8 @@ impl Confirm {
                 busy_label: "Rotating and revoking…",
                 field: ("current_kid", current_kid),
             },
-            // Rendered by the schedule's own dialog; never asked of this table.
-            Confirm::Schedule => DialogCopy {
+            // Rendered by their own dialogs; never asked of this table.
+            Confirm::Schedule | Confirm::Algorithm => DialogCopy {
                 title: vec![Words("Rotation schedule")],
                 body: Vec::new(),
                 irreversible: false,
@@ -197,7 +201,14 @@ pub fn ConfirmButton(
 /// open dialog in the server-rendered page (asked for by `?confirm=…`). Closing it clears the
 /// page's confirmation.
 #[component]
-pub fn Modal(actions: Actions, labelled_by: &'static str, children: Children) -> impl IntoView {
+pub fn Modal(
+    actions: Actions,
+    labelled_by: &'static str,
+    /// The dialog's `data-testid`.
+    #[prop(default = "confirm-dialog")]
+    testid: &'static str,
+    children: Children,
+) -> impl IntoView {
     let dialog_ref = NodeRef::<leptos::html::Dialog>::new();
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
     // The `close` event of turning a server-opened dialog into a modal is not a cancel.
@@ -225,7 +236,7 @@ pub fn Modal(actions: Actions, labelled_by: &'static str, children: Children) ->
             open=!hydrated
             class="dialog"
             aria-labelledby=labelled_by
-            data-testid="confirm-dialog"
+            data-testid=testid
             on:close=on_close
             on:keydown=move |event| {
                 #[cfg(feature = "hydrate")]
@@ -302,7 +313,7 @@ pub fn ConfirmDialog(
         Confirm::RotateAndRevoke => {
             view! { <ActionForm action=actions.rotate_and_revoke>{fields}</ActionForm> }.into_any()
         }
-        Confirm::Revoke(_) | Confirm::Schedule => {
+        Confirm::Revoke(_) | Confirm::Schedule | Confirm::Algorithm => {
             view! { <ActionForm action=actions.revoke>{fields}</ActionForm> }.into_any()
         }
     };
@@ -426,6 +437,7 @@ mod tests {
             Confirm::Rotate,
             Confirm::RotateAndRevoke,
             Confirm::Schedule,
+            Confirm::Algorithm,
             Confirm::Revoke("A".repeat(21)),
         ] {
             let (name, kid) = confirm.query();

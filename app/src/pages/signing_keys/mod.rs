@@ -10,6 +10,7 @@
 //! for a confirmation and the dialog), [`rotation_settings`], [`valid_keys`] (both lists),
 //! [`key_menu`] (a row's "…" menu); this file holds the page and its state.
 
+mod algorithm;
 mod confirm;
 mod key_menu;
 mod rotation_settings;
@@ -23,10 +24,12 @@ use leptos_router::hooks::use_query_map;
 
 pub use self::server_fns::{
     ListSigningKeys, RevokeSigningKey, RotateAndRevokeSigningKey, RotateSigningKey,
-    SetRotationSchedule, list_signing_keys, revoke_signing_key, rotate_and_revoke_signing_key,
-    rotate_signing_key, set_rotation_schedule,
+    SetRotationSchedule, SetSigningAlgorithm, list_signing_keys, revoke_signing_key,
+    rotate_and_revoke_signing_key, rotate_signing_key, set_rotation_schedule,
+    set_signing_algorithm,
 };
 use self::{
+    algorithm::{AlgorithmDialog, SigningAlgorithmCard},
     confirm::{Confirm, ConfirmDialog},
     rotation_settings::RotationSettings,
     schedule::{RotationScheduleCard, ScheduleDialog},
@@ -46,6 +49,7 @@ pub struct Actions {
     rotate_and_revoke: ServerAction<RotateAndRevokeSigningKey>,
     revoke: ServerAction<RevokeSigningKey>,
     set_schedule: ServerAction<SetRotationSchedule>,
+    set_algorithm: ServerAction<SetSigningAlgorithm>,
     confirm: RwSignal<Option<Confirm>>,
     /// The wait the server gave when it refused a rotation as too early: the rotate dialog
     /// then asks a second time.
@@ -63,6 +67,7 @@ impl Actions {
             Confirm::RotateAndRevoke => self.rotate_and_revoke.pending(),
             Confirm::Revoke(_) => self.revoke.pending(),
             Confirm::Schedule => self.set_schedule.pending(),
+            Confirm::Algorithm => self.set_algorithm.pending(),
         }
     }
 
@@ -97,6 +102,16 @@ impl Actions {
             Some(Err(error)) => self.toasts.push(Err(error)),
             None => {}
         });
+        Effect::new(move |_| match self.set_algorithm.value().get() {
+            Some(Ok(schedule)) => {
+                self.confirm.set(None);
+                self.toasts.say(algorithm_saved(&schedule), false);
+            }
+            // Said in the dialog, which stays open.
+            Some(Err(DashboardError::UnsupportedAlgorithm)) => {}
+            Some(Err(error)) => self.toasts.push(Err(error)),
+            None => {}
+        });
         // A new dialog starts without an earlier refusal.
         Effect::new(move |_| {
             if self.confirm.get().is_none() {
@@ -109,6 +124,21 @@ impl Actions {
 /// The toast after the rotation schedule was saved.
 const SCHEDULE_SAVED: &str = "Rotation schedule saved.";
 
+/// The toast after the signing algorithm was saved by a plain form post.
+const ALGORITHM_SAVED: &str = "Signing algorithm saved: the next key is of the new type.";
+
+/// The toast after the signing algorithm was saved.
+fn algorithm_saved(schedule: &crate::schedule::RotationSchedule) -> String {
+    let spec = crate::algorithm::KeySpec::parse(&schedule.signing_alg, Some(schedule.key_size));
+    match spec {
+        Ok(spec) => format!(
+            "New keys are {}. The next key is one; it becomes current at the next rotation.",
+            spec.label()
+        ),
+        Err(_) => ALGORITHM_SAVED.to_owned(),
+    }
+}
+
 /// The Signing Keys page.
 #[component]
 pub fn SigningKeysPage() -> impl IntoView {
@@ -116,6 +146,7 @@ pub fn SigningKeysPage() -> impl IntoView {
     let rotate_and_revoke = ServerAction::<RotateAndRevokeSigningKey>::new();
     let revoke = ServerAction::<RevokeSigningKey>::new();
     let set_schedule = ServerAction::<SetRotationSchedule>::new();
+    let set_algorithm = ServerAction::<SetSigningAlgorithm>::new();
     // Bumped to fetch the lists again: the live stream announced another version, or a fetch
     // failed and is retried.
     let refetch = RwSignal::new(0_u64);
@@ -140,8 +171,14 @@ pub fn SigningKeysPage() -> impl IntoView {
         .map(Ok)
         .or_else(|| DashboardError::from_query(param).map(Err));
     let toasts = Toasts::new(outcome);
-    if param("done").as_deref() == Some(server_fns::SCHEDULE_SAVED) {
-        toasts.say(SCHEDULE_SAVED.to_owned(), false);
+    match param("done").as_deref() {
+        Some(server_fns::SCHEDULE_SAVED) => {
+            toasts.say(SCHEDULE_SAVED.to_owned(), false);
+        }
+        Some(server_fns::ALGORITHM_SAVED) => {
+            toasts.say(ALGORITHM_SAVED.to_owned(), false);
+        }
+        _ => {}
     }
     let confirm = RwSignal::new(Confirm::from_query(param));
     let refused_wait = RwSignal::new(None::<u64>);
@@ -150,6 +187,7 @@ pub fn SigningKeysPage() -> impl IntoView {
         rotate_and_revoke,
         revoke,
         set_schedule,
+        set_algorithm,
         confirm,
         refused_wait,
         toasts,
@@ -158,7 +196,9 @@ pub fn SigningKeysPage() -> impl IntoView {
     // A saved schedule fetches the lists again; a refused one does not, so the open dialog keeps
     // what the operator typed.
     Effect::new(move |_| {
-        if let Some(Ok(_)) = set_schedule.value().get() {
+        let saved = matches!(set_schedule.value().get(), Some(Ok(_)))
+            || matches!(set_algorithm.value().get(), Some(Ok(_)));
+        if saved {
             refetch.update(|n| *n += 1);
         }
     });
@@ -255,6 +295,11 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
     let rotate_wait = list
         .rotate_wait_seconds
         .and_then(|seconds| u64::try_from(seconds).ok());
+    let policy =
+        crate::algorithm::KeySpec::parse(&schedule.signing_alg, Some(schedule.key_size)).ok();
+    let algorithm_card = view! {
+        <SigningAlgorithmCard policy current=current.clone() next=next.clone() actions />
+    };
     let dialog = {
         let (usage, schedule) = (usage.clone(), schedule.clone());
         move || {
@@ -263,6 +308,10 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
                 Confirm::Schedule => {
                     let schedule = schedule.clone();
                     view! { <ScheduleDialog schedule actions /> }.into_any()
+                }
+                Confirm::Algorithm => {
+                    let policy = policy.unwrap_or_default();
+                    view! { <AlgorithmDialog policy actions /> }.into_any()
                 }
                 confirm => view! {
                     <ConfirmDialog confirm current next usage rotate_wait actions />
@@ -297,6 +346,7 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
         </header>
         <RotationSettings actions />
         <RotationScheduleCard schedule=schedule.clone() next_rotation_in actions />
+        {algorithm_card}
         <ValidKeys valid usage schedule version actions />
         <RevokedKeys revoked />
         {dialog}

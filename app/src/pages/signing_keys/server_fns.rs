@@ -71,6 +71,31 @@ pub async fn set_rotation_schedule(
 /// The `done` a plain form post of the schedule dialog comes back with.
 pub const SCHEDULE_SAVED: &str = "schedule";
 
+/// Makes `signing_alg` with `key_size` (for RSA; ignored otherwise) the type of the tenant's
+/// new keys: the next key is replaced at once, the current key stays until the next rotation.
+#[server(prefix = "/_signet", endpoint = "set_signing_algorithm")]
+pub async fn set_signing_algorithm(
+    signing_alg: String,
+    #[server(default)] key_size: Option<String>,
+) -> Result<RotationSchedule, DashboardError> {
+    use crate::algorithm::{KeySpec, SigningAlg};
+    let from = crate::service::client_addr().await;
+    // A disabled size select sends nothing: ES256 and EdDSA have one size.
+    let rsa = SigningAlg::parse(&signing_alg).is_some_and(SigningAlg::is_rsa);
+    let size = key_size
+        .filter(|_| rsa)
+        .map(|size| size.trim().parse::<u32>().unwrap_or(0));
+    let spec = KeySpec::parse(&signing_alg, size).map_err(|_| DashboardError::UnsupportedAlgorithm);
+    let result = match (spec, crate::service::signing_keys()) {
+        (Ok(spec), Ok(keys)) => keys.set_signing_algorithm(spec, from).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    crate::error::respond(result, HOME, |_| Some(format!("done={ALGORITHM_SAVED}")))
+}
+
+/// The `done` a plain form post of the algorithm dialog comes back with.
+pub const ALGORITHM_SAVED: &str = "algorithm";
+
 /// Rotates and revokes the key that was current; `current_kid` is the key the operator
 /// confirmed would be revoked.
 #[server(prefix = "/_signet", endpoint = "rotate_and_revoke_signing_key")]

@@ -34,6 +34,7 @@ pub fn ValidKeys(
                         <tr>
                             <th scope="col">"Status"</th>
                             <th scope="col">"Key ID"</th>
+                            <th scope="col">"Algorithm"</th>
                             <th scope="col">"Fingerprint"</th>
                             <th scope="col">"Current since"</th>
                             <th scope="col">"Current until"</th>
@@ -76,6 +77,9 @@ fn ValidKeyRow(
             </td>
             <td class="mono" data-testid="kid" data-label="Key ID">
                 {key.kid.clone()}
+            </td>
+            <td data-testid="key-alg" data-label="Algorithm">
+                {key.spec().label()}
             </td>
             <td class="mono fingerprint" data-testid="fingerprint" data-label="Fingerprint">
                 {key.fingerprint.clone()}
@@ -163,6 +167,7 @@ pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
                     <thead>
                         <tr>
                             <th scope="col">"Key ID"</th>
+                            <th scope="col">"Algorithm"</th>
                             <th scope="col">"Fingerprint"</th>
                             <th scope="col">"Revoked at"</th>
                         </tr>
@@ -186,9 +191,11 @@ pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
 #[component]
 fn RevokedKeyRow(key: KeyView) -> impl IntoView {
     let row_kid = key.kid.clone();
+    let label = key.spec().label();
     view! {
         <tr data-testid="revoked-row" data-kid=row_kid>
             <td class="mono" data-label="Key ID">{key.kid}</td>
+            <td data-testid="key-alg" data-label="Algorithm">{label}</td>
             <td class="mono fingerprint" data-label="Fingerprint">{key.fingerprint}</td>
             <td data-label="Revoked at">
                 <Timestamp value=key.revoked_at />

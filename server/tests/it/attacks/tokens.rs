@@ -1,7 +1,7 @@
 //! Forged, tampered and malformed bearer tokens against the Management API. Every one is a 401
 //! `invalid_token` in Auth0's shape, and nothing changes.
 
-use aws_lc_rs::{encoding::AsDer, hmac, signature::KeyPair};
+use aws_lc_rs::hmac;
 use axum::{body::Body, http::Request};
 use der::pem::LineEnding;
 use signet::domain::material::PrivateKey;
@@ -75,7 +75,7 @@ async fn hs256_tokens_keyed_with_the_public_key_are_refused() {
     let world = world().await;
     let current = kid_in(&world, "Current");
     let private = PrivateKey::from_pkcs8_pem(FIXTURE_A).unwrap();
-    let spki = private.key_pair().public_key().as_der().unwrap();
+    let spki = private.public_key_info_der().unwrap();
     let public_pem = |ending| der::pem::encode_string("PUBLIC KEY", ending, spki.as_ref()).unwrap();
     let published = world.keys.published();
     let view = published.current().unwrap().view();
