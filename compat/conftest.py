@@ -20,12 +20,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 import requests
 from auth0.authentication import GetToken
 from auth0.management import Auth0
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TENANT_DOMAIN = "compat.signet.test"
@@ -326,3 +329,53 @@ def verify(server: Server, access_token: str) -> dict:
         issuer=ISSUER,
         options={"require": ["exp", "iat", "iss", "aud", "sub"]},
     )
+
+
+def sha1_fingerprint(cert: x509.Certificate) -> str:
+    """Auth0's format: upper-case hex pairs joined by colons (as `openssl x509 -fingerprint -sha1`)."""
+    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA1()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain HTTP, for the routes the SDK has no method for (the signing service, the key policy).
+
+
+def call(
+    method: str, server: Server, path: str, token: str | None = None, **kwargs
+) -> requests.Response:
+    """One request to http://127.0.0.1:<port>/api/v2{path}, with a bearer token if given."""
+    headers = dict(kwargs.pop("headers", {}))
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(
+        method, f"{server.api_url}{path}", headers=headers, timeout=HTTP_TIMEOUT_S, **kwargs
+    )
+
+
+def expect(response: requests.Response, status: int) -> Any:
+    """The JSON body of a response that must have `status` (None for an empty body)."""
+    what = f"{response.request.method} {response.request.path_url}"
+    assert response.status_code == status, f"{what} answered {response.status_code}: {response.text}"
+    return response.json() if response.content else None
+
+
+def expect_error(response: requests.Response, status: int, error_code: str) -> dict:
+    """An Auth0-shaped error body with this status and errorCode, and a message."""
+    body = expect(response, status)
+    assert isinstance(body, dict), body
+    assert body.get("statusCode") == status, body
+    assert body.get("errorCode") == error_code, body
+    assert isinstance(body.get("error"), str) and body["error"], body
+    assert isinstance(body.get("message"), str) and body["message"], body
+    return body
+
+
+def admin_token(server: Server, machine_client: MachineClient) -> str:
+    """A management token with every scope of the compat client, signed by the current key."""
+    return sdk_get_token(server, machine_client)["access_token"]
+
+
+def signer_token(server: Server, client: dict) -> str:
+    """The signing client's access token (client_credentials, the Management API audience)."""
+    creds = MachineClient(client["client_id"], client["client_secret"], "sign:tokens")
+    return requests_get_token(server, creds)["access_token"]

@@ -8,7 +8,7 @@ import pytest
 from auth0.management import ForbiddenError, NotFoundError
 from auth0.management.core.api_error import ApiError
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from conftest import (
@@ -17,16 +17,12 @@ from conftest import (
     management,
     requests_get_token,
     sent,
+    sha1_fingerprint,
     the_one,
     verify,
 )
 
 BOOLEANS = ("current", "next", "previous", "revoked")
-
-
-def sha1_fingerprint(cert: x509.Certificate) -> str:
-    """Auth0's format: upper-case hex pairs joined by colons (as `openssl x509 -fingerprint -sha1`)."""
-    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA1()))
 
 
 def test_list_has_one_current_one_next_and_well_formed_keys(sdk):

@@ -26,13 +26,17 @@ from conftest import (
     ISO_MS_UTC,
     ISSUER,
     MachineClient,
+    admin_token,
+    call,
+    expect,
+    expect_error,
     jwks_client,
     list_keys,
     management,
     requests_get_token,
     run_cli,
-    sdk_get_token,
     sent,
+    signer_token,
     the_one,
 )
 
@@ -58,34 +62,6 @@ SETTLE_S = 15.0
 # Helpers.
 
 
-def call(method: str, server, path: str, token: str | None = None, **kwargs) -> requests.Response:
-    """One request to http://127.0.0.1:<port>/api/v2{path}, with a bearer token if given."""
-    headers = dict(kwargs.pop("headers", {}))
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.request(
-        method, f"{server.api_url}{path}", headers=headers, timeout=HTTP_TIMEOUT_S, **kwargs
-    )
-
-
-def expect(response: requests.Response, status: int) -> Any:
-    """The JSON body of a response that must have `status` (None for an empty body)."""
-    what = f"{response.request.method} {response.request.path_url}"
-    assert response.status_code == status, f"{what} answered {response.status_code}: {response.text}"
-    return response.json() if response.content else None
-
-
-def expect_error(response: requests.Response, status: int, error_code: str) -> dict:
-    """An Auth0-shaped error body with this status and errorCode, and a message."""
-    body = expect(response, status)
-    assert isinstance(body, dict), body
-    assert body.get("statusCode") == status, body
-    assert body.get("errorCode") == error_code, body
-    assert isinstance(body.get("error"), str) and body["error"], body
-    assert isinstance(body.get("message"), str) and body["message"], body
-    return body
-
-
 def is_iso_ms(value: Any) -> bool:
     """ISO-8601 UTC with milliseconds, as every Signet time ("2026-12-02T10:32:00.000Z")."""
     return isinstance(value, str) and re.match(ISO_MS_UTC, value) is not None
@@ -95,17 +71,6 @@ def epoch(iso: str) -> float:
     """Unix seconds of an ISO-8601 UTC time."""
     assert isinstance(iso, str), iso
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def admin_token(server, machine_client: MachineClient) -> str:
-    """A management token with every scope of the compat client, signed by the current key."""
-    return sdk_get_token(server, machine_client)["access_token"]
-
-
-def signer_token(server, client: dict) -> str:
-    """The signing client's access token (client_credentials, the Management API audience)."""
-    creds = MachineClient(client["client_id"], client["client_secret"], "sign:tokens")
-    return requests_get_token(server, creds)["access_token"]
 
 
 def claims(lifetime: int = 300, **extra: Any) -> dict:
