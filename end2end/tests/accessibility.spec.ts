@@ -1,6 +1,7 @@
 // Everyone can use the page: axe-core finds no WCAG 2 A/AA violation (contrast included) on the
-// sign-in page, the Signing Keys page, an open dialog (Rotate & Revoke, the rotation schedule) and an open menu, and the Tenants page with the
-// header's tenant switcher open, in light and dark.
+// sign-in page, the Signing Keys page, an open dialog (Rotate & Revoke, the rotation schedule, the
+// signing algorithm) and an open menu, and the Tenants page with the header's tenant switcher open,
+// in light and dark.
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { expect, test } from './support/fixtures';
@@ -49,6 +50,15 @@ for (const colorScheme of ['light', 'dark'] as const) {
       expect(await violations(page), 'with the rotation schedule dialog open').toEqual([]);
       await page.keyboard.press('Escape');
       await expect(find.confirmDialog(page)).toHaveCount(0);
+
+      // Opened and closed again, nothing chosen: the tenant's algorithm stays as it is.
+      await find.signingAlgorithm(page).getByRole('button', { name: 'Change Algorithm', exact: true }).click();
+      await expect(find.algorithmDialog(page)).toBeVisible();
+      await expect(find.algorithmDialog(page)).toHaveRole('dialog');
+      await expect(find.algorithmDialog(page)).toHaveAccessibleName('Signing Algorithm');
+      expect(await violations(page), 'with the signing algorithm dialog open').toEqual([]);
+      await page.keyboard.press('Escape');
+      await expect(find.algorithmDialog(page)).toHaveCount(0);
     });
 
     test('the Tenants page and the tenant switcher', async ({ page }) => {

@@ -7,7 +7,6 @@
 // happens, the stories leave no schedule behind and put the server clock back, for the stories that
 // rotate by hand.
 import path from 'node:path';
-import type { Locator } from '@playwright/test';
 import { decodeProtectedHeader } from 'jose';
 import { expect, test } from './support/fixtures';
 import * as act from './support/act';
@@ -21,11 +20,6 @@ const WITHIN_THE_HOUR = /\(in (59 minutes|1 hour)\)/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** The units each duration of the schedule dialog offers, largest first, then none. */
 const UNITS = ['days', 'hours', 'minutes', 'seconds', 'off'];
-
-/** The values of a select's options, in order. */
-function optionValues(select: Locator): Promise<string[]> {
-  return select.evaluate((element) => Array.from((element as HTMLSelectElement).options, (option) => option.value));
-}
 
 /** The policy's own fields, and what follows from them until the key set changes. */
 function policyFields(policy: find.RotationPolicy) {
@@ -96,7 +90,7 @@ test.describe.serial('Scheduled rotation', () => {
       await expect(count).toHaveAttribute('type', 'number');
       await expect(count).toHaveAttribute('name', countName);
       await expect(unit).toHaveAttribute('name', unitName);
-      expect(await optionValues(unit), `the units of ${unitName}`).toEqual(UNITS);
+      expect(await find.optionValues(unit), `the units of ${unitName}`).toEqual(UNITS);
       await expect(unit.getByRole('option', { name: offLabel, exact: true })).toHaveAttribute('value', 'off');
       await expect(unit, `${unitName} starts off, as there is no schedule`).toHaveValue('off');
     }

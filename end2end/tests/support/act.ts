@@ -1,11 +1,13 @@
 // What the operator (and the test, on the operator's behalf) does: open pages, run the CLI.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { APIRequestContext, APIResponse, Locator, Page } from '@playwright/test';
 import { expect } from './fixtures';
 import {
   clockFile,
   managementAudience,
+  managementAudienceAt,
   operatorPassword,
   repoRoot,
   signetBinary,
@@ -238,14 +240,17 @@ function clientName(base: string): string {
 
 /**
  * `signet clients create --name … --scopes "…"` (with `--audiences "…" --max-lifetime N` for a signing
- * policy), as an operator would next to the running server; returns the printed client.
+ * policy), as an operator would next to the running server; returns the printed client. A client of
+ * the default tenant, or of the tenant named `tenant` (`--tenant`).
  */
 export function createClient(
   base: string,
   scopes: string[],
   policy?: { audiences: string[]; maxLifetimeSeconds: number },
+  tenant?: string,
 ): MachineClient {
   const args = ['clients', 'create', '--name', clientName(base), '--scopes', scopes.join(' ')];
+  if (tenant) args.unshift('--tenant', tenant);
   if (policy) {
     args.push('--audiences', policy.audiences.join(' '), '--max-lifetime', String(policy.maxLifetimeSeconds));
   }
@@ -257,14 +262,25 @@ export function createClient(
   }
 }
 
-/** A client that manages signing keys through the Management API (read, rotate, revoke, usage). */
-export function createKeyManager(): MachineClient {
-  return createClient('e2e-key-manager', ['read:signing_keys', 'create:signing_keys', 'update:signing_keys']);
+/**
+ * A client that manages signing keys through the Management API (read, rotate, revoke, usage, the
+ * policy), of the default tenant or of the tenant named `tenant`.
+ */
+export function createKeyManager(tenant?: string): MachineClient {
+  return createClient(
+    'e2e-key-manager',
+    ['read:signing_keys', 'create:signing_keys', 'update:signing_keys'],
+    undefined,
+    tenant,
+  );
 }
 
-/** A client that may sign tokens for `audiences`, for at most `maxLifetimeSeconds` each. */
-export function createSigningClient(audiences: string[], maxLifetimeSeconds = 3600): MachineClient {
-  return createClient('e2e-signer', ['sign:tokens'], { audiences, maxLifetimeSeconds });
+/**
+ * A client that may sign tokens for `audiences`, for at most `maxLifetimeSeconds` each, of the
+ * default tenant or of the tenant named `tenant`.
+ */
+export function createSigningClient(audiences: string[], maxLifetimeSeconds = 3600, tenant?: string): MachineClient {
+  return createClient('e2e-signer', ['sign:tokens'], { audiences, maxLifetimeSeconds }, tenant);
 }
 
 /** POST /oauth/token (client credentials, form body): a bearer token, signed by the current key. */
@@ -406,4 +422,80 @@ export async function switchTenant(page: Page, domain: string): Promise<void> {
 /** Marks the window; the mark survives anything but a page load (check.windowStillMarked). */
 export async function markWindow(page: Page): Promise<void> {
   await page.evaluate(() => ((window as unknown as { signetMark: number }).signetMark = 1));
+}
+
+/** A tenant as `signet tenants create` prints it. */
+export interface CreatedTenant {
+  domain: string;
+  issuer: string;
+  current_kid: string;
+  next_kid: string;
+}
+
+/**
+ * `signet tenants create <base>-<random>.example.com`, as an operator would next to the running
+ * server, then waits until the server serves it at its host (until then that host is the default
+ * tenant's). Unique per run, so a story never meets a tenant an earlier run made.
+ */
+export async function createTenantWithCli(base: string): Promise<CreatedTenant> {
+  const domain = `${base}-${randomBytes(4).toString('hex')}.example.com`;
+  const printed = signet('tenants', 'create', domain);
+  let tenant: CreatedTenant;
+  try {
+    tenant = JSON.parse(printed) as CreatedTenant;
+  } catch (error) {
+    throw new Error(`signet tenants create ${domain} did not print JSON (${String(error)}): ${printed}`);
+  }
+  await expect
+    .poll(async () => (await find.publishedKidsAt(domain))[0], {
+      message: `the server serves ${domain} at its host, its current key first`,
+      timeout: 5_000,
+    })
+    .toBe(tenant.current_kid);
+  return tenant;
+}
+
+/** `signet tenants delete DOMAIN --yes`: its keys are destroyed, its clients removed. */
+export function deleteTenantWithCli(domain: string): void {
+  signet('tenants', 'delete', domain, '--yes');
+}
+
+/** POST /oauth/token at the tenant named `domain` (client credentials, form body): a bearer token for its Management API. */
+export async function getTokenAt(domain: string, client: MachineClient): Promise<string> {
+  const response = await find.requestAt(domain, 'POST', '/oauth/token', {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      audience: managementAudienceAt(domain),
+    }).toString(),
+  });
+  expect(response.status(), `POST /oauth/token (Host: ${domain}): ${await response.text()}`).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** PATCH /api/v2/keys/signing/policy at the tenant named `domain`, `body` as sent (a refusal is returned as is). */
+export function setRotationPolicyAt(domain: string, token: string, body: unknown): Promise<find.HostResponse> {
+  return find.apiAt(domain, 'PATCH', '/api/v2/keys/signing/policy', token, body);
+}
+
+/**
+ * POST /api/v2/keys/signing/rotate at the tenant named `domain` (`?force=true`: even while the
+ * publication window would hold it back); returns the kid of the key that is current now.
+ */
+export async function rotateWithApiAt(
+  domain: string,
+  token: string,
+  { force = false }: { force?: boolean } = {},
+): Promise<string> {
+  const path = `/api/v2/keys/signing/rotate${force ? '?force=true' : ''}`;
+  const response = await find.apiAt(domain, 'POST', path, token);
+  expect(response.status(), `POST ${path} (Host: ${domain}): ${await response.text()}`).toBe(201);
+  return ((await response.json()) as { kid: string }).kid;
+}
+
+/** POST /api/v2/jwt/sign at the tenant named `domain`, `body` as sent (a refusal is returned as is). */
+export function signJwtAt(domain: string, token: string, body: unknown): Promise<find.HostResponse> {
+  return find.apiAt(domain, 'POST', '/api/v2/jwt/sign', token, body);
 }

@@ -104,7 +104,7 @@ export async function listNeverEmptied(page: Page): Promise<void> {
  * message says it in words (matching `mentions`).
  */
 export async function refused(
-  response: APIResponse,
+  response: Pick<APIResponse, 'status' | 'text'>,
   errorCode: string,
   { status = 400, mentions }: { status?: number; mentions?: RegExp } = {},
 ): Promise<void> {

@@ -25,10 +25,14 @@ export const port = Number(process.env.E2E_PORT ?? 3400);
 export const listenAddr = `127.0.0.1:${port}`;
 export const baseURL = `http://${listenAddr}`;
 export const tenantDomain = 'e2e.signet.test';
+/** The `iss` of every token the tenant named `domain` signs. */
+export const issuerAt = (domain: string): string => `https://${domain}/`;
+/** The audience of the Management API tokens that the tenant named `domain` issues from /oauth/token. */
+export const managementAudienceAt = (domain: string): string => `https://${domain}/api/v2/`;
 /** The `iss` of every token the tenant signs. */
-export const issuer = `https://${tenantDomain}/`;
+export const issuer = issuerAt(tenantDomain);
 /** The audience of Management API tokens from /oauth/token. */
-export const managementAudience = `https://${tenantDomain}/api/v2/`;
+export const managementAudience = managementAudienceAt(tenantDomain);
 /** The dashboard's operator password for this suite's server. */
 export const operatorPassword = 'e2e operator password';
 

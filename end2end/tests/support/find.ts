@@ -1,6 +1,7 @@
-// Finding things on the dashboard's pages and in Signet's public endpoints. No actions, no assertions.
+// Finding things on the dashboard's pages and in Signet's public endpoints. No actions, no assertions
+// (`requestAt` also carries act's requests to a tenant's host).
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import http, { type OutgoingHttpHeaders } from 'node:http';
 import type { APIRequestContext, Locator, Page } from '@playwright/test';
 import { clockFile, port } from './environment';
 
@@ -225,32 +226,75 @@ export const tenantRow = (page: Page, domain: string): Locator =>
 /** The Tenants page's notice after a tenant was created. */
 export const tenantCreated = (page: Page): Locator => page.getByTestId('tenant-created');
 
+/** An answer to `requestAt`, read as Playwright's APIResponse is read. */
+export interface HostResponse {
+  status(): number;
+  ok(): boolean;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
 /**
- * GET /.well-known/jwks.json with `Host: domain`, the body exactly as served. Signet answers as the
- * tenant the host names (any other host: the default tenant), so this is that tenant's JWKS; no
- * cookie is sent, as for any relying party. Playwright's request context keeps its own Host, hence
- * node:http, on a fresh connection each time.
+ * One request to the suite's server with `Host: domain`. Signet answers as the tenant the host
+ * names (any other host: the default tenant): its JWKS, its token endpoint, its Management API. No
+ * cookie is sent, as for any relying party or machine client. Playwright's request context keeps its
+ * own Host, hence node:http, on a fresh connection each time.
  */
-export function jwksBodyAt(domain: string): Promise<string> {
+export function requestAt(
+  domain: string,
+  method: string,
+  path: string,
+  { headers = {}, body, timeoutMs = 30_000 }: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<HostResponse> {
+  const what = `${method} ${path} (Host: ${domain})`;
   return new Promise((resolve, reject) => {
-    const request = http.get(
-      { host: '127.0.0.1', port, path: '/.well-known/jwks.json', headers: { Host: domain }, agent: false },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (response.statusCode === 200) resolve(body);
-          else reject(new Error(`GET /.well-known/jwks.json (Host: ${domain}): HTTP ${response.statusCode} ${body}`));
+    const sent: OutgoingHttpHeaders = { ...headers, Host: domain };
+    if (body !== undefined) sent['Content-Length'] = Buffer.byteLength(body);
+    const request = http.request({ host: '127.0.0.1', port, method, path, headers: sent, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const status = response.statusCode ?? 0;
+        resolve({
+          status: () => status,
+          ok: () => status >= 200 && status < 300,
+          text: async () => text,
+          json: async () => {
+            try {
+              return JSON.parse(text) as unknown;
+            } catch (error) {
+              throw new Error(`${what}: HTTP ${status}, not JSON (${String(error)}): ${text}`);
+            }
+          },
         });
-      },
-    );
+      });
+    });
     request.on('error', reject);
-    request.setTimeout(10_000, () =>
-      request.destroy(new Error(`GET /.well-known/jwks.json (Host: ${domain}): no answer in 10 s`)),
-    );
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`${what}: no answer in ${timeoutMs / 1000} s`)));
+    request.end(body);
   });
+}
+
+/** A Management API request (`data`, if any, as a JSON body) to the tenant named `domain`, with `token`. */
+export function apiAt(domain: string, method: string, path: string, token: string, data?: unknown): Promise<HostResponse> {
+  const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+  if (data === undefined) return requestAt(domain, method, path, { headers });
+  return requestAt(domain, method, path, {
+    headers: { ...headers, 'Content-Type': 'application/json' },
+    body: JSON.stringify(data),
+  });
+}
+
+/** GET /.well-known/jwks.json with `Host: domain`, the body exactly as served: that tenant's JWKS. */
+export async function jwksBodyAt(domain: string): Promise<string> {
+  const response = await requestAt(domain, 'GET', '/.well-known/jwks.json', { timeoutMs: 10_000 });
+  const body = await response.text();
+  if (response.status() !== 200) {
+    throw new Error(`GET /.well-known/jwks.json (Host: ${domain}): HTTP ${response.status()} ${body}`);
+  }
+  return body;
 }
 
 /** The kids of a JWKS body, in the order served. */
@@ -261,4 +305,80 @@ export function kidsOf(jwksBody: string): string[] {
 /** The kids the tenant named `domain` publishes (by Host), in the order served. */
 export async function publishedKidsAt(domain: string): Promise<string[]> {
   return kidsOf(await jwksBodyAt(domain));
+}
+
+/** A key of a JWKS with every member it may carry: RSA (`n`, `e`), EC (`crv`, `x`, `y`), OKP (`crv`, `x`). */
+export interface Jwk extends PublishedKey {
+  alg: string;
+  kty: string;
+  use: string;
+  x5c: string[];
+  n?: string;
+  e?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+}
+
+/** The keys the tenant named `domain` publishes (by Host), in the order served, every member as served. */
+export async function publishedKeysAt(domain: string): Promise<Jwk[]> {
+  return (JSON.parse(await jwksBodyAt(domain)) as { keys: Jwk[] }).keys;
+}
+
+/** A key object of GET /api/v2/keys/signing (Auth0's fields, and the key's type). */
+export interface SigningKey {
+  kid: string;
+  current: boolean;
+  next: boolean;
+  previous: boolean;
+  revoked: boolean;
+  /** The JWS algorithm the key signs with: RS256, PS256, ES256 or EdDSA. */
+  alg: string;
+  /** Bits: the RSA modulus (2048, 3072, 4096), or 256 for P-256 and Ed25519. */
+  key_size: number;
+  fingerprint: string;
+  thumbprint: string;
+}
+
+/** GET /api/v2/keys/signing of the tenant named `domain`: its valid keys, then its most recent revoked ones. */
+export async function signingKeysAt(domain: string, token: string): Promise<SigningKey[]> {
+  const response = await apiAt(domain, 'GET', '/api/v2/keys/signing', token);
+  if (response.status() !== 200) {
+    throw new Error(`GET /api/v2/keys/signing (Host: ${domain}): HTTP ${response.status()} ${await response.text()}`);
+  }
+  return (await response.json()) as SigningKey[];
+}
+
+/** GET /api/v2/keys/signing/policy of the tenant named `domain`. */
+export async function rotationPolicyAt(domain: string, token: string): Promise<RotationPolicy> {
+  const response = await apiAt(domain, 'GET', '/api/v2/keys/signing/policy', token);
+  if (response.status() !== 200) {
+    throw new Error(
+      `GET /api/v2/keys/signing/policy (Host: ${domain}): HTTP ${response.status()} ${await response.text()}`,
+    );
+  }
+  return (await response.json()) as RotationPolicy;
+}
+
+/** The values of a select's options, in order. */
+export function optionValues(select: Locator): Promise<string[]> {
+  return select.evaluate((element) => Array.from((element as HTMLSelectElement).options, (option) => option.value));
+}
+
+/** The Signing Algorithm card: the type of the key that signs, and of the next key when it differs. */
+export const signingAlgorithm = (page: Page): Locator => page.getByTestId('signing-algorithm');
+/** The card's type of the current key, e.g. `RS256 (2048-bit)`. */
+export const currentAlg = (page: Page): Locator => signingAlgorithm(page).getByTestId('current-alg');
+/** The card's "Next key: ALG — becomes current at the next rotation", there only while the next key's type differs. */
+export const nextKeyAlg = (page: Page): Locator => signingAlgorithm(page).getByTestId('next-key-alg');
+/** The dialog "Change Algorithm" opens. */
+export const algorithmDialog = (page: Page): Locator => page.getByTestId('algorithm-dialog');
+/** A valid key's type, in its row of the List of Valid Keys. */
+export const keyAlg = (page: Page, kid: string): Locator => keyRow(page, kid).getByTestId('key-alg');
+/** A revoked key's type, in its row of the List of Revoked Keys. */
+export const revokedKeyAlg = (page: Page, kid: string): Locator => revokedRow(page, kid).getByTestId('key-alg');
+
+/** The version of the key set the List of Valid Keys shows (`data-keys-version`), read now. */
+export async function keysVersion(page: Page): Promise<number> {
+  return Number(await validKeys(page).getAttribute('data-keys-version'));
 }

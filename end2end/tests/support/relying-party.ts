@@ -1,8 +1,16 @@
 // What a relying party does with a token Signet signed: fetch the tenant's JWKS and verify the token
 // with an independent JOSE library (`jose`), checking issuer, audience and algorithm.
 import type { APIRequestContext } from '@playwright/test';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyResult } from 'jose';
-import { issuer } from './environment';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTVerifyResult,
+} from 'jose';
+import { baseURL, issuer, issuerAt } from './environment';
+import { requestAt } from './find';
 
 /** The JWKS as a relying party fetches it now (never a cached copy). */
 export async function freshJwks(request: APIRequestContext): Promise<ReturnType<typeof createLocalJWKSet>> {
@@ -18,4 +26,39 @@ export async function freshJwks(request: APIRequestContext): Promise<ReturnType<
  */
 export async function verify(request: APIRequestContext, jwt: string, audience: string): Promise<JWTVerifyResult> {
   return jwtVerify(jwt, await freshJwks(request), { issuer, audience, algorithms: ['RS256'] });
+}
+
+/**
+ * The tenant named `domain`'s key set as jose's own remote key set fetches it, as a relying party of
+ * that tenant would from `https://DOMAIN/.well-known/jwks.json`: here from the suite's server with
+ * `Host: domain` (jose's `customFetch`), so the host names the tenant. A new one per call: nothing is
+ * cached between verifications.
+ */
+export function remoteJwksAt(domain: string): ReturnType<typeof createRemoteJWKSet> {
+  return createRemoteJWKSet(new URL('/.well-known/jwks.json', baseURL), {
+    [customFetch]: async (url: string) => {
+      const { pathname, search } = new URL(url);
+      const response = await requestAt(domain, 'GET', `${pathname}${search}`, {
+        headers: { Accept: 'application/json' },
+      });
+      return new Response(await response.text(), {
+        status: response.status(),
+        headers: { 'Content-Type': 'application/json' },
+      });
+    },
+  });
+}
+
+/**
+ * Verifies `jwt` as a relying party of the tenant named `domain` does: through its remote JWKS,
+ * issued by that tenant, for `audience`, signed with one of `algorithms`. Rejects with jose's error
+ * (e.g. code ERR_JOSE_ALG_NOT_ALLOWED for an algorithm not in the list) when it would refuse the token.
+ */
+export async function verifyAt(
+  domain: string,
+  jwt: string,
+  audience: string,
+  algorithms: string[],
+): Promise<JWTVerifyResult> {
+  return jwtVerify(jwt, remoteJwksAt(domain), { issuer: issuerAt(domain), audience, algorithms });
 }
