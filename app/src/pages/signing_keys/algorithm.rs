@@ -31,7 +31,7 @@ pub fn SigningAlgorithmCard(
         .filter(|next| Some(*next) != current_spec)
         .map(|next| {
             view! {
-                <p class="notice" data-testid="next-key-alg">
+                <p class="notice notice-next" data-testid="next-key-alg">
                     {format!("Next key: {} — becomes current at the next rotation", next.alg)}
                 </p>
             }
