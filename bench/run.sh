@@ -15,14 +15,16 @@
 # POST /api/v2/jwt/sign-batch (100 claim sets per request), each as a share of the RSA-2048
 # ceiling that `openssl speed -multi <cores> rsa2048` measures on this machine.
 #
-# Last, the many-tenants table (bench/tenants.sh, written to bench/results/tenants-<date>.md).
+# Last, the many-tenants table (bench/tenants.sh, written to bench/results/tenants-<date>.md), then
+# the signing-algorithms table (bench/algorithms.sh, written to bench/results/algorithms-<date>.md).
 #
 # Knobs (environment): DURATION (10s per row), CONNECTIONS (32), THREADS (2), ROTATIONS (50
 # measured rotations per level), LEVELS ("10 100 1000" previous keys), SIGN_CONNECTIONS (16, for
 # the sign and token-endpoint rows of the signing table), BATCH_CONNECTIONS (4), BATCH_SIZE (100),
 # SKIP_BUILD=1 to use the binaries already built, SIGN_ONLY=1 to measure only the signing table
-# (about a minute; written to bench/results/sign-<date>.md). Everything stops by itself; nothing
-# leaves 127.0.0.1.
+# (about a minute; written to bench/results/sign-<date>.md), ALGORITHMS_ONLY=1 to measure only the
+# signing-algorithms table (bench/algorithms.sh and its knobs; three to four minutes). Everything
+# stops by itself; nothing leaves 127.0.0.1.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +49,12 @@ hello_port=39519
 signet="http://127.0.0.1:$signet_port"
 peer="http://127.0.0.1:$peer_port"
 hello="http://127.0.0.1:$hello_port"
+
+# The signing-algorithms table alone: bench/algorithms.sh builds the release binary itself
+# unless SKIP_BUILD is set.
+if [ -n "${ALGORITHMS_ONLY:-}" ]; then
+    exec bash bench/algorithms.sh
+fi
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -355,3 +363,5 @@ cleanup
 trap - EXIT
 say "many tenants (bench/tenants.sh)"
 SKIP_BUILD=1 bash bench/tenants.sh
+say "signing algorithms (bench/algorithms.sh)"
+SKIP_BUILD=1 bash bench/algorithms.sh
