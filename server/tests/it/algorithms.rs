@@ -378,6 +378,21 @@ async fn every_key_type_signs_through_every_path() {
         assert_eq!(signature.len(), signature_bytes, "{alg}");
         let listed = server.api.call("GET", "/api/v2/keys/signing", &token).await;
         assert_eq!(listed.status, 200, "{alg}: {}", listed.body);
+        // The public endpoints serve the current key's certificate, whatever its type.
+        assert_eq!(
+            server.api.get("/pem").await.body,
+            rotated["cert"].as_str().unwrap()
+        );
+        let pkcs7 = server.api.get("/pb7").await;
+        assert_eq!(pkcs7.body, rotated["pkcs7"].as_str().unwrap(), "{alg}");
+        let fingerprint = server.api.get("/fingerprint").await;
+        assert!(
+            fingerprint
+                .body
+                .contains(rotated["fingerprint"].as_str().unwrap()),
+            "{alg}: {}",
+            fingerprint.body
+        );
         let config = server
             .api
             .get("/.well-known/openid-configuration")
