@@ -54,15 +54,7 @@ date=$(date -u +%Y-%m-%d)
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-    say "building the release binary and the dashboard (make build)"
-    make --no-print-directory build >&2
-fi
-bin=$root/target/release/signet
-[ -x "$bin" ] || die "no binary at $bin (run make build)"
-for tool in wrk curl openssl; do
-    command -v "$tool" >/dev/null || die "$tool is missing (make tools installs it)"
-done
+release_binary wrk curl openssl
 [ "${#rows[@]}" -gt 0 ] || die "ALGORITHMS names no key type"
 
 # --- JSON, with jq, or python3 where there is no jq ---

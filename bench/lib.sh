@@ -1,7 +1,22 @@
-# Shared by bench/run.sh and bench/tenants.sh (sourced, not run): messages, a scratch directory
+# Shared by bench/run.sh, bench/tenants.sh and bench/algorithms.sh (sourced, not run): messages, a scratch directory
 # whose servers stop with the script, and reading and printing wrk's figures.
 
 say() { printf 'bench: %s\n' "$*" >&2; }
+
+# Builds the release binary and the site (make build) unless SKIP_BUILD is set, then sets `bin`
+# and checks that it and every tool named are there.
+release_binary() {
+    if [ -z "${SKIP_BUILD:-}" ]; then
+        say "building the release binary and the dashboard (make build)"
+        make --no-print-directory build >&2
+    fi
+    bin=$root/target/release/signet
+    [ -x "$bin" ] || die "no binary at $bin (run make build)"
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "$tool is missing (make tools installs it)"
+    done
+}
 die() {
     say "$*"
     exit 1

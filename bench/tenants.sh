@@ -35,15 +35,7 @@ date=$(date -u +%Y-%m-%d)
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-    say "building the release binary and the dashboard (make build)"
-    make --no-print-directory build >&2
-fi
-bin=$root/target/release/signet
-[ -x "$bin" ] || die "no binary at $bin (run make build)"
-for tool in wrk curl; do
-    command -v "$tool" >/dev/null || die "$tool is missing (make tools installs it)"
-done
+release_binary wrk curl
 
 export SIGNET_TENANT_DOMAIN=$default_host
 export SIGNET_ADMIN_PASSWORD=bench-operator-password

@@ -48,8 +48,9 @@ pub async fn provision(
     Ok(true)
 }
 
-/// Applies `op` in one transaction, once: checks that `new_key` is the key `op` creates, that
-/// it is sealed under the master key the stored keys are under, (for rate-limited actors) the
+/// Applies `op` in one transaction, once: checks that `new_key` is the key `op` creates, of the
+/// tenant's key type ([`KeyError::NewKeyMismatch`] otherwise), that it is sealed under the master
+/// key the stored keys are under, (for rate-limited actors) the
 /// rotation limit, and (for a rotation) the `gate`; then lets the lifecycle plan the change,
 /// writes it and its audit event. `None`, with nothing written, when the gate finds a scheduled
 /// rotation no longer due. A lost race is [`crate::store::StoreError::Conflict`]; the key
@@ -74,6 +75,11 @@ pub async fn apply_once(
                 stored,
                 process: process.clone(),
             });
+        }
+        // The key was made for the key type this process last saw; another process may have
+        // changed it since. A key of the old type must not slip into the queue behind it.
+        if tx.policy().await?.key != key.spec {
+            return Err(KeyError::NewKeyMismatch.into());
         }
     }
     // Counted under the lock too, so concurrent rotations from any process cannot slip past the

@@ -364,7 +364,7 @@ impl KeyService {
         actor: &Actor,
         now: DateTime<Utc>,
         gate: RotationGate,
-        operation: impl FnOnce(String) -> Operation,
+        operation: impl Fn(String) -> Operation,
     ) -> Result<Rotated, ServiceError> {
         let rotated = self.rotate_with(actor, now, gate, operation).await?;
         rotated.ok_or_else(|| {
@@ -377,23 +377,36 @@ impl KeyService {
         actor: &Actor,
         now: DateTime<Utc>,
         gate: RotationGate,
-        operation: impl FnOnce(String) -> Operation,
+        operation: impl Fn(String) -> Operation,
     ) -> Result<Option<Rotated>, ServiceError> {
         self.inner.health.ensure_up()?;
         let spares = &self.inner.spares;
-        let spec = self.published().policy.key;
-        let fresh = spares.take(spec, &self.inner.tenant_domain, now).await?;
-        let op = operation(fresh.kid.clone());
-        let result = match seal(&self.inner.master, &fresh) {
-            Ok(new_key) => self.apply(&op, Some(new_key), actor, now, gate).await,
-            Err(error) => Err(error),
-        };
-        let change = match result {
-            Ok(Some(change)) => change,
-            unused => {
-                // The key was never stored: keep it for the next attempt.
-                spares.put_back(fresh);
-                return unused.map(|_| None);
+        let mut retried = false;
+        let change = loop {
+            let spec = self.published().policy.key;
+            let fresh = spares.take(spec, &self.inner.tenant_domain, now).await?;
+            let op = operation(fresh.kid.clone());
+            let result = match seal(&self.inner.master, &fresh) {
+                Ok(new_key) => self.apply(&op, Some(new_key), actor, now, gate).await,
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(Some(change)) => break change,
+                unused => {
+                    // The key was never stored: keep it for the next attempt.
+                    spares.put_back(fresh);
+                    // Not of the tenant's key type: another process changed it since this one
+                    // last looked. Once more, with a key of the type now in force.
+                    if let Err(ServiceError::Key(KeyError::NewKeyMismatch)) = unused {
+                        self.refresh().await?;
+                        if retried || self.published().policy.key == spec {
+                            return Err(StoreError::Conflict.into());
+                        }
+                        retried = true;
+                        continue;
+                    }
+                    return unused.map(|_| None);
+                }
             }
         };
         let current_kid = change
@@ -515,5 +528,46 @@ mod tests {
         keys.rotate(&operator, now + TimeDelta::days(1) + TimeDelta::seconds(1))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_rotation_queues_a_key_of_the_type_another_process_chose_meanwhile() {
+        let (a, now) = service(None).await;
+        // A second process on the same database, which has not yet seen the change below.
+        let parts = KeyServiceParts {
+            store: Arc::clone(&a.inner.store),
+            master: Arc::clone(&a.inner.master),
+            tenant_domain: "keys.test".into(),
+            spare_keys: a.inner.spares.clone(),
+            health: DatabaseHealth::default(),
+            options: a.inner.options,
+        };
+        let b = KeyService::start(parts, &Actor::command_line("b"), now)
+            .await
+            .unwrap();
+        let es256 = PolicyUpdate {
+            signing_alg: Some(app::algorithm::SigningAlg::ES256),
+            ..PolicyUpdate::default()
+        };
+        let changed = a
+            .set_policy(es256, &Actor::operator(None), now)
+            .await
+            .unwrap();
+        let replaced = changed.replaced_next.unwrap();
+        assert_eq!(replaced.new_current, None, "the current key is untouched");
+        assert_eq!(
+            b.published().policy.key,
+            KeySpec::DEFAULT,
+            "b has not looked"
+        );
+        b.rotate(&Actor::operator(None), now).await.unwrap();
+        let published = b.published();
+        let next = published
+            .keys
+            .iter()
+            .find(|k| k.record.state == KeyState::Next);
+        let current = published.current().unwrap();
+        assert_eq!(current.public.alg, app::algorithm::SigningAlg::ES256);
+        assert_eq!(next.unwrap().public.alg, app::algorithm::SigningAlg::ES256);
     }
 }

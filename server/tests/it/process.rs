@@ -212,6 +212,12 @@ pub struct CliRun {
 }
 
 impl CliRun {
+    /// Failed, and said why in words containing `words`.
+    pub fn assert_refused_with(&self, words: &str) {
+        assert!(!self.status.success(), "succeeded: {}", self.stdout);
+        assert!(self.stderr.contains(words), "{}", self.stderr);
+    }
+
     /// Succeeded, or refused in one line (the CLI's clear answer) without panicking.
     pub fn assert_clear(&self, what: &str) {
         if self.status.success() {

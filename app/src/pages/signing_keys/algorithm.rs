@@ -5,13 +5,12 @@ use leptos::prelude::*;
 
 use super::{
     Actions,
-    confirm::{Confirm, ConfirmButton, ConfirmSubmit, Modal},
+    confirm::{Confirm, ConfirmButton, FormDialogFooter, Modal},
 };
 use crate::{
     algorithm::{KeySpec, SigningAlg},
     error::DashboardError,
     keys::KeyView,
-    pages::sign_in::HOME,
 };
 
 /// What the tenant signs with now, what its new keys get, and — while they differ — that the
@@ -74,35 +73,13 @@ pub fn AlgorithmDialog(policy: KeySpec, actions: Actions) -> impl IntoView {
             <h2 id="algorithm-dialog-title">"Signing Algorithm"</h2>
             <ActionForm action=actions.set_algorithm>
                 <AlgorithmFields policy />
-                {move || {
-                    refusal()
-                        .map(|reason| {
-                            view! {
-                                <p class="warning" role="alert" data-testid="algorithm-refused">
-                                    {reason}
-                                </p>
-                            }
-                        })
-                }}
-                <div class="dialog-buttons">
-                    // A link, so that it also closes the server-rendered dialog without JavaScript.
-                    <a
-                        href=HOME
-                        class="button button-quiet"
-                        on:click=move |event| {
-                            event.prevent_default();
-                            actions.confirm.set(None);
-                        }
-                    >
-                        "Cancel"
-                    </a>
-                    <ConfirmSubmit
-                        label="Save Algorithm"
-                        busy_label="Saving…"
-                        danger=false
-                        pending=actions.set_algorithm.pending()
-                    />
-                </div>
+                <FormDialogFooter
+                    actions
+                    refusal=Signal::derive(refusal)
+                    refusal_testid="algorithm-refused"
+                    label="Save Algorithm"
+                    pending=actions.set_algorithm.pending()
+                />
             </ActionForm>
         </Modal>
     }

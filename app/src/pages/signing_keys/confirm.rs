@@ -344,6 +344,46 @@ pub fn ConfirmDialog(
     }
 }
 
+/// The end of a form dialog (the schedule's, the algorithm's): why the server refused the last
+/// save, if it did, then Cancel and the saving button.
+#[component]
+pub fn FormDialogFooter(
+    actions: Actions,
+    /// The server's reason for refusing the last save, in the page's words.
+    refusal: Signal<Option<String>>,
+    refusal_testid: &'static str,
+    label: &'static str,
+    pending: Memo<bool>,
+) -> impl IntoView {
+    view! {
+        {move || {
+            refusal
+                .get()
+                .map(|reason| {
+                    view! {
+                        <p class="warning" role="alert" data-testid=refusal_testid>
+                            {reason}
+                        </p>
+                    }
+                })
+        }}
+        <div class="dialog-buttons">
+            // A link, so that it also closes the server-rendered dialog without JavaScript.
+            <a
+                href=HOME
+                class="button button-quiet"
+                on:click=move |event| {
+                    event.prevent_default();
+                    actions.confirm.set(None);
+                }
+            >
+                "Cancel"
+            </a>
+            <ConfirmSubmit label busy_label="Saving…" danger=false pending />
+        </div>
+    }
+}
+
 /// The dialog's confirming button: shows progress and cannot be pressed twice.
 #[component]
 pub fn ConfirmSubmit(

@@ -4,12 +4,11 @@ use leptos::prelude::*;
 
 use super::{
     Actions,
-    confirm::{Confirm, ConfirmButton, ConfirmSubmit, Modal},
+    confirm::{Confirm, ConfirmButton, FormDialogFooter, Modal},
 };
 use crate::{
     components::timestamp::Timestamp,
     error::DashboardError,
-    pages::sign_in::HOME,
     schedule::{DurationUnit, OFF, RotationSchedule, duration_words, soon_words},
 };
 
@@ -122,35 +121,13 @@ pub fn ScheduleDialog(schedule: RotationSchedule, actions: Actions) -> impl Into
                     "At least one hour between rotations. Scheduled rotations wait until the next \
                      key has been published for the publication window."
                 </p>
-                {move || {
-                    refusal()
-                        .map(|reason| {
-                            view! {
-                                <p class="warning" role="alert" data-testid="schedule-refused">
-                                    {reason}
-                                </p>
-                            }
-                        })
-                }}
-                <div class="dialog-buttons">
-                    // A link, so that it also closes the server-rendered dialog without JavaScript.
-                    <a
-                        href=HOME
-                        class="button button-quiet"
-                        on:click=move |event| {
-                            event.prevent_default();
-                            actions.confirm.set(None);
-                        }
-                    >
-                        "Cancel"
-                    </a>
-                    <ConfirmSubmit
-                        label="Save schedule"
-                        busy_label="Saving…"
-                        danger=false
-                        pending=actions.set_schedule.pending()
-                    />
-                </div>
+                <FormDialogFooter
+                    actions
+                    refusal=Signal::derive(refusal)
+                    refusal_testid="schedule-refused"
+                    label="Save schedule"
+                    pending=actions.set_schedule.pending()
+                />
             </ActionForm>
         </Modal>
     }
