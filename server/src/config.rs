@@ -79,6 +79,12 @@ struct Settings {
     /// `X-Forwarded-Host` names the tenant of a request; nobody's when unset.
     #[serde(default)]
     pub trusted_proxies: Option<String>,
+    /// Where `GET /metrics` is served on its own (never on the main port then).
+    #[serde(default)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// The bearer token `GET /metrics` requires (on the main port when `metrics_addr` is unset).
+    #[serde(default)]
+    pub metrics_token: Option<String>,
 }
 
 fn default_rotation_limit_per_day() -> u32 {
@@ -139,6 +145,32 @@ impl std::fmt::Debug for AdminPassword {
     }
 }
 
+/// The bearer token of the metrics. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsToken(Zeroizing<String>);
+
+impl MetricsToken {
+    /// The token itself, to compare a request's with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where and how `GET /metrics` is served; off when neither is set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own.
+    pub addr: Option<SocketAddr>,
+    /// The bearer token a scrape must send.
+    pub token: Option<MetricsToken>,
+}
+
 /// The certificate chain and key for built-in HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -183,6 +215,8 @@ pub struct Config {
     pub test_clock_file: Option<PathBuf>,
     /// Proxies whose `X-Forwarded-Host` names the tenant of a request.
     pub trusted_proxies: Vec<IpNet>,
+    /// `GET /metrics`.
+    pub metrics: MetricsSettings,
 }
 
 impl Config {
@@ -237,6 +271,21 @@ impl Settings {
         if self.publication_window_secs > 86_400 {
             return Err(ConfigError::Invalid(
                 "publication_window_secs must be at most 86400 (one day)".into(),
+            ));
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.chars().count() < 16 || t.chars().any(char::is_whitespace))
+        {
+            return Err(ConfigError::Invalid(
+                "metrics_token must be at least 16 characters, without spaces".into(),
+            ));
+        }
+        if self.metrics_addr == Some(self.addr) {
+            return Err(ConfigError::Invalid(
+                "metrics_addr must differ from addr: the metrics get a listener of their own"
+                    .into(),
             ));
         }
         KeySpec::parse(&self.signing_alg, self.signing_key_size)
@@ -304,6 +353,12 @@ impl Settings {
             signing_key: KeySpec::parse(&self.signing_alg, self.signing_key_size)
                 .unwrap_or_default(),
             token_lifetime: Duration::from_secs(self.token_lifetime_secs),
+            metrics: MetricsSettings {
+                addr: self.metrics_addr,
+                token: self
+                    .metrics_token
+                    .map(|token| MetricsToken(Zeroizing::new(token))),
+            },
             admin_password: self
                 .admin_password
                 .map(|p| AdminPassword(Zeroizing::new(p))),

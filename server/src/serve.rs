@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::{
     config::Config,
     domain::Actor,
-    http::{AppState, app, server, tenants::TenantRouters, tls},
+    http::{AppState, app, metrics, server, tenants::TenantRouters, tls},
     services::{ServiceError, Services, published::iso, signing::SigningService},
     startup::{self, Deployment},
     store::{DEFAULT_TENANT, StoreError, TenantRecord, TenantStore, TenantVersion},
@@ -68,19 +68,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         let served = served.clone();
         move || served.signing_services()
     });
-    let scheduler = tokio::spawn({
-        let served = served.clone();
-        async move {
-            let mut ticker = tokio::time::interval(SCHEDULE_INTERVAL);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                // The first tick is at once: what came due while every process was down
-                // happens now.
-                ticker.tick().await;
-                served.run_schedules().await;
-            }
-        }
-    });
+    let scheduler = served.spawn_scheduler();
     let watcher = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(WATCH_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -102,17 +90,64 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         "Signet is serving; dashboard at {scheme}://{}{SIGNING_KEYS_PAGE}",
         config.addr
     );
+    let scrape = metrics_scrape(&deployment, &served, config);
+    let (router, metrics_server) = with_metrics(routers.into_router(), scrape, config).await?;
     let stopping = served.clone();
-    server::serve(listener, routers.into_router(), tls, async move {
+    server::serve(listener, router, tls, async move {
         shutdown_signal().await;
         stopping.stop();
     })
     .await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     watcher.abort();
     scheduler.abort();
     flusher.abort();
     served.flush().await;
     Ok(())
+}
+
+/// What `GET /metrics` reads: every tenant served at the moment of the scrape.
+fn metrics_scrape(deployment: &Deployment, served: &Served, config: &Config) -> metrics::Scrape {
+    let served = served.clone();
+    metrics::Scrape {
+        metrics: deployment.metrics.clone(),
+        tenants: Arc::new(move || {
+            let tenants = served.tenants();
+            tenants
+                .values()
+                .map(|tenant| tenant.state.keys.clone())
+                .collect()
+        }),
+        spares: deployment.spare_keys.clone(),
+        health: deployment.health.clone(),
+        clock: Arc::clone(&deployment.clock),
+        token: config
+            .metrics
+            .token
+            .as_ref()
+            .map(|token| zeroize::Zeroizing::new(token.expose().to_owned())),
+    }
+}
+
+/// `router`, and `GET /metrics` where the configuration puts it: a listener of its own (never
+/// the main port then), the main port behind the bearer token, or nowhere.
+async fn with_metrics(
+    router: axum::Router,
+    scrape: metrics::Scrape,
+    config: &Config,
+) -> anyhow::Result<(axum::Router, Option<tokio::task::JoinHandle<()>>)> {
+    Ok(match config.metrics.addr {
+        Some(addr) => {
+            let apart = metrics::listen_apart(addr, scrape).await;
+            let apart =
+                apart.with_context(|| format!("cannot listen on {addr} for the metrics"))?;
+            (router, Some(apart))
+        }
+        None if config.metrics.token.is_some() => (router.merge(metrics::router(scrape)), None),
+        None => (router, None),
+    })
 }
 
 /// How many tenants the follower starts or reloads at once.
@@ -197,6 +232,20 @@ impl Served {
             .values()
             .map(|served| served.state.signing.clone())
             .collect()
+    }
+
+    /// Ticks every tenant's schedule every [`SCHEDULE_INTERVAL`], the first tick at once: what
+    /// came due while every process was down happens now.
+    fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
+        let served = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(SCHEDULE_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                served.run_schedules().await;
+            }
+        })
     }
 
     /// Does what every tenant's schedule has due, a few tenants at a time.

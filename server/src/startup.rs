@@ -22,6 +22,7 @@ use crate::{
         database_health::DatabaseHealth,
         key_source::GeneratedKeys,
         keys::KeyServiceOptions,
+        metrics::Metrics,
         operator::{OperatorService, generate_password},
         spare_keys::SpareKeys,
     },
@@ -107,6 +108,8 @@ pub struct Deployment {
     pub clock: SharedClock,
     pub spare_keys: SpareKeys,
     pub health: DatabaseHealth,
+    /// The process's metrics, shared by every tenant.
+    pub metrics: Metrics,
     options: KeyServiceOptions,
     /// The default tenant, named after `SIGNET_TENANT_DOMAIN`.
     pub default_tenant: TenantRecord,
@@ -146,6 +149,7 @@ impl Deployment {
             clock,
             spare_keys: SpareKeys::new(Arc::new(GeneratedKeys), KeyKind::of(config.signing_key)),
             health: DatabaseHealth::default(),
+            metrics: Metrics::default(),
             options: key_service_options(config),
             default_tenant,
         })
@@ -224,6 +228,7 @@ impl Deployment {
             spare_keys: self.spare_keys.clone(),
             health: self.health.clone(),
             options: self.options,
+            metrics: self.metrics.clone(),
         };
         Ok(Services::start(parts, actor).await?)
     }

@@ -11,6 +11,7 @@ pub mod errors;
 mod extractors;
 mod health;
 mod management;
+pub mod metrics;
 mod oauth;
 mod policy;
 pub mod rate_limit;
@@ -81,6 +82,8 @@ pub fn app(leptos_options: LeptosOptions) -> Router {
                         .latency_unit(LatencyUnit::Micros),
                 ),
         )
+        // Outermost: every request counts, refused ones too, under its route template.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(leptos_options)
 }
 

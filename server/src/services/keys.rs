@@ -18,6 +18,7 @@ use super::{
     ServiceError,
     database_health::DatabaseHealth,
     key_change::{PolicyChanged, PolicyUpdate, apply_once, provision, set_policy},
+    metrics::Metrics,
     published::{Published, PublishedKey, PublishedKeys},
     spare_keys::SpareKeys,
 };
@@ -57,6 +58,7 @@ pub struct KeyServiceParts {
     pub spare_keys: SpareKeys,
     pub health: DatabaseHealth,
     pub options: KeyServiceOptions,
+    pub metrics: Metrics,
 }
 
 /// The outcome of a rotation.
@@ -85,6 +87,7 @@ struct Inner {
     /// When the schedule next changes the key set (Unix seconds; `i64::MAX`: never), as the
     /// scheduler last planned it: the JWKS is never cached past it.
     next_change: AtomicI64,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -122,6 +125,7 @@ impl KeyService {
             spare_keys,
             health,
             options,
+            metrics,
         } = parts;
         let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         if loaded.keys.is_empty() {
@@ -151,6 +155,7 @@ impl KeyService {
                 published,
                 health,
                 next_change: AtomicI64::new(i64::MAX),
+                metrics,
             }),
         })
     }
@@ -161,6 +166,11 @@ impl KeyService {
     }
 
     /// How long a key is published before it may become current.
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
     pub fn publication_window(&self) -> PublicationWindow {
         self.inner.options.publication_window
     }
@@ -326,6 +336,12 @@ impl KeyService {
                 result => break result?,
             }
         };
+        if changed.replaced_next.is_some() {
+            let tenant = &self.inner.tenant_domain;
+            self.inner
+                .metrics
+                .key_changed(tenant, "replace_next", actor);
+        }
         let described = changed.policy.describe();
         tracing::info!(actor = %actor.name, policy = %described, "rotation policy changed");
         self.refresh().await?;
@@ -448,6 +464,8 @@ impl KeyService {
             actor = %actor.name,
             "signing keys changed"
         );
+        let tenant = &self.inner.tenant_domain;
+        self.inner.metrics.key_changed(tenant, op.action(), actor);
         self.refresh().await?;
         Ok(Some(change))
     }
@@ -480,6 +498,7 @@ mod tests {
                 publication_window: PublicationWindow { seconds: 0 },
                 default_key: KeySpec::DEFAULT,
             },
+            metrics: Metrics::default(),
         };
         let actor = Actor::command_line("test");
         (KeyService::start(parts, &actor, now).await.unwrap(), now)
@@ -541,6 +560,7 @@ mod tests {
             spare_keys: a.inner.spares.clone(),
             health: DatabaseHealth::default(),
             options: a.inner.options,
+            metrics: a.inner.metrics.clone(),
         };
         let b = KeyService::start(parts, &Actor::command_line("b"), now)
             .await

@@ -9,6 +9,7 @@ pub mod key_change;
 pub mod key_source;
 pub mod keys;
 pub mod master_key_rotation;
+pub mod metrics;
 pub mod operator;
 pub mod published;
 pub mod schedule;
@@ -140,6 +141,8 @@ pub struct ServiceParts {
     pub spare_keys: spare_keys::SpareKeys,
     pub health: database_health::DatabaseHealth,
     pub options: keys::KeyServiceOptions,
+    /// The process's metrics, shared by every tenant.
+    pub metrics: metrics::Metrics,
 }
 
 impl Services {
@@ -158,6 +161,7 @@ impl Services {
             spare_keys,
             health,
             options,
+            metrics,
         } = parts;
         let key_parts = keys::KeyServiceParts {
             store: store.clone(),
@@ -166,6 +170,7 @@ impl Services {
             spare_keys,
             health: health.clone(),
             options,
+            metrics,
         };
         let keys = keys::KeyService::start(key_parts, actor, clock.now()).await?;
         let clients = clients::ClientService::start(store.clone(), master, health).await?;

@@ -225,7 +225,7 @@ impl ScheduleService {
 }
 
 /// When `schedule` rotates the key set `published`.
-fn rotation_at(published: &Published, schedule: &Schedule) -> Option<DateTime<Utc>> {
+pub(super) fn rotation_at(published: &Published, schedule: &Schedule) -> Option<DateTime<Utc>> {
     let next = published
         .keys
         .iter()

@@ -81,6 +81,7 @@ impl SigningService {
         let token = self
             .on_a_core(move || sign_one(&signer, &approved))
             .await??;
+        self.counted(alg, "sign", 1);
         Ok((kid, alg, token))
     }
 
@@ -109,7 +110,14 @@ impl SigningService {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await??;
+        self.counted(alg, "sign_batch", count);
         Ok(SignedBatch { kid, alg, tokens })
+    }
+
+    /// `count` tokens signed with `alg` through `path`, for the metrics.
+    fn counted(&self, alg: SigningAlg, path: &str, count: u64) {
+        let tenant = self.keys.tenant_domain();
+        self.keys.metrics().tokens_signed(tenant, alg, path, count);
     }
 
     /// Issues a Management API access token to `client_id` (the token endpoint's path).
@@ -121,6 +129,7 @@ impl SigningService {
         now: DateTime<Utc>,
     ) -> Result<(String, AccessClaims), ServiceError> {
         let signer = self.signer()?;
+        let alg = signer.alg;
         let claims =
             tokens::access_claims(self.keys.tenant_domain(), client_id, scopes, lifetime, now);
         self.ledger.record(&signer.kid, 1, claims.exp, now).await?;
@@ -131,6 +140,7 @@ impl SigningService {
             })
             .await?;
         let token = token.map_err(|e| ServiceError::Signing(e.to_string()))?;
+        self.counted(alg, "oauth_token", 1);
         Ok((token, claims))
     }
 

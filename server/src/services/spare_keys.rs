@@ -67,6 +67,14 @@ impl SpareKeys {
         self.keys().get(&kind).map_or(0, Vec::len)
     }
 
+    /// How many key pairs of every kind in use wait.
+    pub fn counts(&self) -> Vec<(KeyKind, usize)> {
+        self.keys()
+            .iter()
+            .map(|(kind, spares)| (*kind, spares.len()))
+            .collect()
+    }
+
     /// The kind in use with the fewest spares, if any has fewer than [`SPARE_KEYS`].
     fn shortest(&self) -> Option<KeyKind> {
         self.keys()

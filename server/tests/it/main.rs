@@ -12,6 +12,7 @@ mod database_outage;
 mod ledger;
 mod log_secrets;
 mod management_api;
+mod metrics;
 mod operations;
 mod process;
 mod properties;

@@ -181,6 +181,7 @@ pub async fn try_start_services(
         spare_keys: SpareKeys::new(fixture_keys(), KeyKind::Rsa(2048)),
         health: DatabaseHealth::default(),
         options: startup::key_service_options(config),
+        metrics: signet::services::metrics::Metrics::default(),
     };
     Services::start(parts, &actor()).await
 }
