@@ -171,6 +171,13 @@ pub struct MetricsSettings {
     pub token: Option<MetricsToken>,
 }
 
+impl MetricsSettings {
+    /// Whether `GET /metrics` is served anywhere.
+    pub fn enabled(&self) -> bool {
+        self.addr.is_some() || self.token.is_some()
+    }
+}
+
 /// The certificate chain and key for built-in HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {

@@ -47,7 +47,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     startup::ensure_operator_password(config, &services.operator).await?;
     let served = Served::new(config);
     let routers = TenantRouters::new(
-        app(startup::leptos_options(config)),
+        app(startup::leptos_options(config), config.metrics.enabled()),
         &deployment.default_tenant.domain,
         &config.trusted_proxies,
     );

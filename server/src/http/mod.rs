@@ -43,12 +43,25 @@ pub use self::state::{ApiSettings, AppState};
 /// The whole application of one tenant, ready to serve or to drive with
 /// `tower::ServiceExt::oneshot`; its dashboard knows no other tenant.
 pub fn router(state: AppState) -> Router {
-    app(state.leptos.clone()).layer(axum::Extension(state))
+    app(state.leptos.clone(), true).layer(axum::Extension(state))
 }
 
 /// The application of every tenant: one router, whose handlers take the request's tenant
 /// ([`AppState`]) from its extensions, where [`tenants::TenantRouters`] (or [`router`]) put it.
-pub fn app(leptos_options: LeptosOptions) -> Router {
+/// `metered`: every request is counted and timed for `/metrics` (a deployment that serves no
+/// metrics pays nothing for them).
+pub fn app(leptos_options: LeptosOptions, metered: bool) -> Router {
+    let router = routes(leptos_options.clone());
+    let router = if metered {
+        // Outermost: every request counts, refused ones too, under its route template.
+        router.layer(axum::middleware::from_fn(metrics::track))
+    } else {
+        router
+    };
+    router.with_state(leptos_options)
+}
+
+fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
     let shell_options = leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to(SIGNING_KEYS_PAGE) }))
@@ -82,9 +95,6 @@ pub fn app(leptos_options: LeptosOptions) -> Router {
                         .latency_unit(LatencyUnit::Micros),
                 ),
         )
-        // Outermost: every request counts, refused ones too, under its route template.
-        .layer(axum::middleware::from_fn(metrics::track))
-        .with_state(leptos_options)
 }
 
 /// What the dashboard's pages and server functions reach, for the request's tenant.
