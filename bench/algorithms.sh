@@ -161,16 +161,10 @@ for row in "${rows[@]}"; do
 done
 
 # --- Signet, on a fresh embedded database, logging at its default (info) to a file ---
+# The tenant starts with the default key type (RS256, 2048 bits); the rows switch it.
+bench_settings bench.signet.test
 export SIGNET_DATA_DIR="$work/data"
 export SIGNET_ADDR="127.0.0.1:$signet_port"
-export SIGNET_TENANT_DOMAIN=bench.signet.test
-export SIGNET_ADMIN_PASSWORD=bench-operator-password
-export SIGNET_API_RATE_LIMIT_PER_MINUTE=1000000000
-export SIGNET_ROTATION_LIMIT_PER_DAY=0
-export SIGNET_PUBLICATION_WINDOW_SECS=0
-# The tenant starts with the default key type (RS256, 2048 bits); the rows switch it.
-unset SIGNET_DATABASE_URL SIGNET_MASTER_KEY_FILE SIGNET_TLS_CERT_FILE SIGNET_TLS_KEY_FILE \
-    SIGNET_TRUSTED_PROXIES SIGNET_SIGNING_ALG SIGNET_SIGNING_KEY_SIZE RUST_LOG
 client=$("$bin" clients create --name bench --scopes "read:signing_keys")
 client_id=$(sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p' <<<"$client")
 client_secret=$(sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p' <<<"$client")

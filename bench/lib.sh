@@ -3,6 +3,20 @@
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
+# `bench_settings DOMAIN`: the settings every benchmarked Signet shares: tenant DOMAIN, no limits
+# that a load would hit, no publication window (rows rotate at once), the default key type, and
+# nothing of the caller's environment that names another database or key.
+bench_settings() {
+    export SIGNET_TENANT_DOMAIN=$1
+    export SIGNET_ADMIN_PASSWORD=bench-operator-password
+    export SIGNET_API_RATE_LIMIT_PER_MINUTE=1000000000
+    export SIGNET_ROTATION_LIMIT_PER_DAY=0
+    export SIGNET_PUBLICATION_WINDOW_SECS=0
+    unset SIGNET_DATABASE_URL SIGNET_MASTER_KEY_FILE SIGNET_TLS_CERT_FILE SIGNET_TLS_KEY_FILE \
+        SIGNET_TRUSTED_PROXIES SIGNET_ADDR SIGNET_DATA_DIR SIGNET_SIGNING_ALG \
+        SIGNET_SIGNING_KEY_SIZE SIGNET_METRICS_ADDR SIGNET_METRICS_TOKEN RUST_LOG
+}
+
 # Builds the release binary and the site (make build) unless SKIP_BUILD is set, then sets `bin`
 # and checks that it and every tool named are there.
 release_binary() {

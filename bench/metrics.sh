@@ -36,11 +36,7 @@ date=$(date -u +%Y-%m-%d)
 
 release_binary wrk curl
 
-export SIGNET_TENANT_DOMAIN=$host
-export SIGNET_ADMIN_PASSWORD=bench-operator-password
-export SIGNET_API_RATE_LIMIT_PER_MINUTE=1000000000
-export SIGNET_ROTATION_LIMIT_PER_DAY=0
-export SIGNET_PUBLICATION_WINDOW_SECS=0
+bench_settings $host
 
 on="$work/on"
 off="$work/off"

@@ -37,13 +37,7 @@ date=$(date -u +%Y-%m-%d)
 
 release_binary wrk curl
 
-export SIGNET_TENANT_DOMAIN=$default_host
-export SIGNET_ADMIN_PASSWORD=bench-operator-password
-export SIGNET_API_RATE_LIMIT_PER_MINUTE=1000000000
-export SIGNET_ROTATION_LIMIT_PER_DAY=0
-export SIGNET_PUBLICATION_WINDOW_SECS=0
-unset SIGNET_DATABASE_URL SIGNET_MASTER_KEY_FILE SIGNET_TLS_CERT_FILE SIGNET_TLS_KEY_FILE \
-    SIGNET_TRUSTED_PROXIES SIGNET_ADDR SIGNET_DATA_DIR RUST_LOG
+bench_settings $default_host
 
 domain_of() { printf 't%04d.bench.test' "$1"; }
 # shellcheck source=bench/side_by_side.sh
