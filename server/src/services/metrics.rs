@@ -79,6 +79,9 @@ pub struct Metrics {
 
 struct Inner {
     registry: Registry,
+    /// Held while a scrape sets the gauges and encodes them: two scrapes at once must not
+    /// clear each other's gauges halfway.
+    scraping: std::sync::Mutex<()>,
     key_changes: Family<ChangeLabels, Counter>,
     tokens_signed: Family<TokenLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
@@ -178,6 +181,7 @@ impl Metrics {
         Self {
             inner: Arc::new(Inner {
                 registry,
+                scraping: std::sync::Mutex::default(),
                 key_changes,
                 tokens_signed,
                 requests,
@@ -238,6 +242,10 @@ impl Metrics {
         now: DateTime<Utc>,
     ) -> String {
         let inner = &self.inner;
+        let _scraping = inner
+            .scraping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Deleted tenants leave no series behind.
         inner.current_key_age.clear();
         inner.next_rotation.clear();
