@@ -616,6 +616,7 @@ mod tests {
             Rotate(NewKid),
             Revoke(Target),
             RotateAndRevoke(NewKid),
+            ReplaceNext(NewKid),
         }
 
         fn new_kid() -> impl Strategy<Value = NewKid> {
@@ -637,6 +638,7 @@ mod tests {
                 3 => new_kid().prop_map(Step::Rotate),
                 3 => target.prop_map(Step::Revoke),
                 1 => new_kid().prop_map(Step::RotateAndRevoke),
+                1 => new_kid().prop_map(Step::ReplaceNext),
             ]
         }
 
@@ -691,6 +693,12 @@ mod tests {
             fn revoke(&mut self, kid: &str) {
                 self.previous.retain(|k| k != kid);
                 self.revoked.push(kid.to_owned());
+            }
+
+            fn replace_next(&mut self, new_next: &str) {
+                let withdrawn = std::mem::replace(&mut self.next, new_next.to_owned());
+                self.revoked.push(withdrawn);
+                self.used.push(new_next.to_owned());
             }
         }
 
@@ -765,6 +773,17 @@ mod tests {
                                 Ok(after)
                             };
                             (Operation::RotateAndRevoke { new_next }, expected)
+                        }
+                        Step::ReplaceNext(new) => {
+                            let new_next = offered(new);
+                            let mut after = model.clone();
+                            after.replace_next(&new_next);
+                            let expected = if model.used.contains(&new_next) {
+                                Err(KeyError::KidReused(new_next.clone()))
+                            } else {
+                                Ok(after)
+                            };
+                            (Operation::ReplaceNext { new_next }, expected)
                         }
                         Step::Revoke(target) => {
                             let kid = model.kid_for(target);
