@@ -750,39 +750,34 @@ mod tests {
                         NewKid::Fresh => fresh.clone(),
                         NewKid::Used(i) => i.get(&model.used).clone(),
                     };
+                    // The model after a step that queues `new_next` as `queue` does, unless
+                    // that kid was ever issued.
+                    let queuing = |new_next: &String, queue: fn(&mut Model, &str)| {
+                        if model.used.contains(new_next) {
+                            return Err(KeyError::KidReused(new_next.clone()));
+                        }
+                        let mut after = model.clone();
+                        queue(&mut after, new_next);
+                        Ok(after)
+                    };
                     let (op, expected) = match step {
                         Step::Rotate(new) => {
                             let new_next = offered(new);
-                            let mut after = model.clone();
-                            after.rotate(&new_next);
-                            let expected = if model.used.contains(&new_next) {
-                                Err(KeyError::KidReused(new_next.clone()))
-                            } else {
-                                Ok(after)
-                            };
+                            let expected = queuing(&new_next, Model::rotate);
                             (Operation::Rotate { new_next }, expected)
                         }
                         Step::RotateAndRevoke(new) => {
                             let new_next = offered(new);
-                            let mut after = model.clone();
-                            after.rotate(&new_next);
-                            after.revoke(&model.current);
-                            let expected = if model.used.contains(&new_next) {
-                                Err(KeyError::KidReused(new_next.clone()))
-                            } else {
-                                Ok(after)
-                            };
+                            let expected = queuing(&new_next, |after, kid| {
+                                let current = after.current.clone();
+                                after.rotate(kid);
+                                after.revoke(&current);
+                            });
                             (Operation::RotateAndRevoke { new_next }, expected)
                         }
                         Step::ReplaceNext(new) => {
                             let new_next = offered(new);
-                            let mut after = model.clone();
-                            after.replace_next(&new_next);
-                            let expected = if model.used.contains(&new_next) {
-                                Err(KeyError::KidReused(new_next.clone()))
-                            } else {
-                                Ok(after)
-                            };
+                            let expected = queuing(&new_next, Model::replace_next);
                             (Operation::ReplaceNext { new_next }, expected)
                         }
                         Step::Revoke(target) => {

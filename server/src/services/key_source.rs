@@ -41,17 +41,21 @@ impl KeySource for GeneratedKeys {
 /// A kind no fixture has is generated for real. For tests only: the same private key comes back.
 #[derive(Debug)]
 pub struct FixtureKeys {
-    pems: Vec<String>,
+    /// Each fixture with its kind, read once.
+    pems: Vec<(KeyKind, String)>,
     next: AtomicUsize,
 }
 
 impl FixtureKeys {
     /// A source cycling through `pems`; fails on the first one that is not a key Signet accepts.
     pub fn new(pems: impl IntoIterator<Item = impl Into<String>>) -> Result<Self, MaterialError> {
-        let pems: Vec<String> = pems.into_iter().map(Into::into).collect();
-        for pem in &pems {
-            PrivateKey::from_pkcs8_pem(pem)?;
-        }
+        let pems = pems
+            .into_iter()
+            .map(|pem| {
+                let pem: String = pem.into();
+                Ok((PrivateKey::from_pkcs8_pem(&pem)?.kind(), pem))
+            })
+            .collect::<Result<Vec<_>, MaterialError>>()?;
         if pems.is_empty() {
             return Err(MaterialError::InvalidKey("no fixture keys".into()));
         }
@@ -64,17 +68,17 @@ impl FixtureKeys {
 
 impl KeySource for FixtureKeys {
     fn private_key(&self, kind: KeyKind) -> Result<PrivateKey, MaterialError> {
-        let mut fixtures: Vec<PrivateKey> = self
+        let fixtures: Vec<&str> = self
             .pems
             .iter()
-            .map(|pem| PrivateKey::from_pkcs8_pem(pem))
-            .filter(|key| key.as_ref().map_or(true, |key| key.kind() == kind))
-            .collect::<Result<_, _>>()?;
+            .filter(|(of, _)| *of == kind)
+            .map(|(_, pem)| pem.as_str())
+            .collect();
         if fixtures.is_empty() {
             return PrivateKey::generate(kind);
         }
         let index = self.next.fetch_add(1, Ordering::Relaxed) % fixtures.len();
-        Ok(fixtures.swap_remove(index))
+        PrivateKey::from_pkcs8_pem(fixtures[index])
     }
 }
 
