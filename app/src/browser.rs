@@ -84,6 +84,26 @@ pub fn follow_key_events(on_version: impl Fn(i64) + 'static) -> AbortHandle {
     handle
 }
 
+/// Runs `tick` every `ms` milliseconds (each run finishing before the next wait starts) until
+/// the returned handle is aborted.
+pub fn every<F, Fut>(ms: i32, mut tick: F) -> AbortHandle
+where
+    F: FnMut() -> Fut + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let (handle, registration) = AbortHandle::new_pair();
+    let repeat = async move {
+        loop {
+            sleep(ms).await;
+            tick().await;
+        }
+    };
+    leptos::task::spawn_local(async move {
+        let _ = Abortable::new(repeat, registration).await;
+    });
+    handle
+}
+
 /// Keeps Tab and Shift+Tab inside `container` (a modal dialog): past the last control focus
 /// wraps to the first, and back.
 pub fn trap_focus(container: &web_sys::Element, event: &web_sys::KeyboardEvent) {

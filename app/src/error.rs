@@ -82,6 +82,9 @@ pub enum DashboardError {
          one of those."
     )]
     UnsupportedAlgorithm,
+    /// A Logs page link whose position or filter Signet did not write (edited by hand).
+    #[error("That link to the logs is not one Signet made. The newest events are a click away.")]
+    InvalidLogQuery,
     /// The request never reached the server or its answer could not be read.
     #[error("The request did not reach Signet. Check your connection and try again.")]
     Transport(String),
@@ -162,6 +165,7 @@ impl DashboardError {
             DashboardError::NextKeyTooNew(_) => 409,
             DashboardError::TenantExists(_) | DashboardError::DefaultTenant(_) => 409,
             DashboardError::DeleteNotConfirmed | DashboardError::UnsupportedAlgorithm => 400,
+            DashboardError::InvalidLogQuery => 400,
             DashboardError::Transport(_) => 400,
         }
     }
@@ -202,6 +206,7 @@ impl DashboardError {
             }
             DashboardError::DeleteNotConfirmed => "failed=delete_not_confirmed".into(),
             DashboardError::UnsupportedAlgorithm => "failed=unsupported_algorithm".into(),
+            DashboardError::InvalidLogQuery => "failed=invalid_log_query".into(),
             DashboardError::Transport(_) => "failed=transport".into(),
         }
     }
@@ -238,6 +243,7 @@ impl DashboardError {
             "default_tenant" => DashboardError::DefaultTenant(domain()?),
             "delete_not_confirmed" => DashboardError::DeleteNotConfirmed,
             "unsupported_algorithm" => DashboardError::UnsupportedAlgorithm,
+            "invalid_log_query" => DashboardError::InvalidLogQuery,
             "next_key_too_new" => DashboardError::NextKeyTooNew(number("seconds")?),
             "invalid_schedule" => DashboardError::InvalidSchedule(match get("reason")?.as_str() {
                 "period_too_short" => ScheduleRefusal::PeriodTooShort,

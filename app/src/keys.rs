@@ -100,6 +100,21 @@ pub struct KeyView {
     pub current_since: Option<String>,
     pub current_until: Option<String>,
     pub revoked_at: Option<String>,
+    /// What the certificate says of itself, for the key's detail panel.
+    pub certificate: CertificateFacts,
+}
+
+/// A certificate's subject, issuer, serial and validity, as the key's detail panel shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateFacts {
+    /// RFC 4514, e.g. `CN=tenant.example.com`.
+    pub subject: String,
+    pub issuer: String,
+    /// Uppercase hex, colon-separated.
+    pub serial: String,
+    /// ISO-8601 UTC.
+    pub not_before: String,
+    pub not_after: String,
 }
 
 impl KeyView {
@@ -115,6 +130,7 @@ impl KeyView {
 /// What a key has signed, from the usage ledger: the same for the page, the CLI and the
 /// Management API's `GET /api/v2/keys/signing/{kid}/usage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyUsage {
     pub kid: String,
     /// Tokens it signed, through every path.
@@ -138,8 +154,11 @@ pub struct KeyList {
     pub tenant_domain: String,
     /// The key set's version; the live stream announces newer ones.
     pub version: i64,
-    /// Valid keys (current, next, previous newest first), then the most recent revoked keys.
+    /// Valid keys (current, next, then one page of the previous keys, newest first), then the
+    /// most recent revoked keys.
     pub keys: Vec<KeyView>,
+    /// Which page of the previous keys `keys` holds (from 1), of how many keys in all.
+    pub previous: PreviousPage,
     /// The valid keys' usage, when the ledger could be read.
     pub usage: Vec<KeyUsage>,
     /// The rotation schedule and what it will do.
@@ -149,6 +168,33 @@ pub struct KeyList {
     pub rotate_wait_seconds: Option<i64>,
     /// Seconds from this list to the next automatic rotation, if one is scheduled.
     pub next_rotation_in_seconds: Option<i64>,
+}
+
+/// One page of the previously used keys: however long the history, the page sends and renders
+/// a handful of rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousPage {
+    /// From 1.
+    pub page: u32,
+    pub per_page: u32,
+    /// Previously used keys in all.
+    pub total: u32,
+}
+
+impl PreviousPage {
+    /// Previous keys per page.
+    pub const PER_PAGE: u32 = 10;
+
+    /// How many pages the previous keys fill (at least one).
+    pub fn pages(self) -> u32 {
+        self.total.div_ceil(self.per_page.max(1)).max(1)
+    }
+
+    /// The 1-based positions of the first and last key shown, if any is.
+    pub fn shown(self) -> Option<(u32, u32)> {
+        let first = (self.page - 1) * self.per_page + 1;
+        (first <= self.total).then(|| (first, (first + self.per_page - 1).min(self.total)))
+    }
 }
 
 impl KeyList {

@@ -4,6 +4,7 @@
 //! private key, a database or any crypto crate.
 
 pub mod algorithm;
+pub mod audit;
 #[cfg(feature = "hydrate")]
 mod browser;
 pub mod components;
@@ -25,6 +26,7 @@ use leptos_router::{
 };
 
 use crate::pages::{
+    logs::LogsPage,
     sign_in::{SignInPage, SignOutButton},
     signing_keys::SigningKeysPage,
     tenants::{TenantSwitcher, TenantsChanged, TenantsPage},
@@ -105,6 +107,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/tenant/signing_keys")
                         view=|| view! { <TopBar signed_in=true /> <SigningKeysPage /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/tenant/logs")
+                        view=|| view! { <TopBar signed_in=true /> <LogsPage /> }
                         ssr=SsrMode::Async
                     />
                     <Route

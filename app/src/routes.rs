@@ -21,6 +21,10 @@ pub const SWITCH_TENANT_FN: &str = "/_signet/switch_tenant";
 /// The cookie naming the tenant the operator switched the dashboard to. It only picks which
 /// tenant's pages and server functions answer; the session is checked as for any page.
 pub const TENANT_COOKIE: &str = "signet_tenant";
+/// The Logs page: the audit trail, newest first.
+pub const LOGS_PAGE: &str = "/tenant/logs";
+/// The trail as a file (`{file}`: `export.csv` or `export.ndjson`), filtered as the page is.
+pub const LOG_EXPORT: &str = "/tenant/logs/{file}";
 /// The sign-in page.
 pub const LOGIN_PAGE: &str = "/login";
 
@@ -44,7 +48,13 @@ mod tests {
         for path in [SIGN_IN_FN, KEY_EVENTS, SWITCH_TENANT_FN] {
             assert!(is_server_fn(path), "{path}");
         }
-        for path in [SIGNING_KEYS_PAGE, KEY_DOWNLOAD, TENANTS_PAGE] {
+        for path in [
+            SIGNING_KEYS_PAGE,
+            KEY_DOWNLOAD,
+            TENANTS_PAGE,
+            LOGS_PAGE,
+            LOG_EXPORT,
+        ] {
             assert!(is_tenant_page(path), "{path}");
         }
         assert!(KEY_DOWNLOAD.starts_with(SIGNING_KEYS_PAGE));

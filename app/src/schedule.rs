@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A previous key the schedule will revoke, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScheduledRevocation {
     pub kid: String,
     /// ISO-8601 UTC with milliseconds.
@@ -14,6 +15,7 @@ pub struct ScheduledRevocation {
 /// A tenant's rotation policy and what it will do: the object of
 /// `GET /api/v2/keys/signing/policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RotationSchedule {
     /// The current key is rotated once it has been current this long; `None`: no schedule.
     pub rotate_every_seconds: Option<i64>,

@@ -18,9 +18,9 @@ use crate::{
 /// of acting on keys the operator never saw.
 #[async_trait::async_trait]
 pub trait SigningKeys: Send + Sync + 'static {
-    /// The tenant and its keys: valid ones (current, next, previous newest first), then the most
-    /// recent revoked ones.
-    async fn list_signing_keys(&self) -> Result<KeyList, DashboardError>;
+    /// The tenant and its keys: current, next, page `previous_page` (from 1; past the last page,
+    /// the last) of the previous keys newest first, then the most recent revoked ones.
+    async fn list_signing_keys(&self, previous_page: u32) -> Result<KeyList, DashboardError>;
     /// Rotates; `next_kid` is the key the dialog said would become current. Unless `force`d,
     /// refused while relying parties may not have fetched the next key
     /// ([`DashboardError::NextKeyTooNew`]).
@@ -83,6 +83,23 @@ pub trait Tenants: Send + Sync + 'static {
         from: Option<std::net::IpAddr>,
     ) -> Result<TenantSummary, DashboardError>;
 }
+
+/// The audit trail, for the Logs page.
+#[async_trait::async_trait]
+pub trait Logs: Send + Sync + 'static {
+    /// One page of the events `filter` selects (its tenant defaulting to the dashboard's):
+    /// newest first from just older than `before`, or, with `after`, every event newer than it
+    /// (oldest first, for live updates).
+    async fn logs(
+        &self,
+        filter: &crate::audit::LogFilter,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<crate::audit::LogPage, DashboardError>;
+}
+
+/// How the audit trail travels through Leptos context.
+pub type SharedLogs = Arc<dyn Logs>;
 
 /// How the tenants travel through Leptos context.
 pub type SharedTenants = Arc<dyn Tenants>;

@@ -426,8 +426,11 @@ fn env_provider() -> Env {
     Env::prefixed(ENV_PREFIX).filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
         // SIGNET_TEST_* belong to the test suites (SIGNET_TEST_DATABASE_URL), except the
-        // test clock, which is a setting of the binary under test.
-        key != "config" && (!key.starts_with("test_") || key == "test_clock_file")
+        // test clock, which is a setting of the binary under test. SIGNET_LOG_FORMAT is read by
+        // `main` before any setting, so that the first line is already in its format.
+        key != "config"
+            && key != "log_format"
+            && (!key.starts_with("test_") || key == "test_clock_file")
     })
 }
 

@@ -1,4 +1,5 @@
-//! What pages share: toasts and timestamps.
+//! What pages share: the tenant's tabs, toasts and timestamps.
 
+pub mod tabs;
 pub mod timestamp;
 pub mod toasts;

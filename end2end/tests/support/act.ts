@@ -1,7 +1,8 @@
 // What the operator (and the test, on the operator's behalf) does: open pages, run the CLI.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { APIRequestContext, APIResponse, Locator, Page } from '@playwright/test';
 import { expect } from './fixtures';
 import {
@@ -80,6 +81,29 @@ export function signet(...args: string[]): string {
     const failed = error as { status?: number; stdout?: string; stderr?: string };
     throw new Error(
       `signet ${args.join(' ')} failed (exit ${failed.status}):\n${failed.stderr ?? ''}${failed.stdout ?? ''}`,
+    );
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs `signet ARGS…` as `signet` does, but without blocking the test's process while it runs: for
+ * a story that runs the CLI many times in a row.
+ */
+export async function signetInBackground(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(signetBinary, args, {
+      cwd: repoRoot,
+      env: signetEnvironment(),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return stdout;
+  } catch (error) {
+    const failed = error as { code?: number | string; stdout?: string; stderr?: string };
+    throw new Error(
+      `signet ${args.join(' ')} failed (exit ${failed.code}):\n${failed.stderr ?? ''}${failed.stdout ?? ''}`,
     );
   }
 }
@@ -498,4 +522,109 @@ export async function rotateWithApiAt(
 /** POST /api/v2/jwt/sign at the tenant named `domain`, `body` as sent (a refusal is returned as is). */
 export function signJwtAt(domain: string, token: string, body: unknown): Promise<find.HostResponse> {
   return find.apiAt(domain, 'POST', '/api/v2/jwt/sign', token, body);
+}
+
+/**
+ * `signet --tenant DOMAIN keys rotate`, as an operator would next to the running server (the CLI is
+ * exempt from the rotation limit); returns the kids it names current and next.
+ */
+export async function rotateWithCliAt(domain: string): Promise<{ current: string; next: string }> {
+  const printed = await signetInBackground('--tenant', domain, 'keys', 'rotate');
+  const rotated = /^rotated: (\S+) is now current; (\S+) is next$/m.exec(printed);
+  if (!rotated) throw new Error(`signet --tenant ${domain} keys rotate printed no rotation: ${printed}`);
+  return { current: rotated[1], next: rotated[2] };
+}
+
+/**
+ * PUT /api/v2/keys/signing/{kid}/revoke at the tenant named `domain`, then waits until its JWKS no
+ * longer publishes the key.
+ */
+export async function revokeWithApiAt(domain: string, token: string, kid: string): Promise<void> {
+  const path = `/api/v2/keys/signing/${encodeURIComponent(kid)}/revoke`;
+  const response = await find.apiAt(domain, 'PUT', path, token);
+  expect(response.status(), `PUT ${path} (Host: ${domain}): ${await response.text()}`).toBe(200);
+  await expect
+    .poll(async () => (await find.publishedKidsAt(domain)).includes(kid), {
+      message: `${kid} leaves ${domain}'s JWKS after PUT …/revoke`,
+      timeout: 5_000,
+    })
+    .toBe(false);
+}
+
+/**
+ * A client that reads the audit trail through the Management API (`read:logs`), of the default
+ * tenant or of the tenant named `tenant`.
+ */
+export function createLogReader(tenant?: string): MachineClient {
+  return createClient('e2e-log-reader', ['read:logs'], undefined, tenant);
+}
+
+/** The Logs page's path. */
+export const LOGS_PAGE = '/tenant/logs';
+
+/** What the Logs page's filter selects; a field left out is the page's default. */
+export interface LogFilter {
+  /** A tenant's domain, or `*` for every tenant (default: the tenant the dashboard shows). */
+  tenant?: string;
+  /** An event type, or '' for every type. */
+  type?: string;
+  /** The start of the actors' names, e.g. `operator` or `cli:`. */
+  actor?: string;
+}
+
+/** The Logs page showing `filter`, as a link to it would be written. */
+export function logsPath(filter: LogFilter = {}): string {
+  const query = new URLSearchParams();
+  for (const name of ['tenant', 'type', 'actor'] as const) {
+    const value = filter[name];
+    if (value !== undefined) query.set(name, value);
+  }
+  const search = query.toString();
+  return search ? `${LOGS_PAGE}?${search}` : LOGS_PAGE;
+}
+
+/** Opens the Logs page showing `filter` (signing in first when asked) and waits until it follows new events. */
+export async function openLogs(page: Page, filter: LogFilter = {}): Promise<void> {
+  const path = logsPath(filter);
+  await open(page, path);
+  // A sign-in lands on Signing Keys.
+  if (new URL(page.url()).pathname !== LOGS_PAGE) {
+    await page.goto(path);
+    await waitForHydration(page);
+  }
+  await waitForLogs(page);
+}
+
+/**
+ * The Logs page is there with its newest events, hydrated: from now on it puts new events at the
+ * top (its "Live" mark says so).
+ */
+export async function waitForLogs(page: Page): Promise<void> {
+  await expect(page).toHaveURL(/\/tenant\/logs(\?|$)/);
+  await expect(find.heading(page)).toHaveText('Logs');
+  await expect(find.liveMark(page)).toHaveAttribute('data-live', 'true', { timeout: 15_000 });
+}
+
+/**
+ * On the Logs page: sets the filter's fields that `filter` names (the others stay as they are) and
+ * presses Filter. The filter is a plain GET form, so the browser loads the filtered page; waits
+ * until it has, and follows new events again.
+ */
+export async function filterLogs(page: Page, filter: LogFilter): Promise<void> {
+  if (filter.tenant !== undefined) await find.filterTenant(page).selectOption({ value: filter.tenant });
+  if (filter.type !== undefined) await find.filterType(page).selectOption({ value: filter.type });
+  if (filter.actor !== undefined) await find.filterActor(page).fill(filter.actor);
+  const chosen: Record<string, string> = {
+    tenant: await find.filterTenant(page).inputValue(),
+    type: await find.filterType(page).inputValue(),
+    actor: await find.filterActor(page).inputValue(),
+  };
+  const showsChosen = (url: URL) =>
+    url.pathname === LOGS_PAGE && Object.entries(chosen).every(([name, value]) => url.searchParams.get(name) === value);
+  // Waiting for the URL says nothing if the page shows this very filter already.
+  if (showsChosen(new URL(page.url()))) throw new Error(`the Logs page already shows ${JSON.stringify(chosen)}`);
+  await find.applyFilter(page).click();
+  await page.waitForURL(showsChosen);
+  await waitForHydration(page);
+  await waitForLogs(page);
 }

@@ -230,6 +230,8 @@ export const tenantCreated = (page: Page): Locator => page.getByTestId('tenant-c
 export interface HostResponse {
   status(): number;
   ok(): boolean;
+  /** A response header by name (any case), its values joined by ", "; undefined when absent. */
+  header(name: string): string | undefined;
   text(): Promise<string>;
   json(): Promise<unknown>;
 }
@@ -257,9 +259,14 @@ export function requestAt(
       response.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         const status = response.statusCode ?? 0;
+        const received = response.headers;
         resolve({
           status: () => status,
           ok: () => status >= 200 && status < 300,
+          header: (name) => {
+            const value = received[name.toLowerCase()];
+            return Array.isArray(value) ? value.join(', ') : value;
+          },
           text: async () => text,
           json: async () => {
             try {
@@ -382,3 +389,144 @@ export const revokedKeyAlg = (page: Page, kid: string): Locator => revokedRow(pa
 export async function keysVersion(page: Page): Promise<number> {
   return Number(await validKeys(page).getAttribute('data-keys-version'));
 }
+
+/** The tabs under a tenant's header: the pages of the tenant the dashboard shows (Signing Keys, Logs). */
+export const tenantTabs = (page: Page): Locator => page.getByRole('navigation', { name: 'Tenant pages' });
+
+/**
+ * The Logs page's "Live" mark: `data-live="true"` once the page is hydrated and shows the newest
+ * events, from when on it puts new events at the top; "false" on an older page.
+ */
+export const liveMark = (page: Page): Locator => page.getByTestId('live');
+export const logTable = (page: Page): Locator => page.getByTestId('log-table');
+/** The Logs page's events, top (newest) to bottom. */
+export const logRows = (page: Page): Locator => logTable(page).getByTestId('log-row');
+/** The Logs page's filter: a plain GET form of the tenant, the kind of event and the actor. */
+export const filterTenant = (page: Page): Locator => page.getByTestId('filter-tenant');
+export const filterType = (page: Page): Locator => page.getByTestId('filter-type');
+export const filterActor = (page: Page): Locator => page.getByTestId('filter-actor');
+export const applyFilter = (page: Page): Locator => page.getByTestId('apply-filter');
+/** The link to the next page of older events, there while older events exist. */
+export const olderEvents = (page: Page): Locator => page.getByTestId('older-events');
+/** The link back to the newest events, there on every older page. */
+export const newestEvents = (page: Page): Locator => page.getByRole('link', { name: '← Newest events', exact: true });
+/** The Logs page's line saying no event matches the filter. */
+export const noEvents = (page: Page): Locator => page.getByTestId('no-events');
+/** The links that download what the filter shows. */
+export const exportCsv = (page: Page): Locator => page.getByTestId('export-csv');
+export const exportNdjson = (page: Page): Locator => page.getByTestId('export-ndjson');
+
+/** A row of the Logs page, as read off the page. */
+export interface ShownLog {
+  /** The tenant's event number. */
+  logId: number;
+  type: string;
+  /** The instant of the Date cell (its `datetime`, ISO-8601 UTC). */
+  date: string;
+  /** The Event cell: the type and the sentence describing it. */
+  event: string;
+  actor: string;
+  address: string;
+  /** The key the event concerns, or "—". */
+  kid: string;
+  /** The tenant's domain. */
+  tenant: string;
+  detail: string;
+  /** Whether it arrived while the page was open. */
+  fresh: boolean;
+}
+
+/** The Logs page's rows, top to bottom, read now (without waiting). */
+export async function shownLogs(page: Page): Promise<ShownLog[]> {
+  const rows = await logRows(page).evaluateAll((elements) =>
+    elements.map((row) => ({
+      logId: row.getAttribute('data-log-id') ?? '',
+      type: row.getAttribute('data-type') ?? '',
+      date: row.querySelector('time')?.getAttribute('datetime') ?? '',
+      cells: Array.from(row.querySelectorAll('td'), (cell) => (cell.textContent ?? '').replace(/\s+/g, ' ').trim()),
+      fresh: row.classList.contains('log-fresh'),
+    })),
+  );
+  return rows.map(({ logId, cells, ...row }) => ({
+    ...row,
+    logId: Number(logId),
+    event: cells[1] ?? '',
+    actor: cells[2] ?? '',
+    address: cells[3] ?? '',
+    kid: cells[4] ?? '',
+    tenant: cells[5] ?? '',
+    detail: cells[6] ?? '',
+  }));
+}
+
+/** An event of the audit trail as GET /api/v2/logs returns it: Auth0's log fields, and who acted on which key. */
+export interface LogEvent {
+  /** The tenant's event number, counting up (a checkpoint for `from`). */
+  log_id: string;
+  date: string;
+  type: string;
+  description: string;
+  ip: string | null;
+  /** The tenant's domain. */
+  hostname: string;
+  /** `operator`, `cli:<user>`, `schedule`, or a Management API client id. */
+  actor: string;
+  kid: string | null;
+  details: { detail: string };
+}
+
+/**
+ * GET `path` (`/api/v2/logs?…`) of the tenant named `domain`: its events, and the batch after them
+ * that its `Link: <…>; rel="next"` names, if it names one.
+ */
+export async function logsAt(
+  domain: string,
+  token: string,
+  path: string,
+): Promise<{ events: LogEvent[]; next: string | null }> {
+  const response = await apiAt(domain, 'GET', path, token);
+  if (response.status() !== 200) {
+    throw new Error(`GET ${path} (Host: ${domain}): HTTP ${response.status()} ${await response.text()}`);
+  }
+  const link = response.header('link');
+  const next = link === undefined ? null : (/^<([^>]+)>;\s*rel="next"$/.exec(link)?.[1] ?? null);
+  return { events: (await response.json()) as LogEvent[], next };
+}
+
+/**
+ * Every event of the tenant named `domain`, oldest first, read as a log shipper reads them: from
+ * checkpoint 0, a hundred at a time, following each Link until a batch comes back empty.
+ */
+export async function everyLogAt(domain: string, token: string): Promise<LogEvent[]> {
+  const events: LogEvent[] = [];
+  let path = '/api/v2/logs?from=0&take=100';
+  for (;;) {
+    const { events: batch, next } = await logsAt(domain, token, path);
+    if (batch.length === 0) return events;
+    events.push(...batch);
+    if (next === null || next === path) {
+      throw new Error(`GET ${path} (Host: ${domain}): ${batch.length} events, but no Link to the batch after them (${next})`);
+    }
+    path = next;
+  }
+}
+
+/** Every event of `type` of the tenant named `domain`, newest first, searched a page of a hundred at a time. */
+export async function logsOfTypeAt(domain: string, token: string, type: string): Promise<LogEvent[]> {
+  const events: LogEvent[] = [];
+  for (let page = 0; ; page++) {
+    const q = encodeURIComponent(`type:${type}`);
+    const { events: batch } = await logsAt(domain, token, `/api/v2/logs?q=${q}&page=${page}&per_page=100`);
+    events.push(...batch);
+    if (batch.length < 100) return events;
+  }
+}
+
+/**
+ * The pager under the List of Valid Keys, there while the previously used keys fill more than one
+ * page: which page it shows (`data-page`, from 1) of how many (`data-pages`), and links to the
+ * newer and older pages.
+ */
+export const previousPager = (page: Page): Locator => page.getByTestId('previous-pager');
+/** The panel "View details" opens from a key's menu. */
+export const keyDetails = (page: Page): Locator => page.getByTestId('key-details');

@@ -11,8 +11,8 @@ pub async fn run(
     tenant: Option<&str>,
     command: ClientsCommand,
 ) -> anyhow::Result<()> {
-    let services =
-        startup::start_services_of(config, tenant, &startup::command_line_actor()).await?;
+    let actor = startup::command_line_actor();
+    let services = startup::start_services_of(config, tenant, &actor).await?;
     let clients = services.clients;
     match command {
         ClientsCommand::Create {
@@ -23,7 +23,7 @@ pub async fn run(
         } => {
             let policy = SigningPolicy::parse(&audiences, max_lifetime)?;
             let client = clients
-                .create(&name, &scopes, policy, services.clock.now())
+                .create(&name, &scopes, policy, &actor, services.clock.now())
                 .await?;
             println!("{}", serde_json::to_string_pretty(&client)?);
         }
@@ -64,7 +64,10 @@ pub async fn run(
             }
         }
         ClientsCommand::Delete { client_id } => {
-            if !clients.delete(&client_id).await? {
+            if !clients
+                .delete(&client_id, &actor, services.clock.now())
+                .await?
+            {
                 anyhow::bail!("no client with id {client_id}");
             }
             println!("deleted: {client_id}");

@@ -14,7 +14,7 @@ use crate::{
         signing::SigningService,
     },
     startup,
-    store::{AuditLog, TenantStore},
+    store::{AuditLog, AuditQuery, TenantStore},
 };
 
 /// Runs a `signet keys` command.
@@ -225,7 +225,7 @@ pub async fn audit(
         }
         None => store.as_ref().clone(),
     };
-    for event in store.audit_events(limit).await? {
+    for event in store.audit_events(&AuditQuery::newest(limit)).await? {
         let at = event.at.to_rfc3339_opts(SecondsFormat::Millis, true);
         if json {
             println!(

@@ -145,6 +145,8 @@ pub struct PublicMaterial {
     pub thumbprint: String,
     /// The key as published in the JWKS.
     pub jwk: Jwk,
+    /// Subject, issuer, serial and validity, as the dashboard shows them.
+    pub facts: app::keys::CertificateFacts,
 }
 
 /// The JWK members that carry the public key: `n`/`e` (RSA), `crv`/`x`/`y` (EC), `crv`/`x` (OKP).
@@ -249,6 +251,7 @@ impl PublicMaterial {
             )));
         }
         let public_key_info_der = spki.to_der().map_err(cert_error)?;
+        let facts = certificate_facts(&cert);
 
         let sha1 = Sha1::digest(cert_der);
         let hex: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
@@ -279,7 +282,33 @@ impl PublicMaterial {
                 x5t: URL_SAFE_NO_PAD.encode(sha1),
                 x5c: vec![STANDARD.encode(cert_der)],
             },
+            facts,
         })
+    }
+}
+
+/// What a certificate says of itself.
+fn certificate_facts(cert: &Certificate) -> app::keys::CertificateFacts {
+    let tbs = &cert.tbs_certificate;
+    let iso = |time: &x509_cert::time::Time| {
+        let since_epoch = time.to_unix_duration();
+        chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
+            .checked_add_signed(chrono::Duration::from_std(since_epoch).unwrap_or_default())
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    let serial: Vec<String> = tbs
+        .serial_number
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    app::keys::CertificateFacts {
+        subject: tbs.subject.to_string(),
+        issuer: tbs.issuer.to_string(),
+        serial: serial.join(":"),
+        not_before: iso(&tbs.validity.not_before),
+        not_after: iso(&tbs.validity.not_after),
     }
 }
 

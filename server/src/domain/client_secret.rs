@@ -18,9 +18,9 @@ use super::{
     signing_policy::SigningPolicy,
 };
 
-/// Scopes a client may be granted: Auth0's names for the signing-key and client endpoints, and
-/// `sign:tokens` for the signing service.
-pub const KNOWN_SCOPES: [&str; 7] = [
+/// Scopes a client may be granted: Auth0's names for the signing-key, client and log endpoints,
+/// and `sign:tokens` for the signing service.
+pub const KNOWN_SCOPES: [&str; 8] = [
     "read:signing_keys",
     "create:signing_keys",
     "update:signing_keys",
@@ -28,6 +28,7 @@ pub const KNOWN_SCOPES: [&str; 7] = [
     "create:clients",
     "read:clients",
     "delete:clients",
+    "read:logs",
 ];
 
 /// A machine client as stored: never its secret, only the secret's keyed hash.
@@ -45,7 +46,7 @@ pub struct ClientRecord {
 }
 
 /// A freshly created client with its secret, shown once.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct NewClient {
     pub client_id: String,
     pub client_secret: String,

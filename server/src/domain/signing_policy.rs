@@ -21,7 +21,7 @@ const SETTABLE_HEADER: [&str; 2] = ["typ", "cty"];
 const MAX_HEADER_VALUE_LEN: usize = 128;
 
 /// What a signing client may sign: the audiences it may name and the longest lifetime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigningPolicy {
     #[serde(default)]
@@ -175,16 +175,20 @@ pub struct ApprovedClaims {
 }
 
 /// One request to sign: `{"claims": {…}, "header": {"typ", "cty"}}`, as parsed JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
+    /// The claims to sign; `iss` and `iat` are Signet's.
+    #[schema(value_type = Object)]
     pub claims: Value,
+    /// Optional `typ` and `cty`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub header: Option<Value>,
 }
 
 /// A batch: `{"tokens": [{"claims", "header"}, …]}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub tokens: Vec<SignRequest>,

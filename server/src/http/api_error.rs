@@ -23,13 +23,17 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, String)>,
 }
 
-#[derive(Serialize)]
+/// Auth0's error body.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Body<'a> {
+pub struct ErrorBody<'a> {
     status_code: u16,
     error: &'a str,
     message: &'a str,
     error_code: &'a str,
+    /// On a 5xx only: the request's id, as in `X-Request-Id` and its log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 impl ApiError {
@@ -117,11 +121,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        // A 4xx body says what was wrong and keeps Auth0's four fields exactly; a 5xx body's cause
+        // is only in the log, so it names the request whose log line tells it.
+        let request_id = super::request_id::current().filter(|_| self.status.is_server_error());
+        let body = ErrorBody {
             status_code: self.status.as_u16(),
             error: self.status.canonical_reason().unwrap_or("Error"),
             message: &self.message,
             error_code: self.error_code,
+            request_id: request_id.as_deref(),
         };
         let content_type = [(header::CONTENT_TYPE, "application/json; charset=utf-8")];
         let mut response = (self.status, content_type, Json(body)).into_response();

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AppState,
-    api_error::ApiError,
+    api_error::{ApiError, ErrorBody},
     management::{Caller, not_allowed},
 };
 use crate::domain::{client_secret::ClientRecord, signing_policy::SigningPolicy};
@@ -38,9 +38,9 @@ pub fn routes() -> Router<LeptosOptions> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewClientRequest {
+pub(super) struct NewClientRequest {
     name: String,
     scopes: Vec<String>,
     #[serde(default)]
@@ -48,8 +48,8 @@ struct NewClientRequest {
 }
 
 /// A client as listed: never its secret.
-#[derive(Serialize)]
-struct ClientObject {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ClientObject {
     client_id: String,
     name: String,
     scopes: Vec<String>,
@@ -69,7 +69,14 @@ impl From<ClientRecord> for ClientObject {
     }
 }
 
-async fn create_client(
+/// Create a machine client (its secret is in this answer only)
+#[utoipa::path(post, path = "/api/v2/clients", tag = "clients",
+    request_body = NewClientRequest,
+    security(("bearer" = ["create:clients"])),
+    responses((status = 201, description = "The client and its secret", body = crate::domain::client_secret::NewClient),
+        (status = 400, description = "An unknown scope or a bad signing policy", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 409, description = "client_exists", body = ErrorBody)))]
+pub(super) async fn create_client(
     state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
@@ -94,13 +101,18 @@ async fn create_client(
             &request.name,
             &request.scopes.join(" "),
             request.signing_policy.unwrap_or_default(),
+            &caller.actor(),
             state.clock.now(),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list_clients(
+/// Every client, without secrets
+#[utoipa::path(get, path = "/api/v2/clients", tag = "clients",
+    security(("bearer" = ["read:clients"])),
+    responses((status = 200, description = "The clients", body = [ClientObject]), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+pub(super) async fn list_clients(
     state: AppState,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<ClientObject>>, ApiError> {
@@ -109,13 +121,20 @@ async fn list_clients(
     Ok(Json(clients.into_iter().map(ClientObject::from).collect()))
 }
 
-async fn delete_client(
+/// Delete a client
+#[utoipa::path(delete, path = "/api/v2/clients/{client_id}", tag = "clients",
+    params(("client_id" = String, Path, description = "The client's id")),
+    security(("bearer" = ["delete:clients"])),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody),
+        (status = 404, description = "inexistent_client", body = ErrorBody)))]
+pub(super) async fn delete_client(
     state: AppState,
     Extension(caller): Extension<Caller>,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_all(&[DELETE])?;
-    if state.clients.delete(&client_id).await? {
+    let (actor, now) = (caller.actor(), state.clock.now());
+    if state.clients.delete(&client_id, &actor, now).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

@@ -6,10 +6,11 @@ use std::net::IpAddr;
 
 use app::algorithm::KeySpec;
 use app::{
+    audit::{LogFilter, LogPage},
     error::DashboardError,
-    keys::{KeyAction, KeyActionDone, KeyList, KeyState},
+    keys::{KeyAction, KeyActionDone, KeyList, KeyState, PreviousPage},
     schedule::RotationSchedule,
-    service::{Operator, SigningKeys},
+    service::{Logs, Operator, SharedTenants, SigningKeys},
 };
 
 use super::{
@@ -19,8 +20,14 @@ use super::{
 use crate::{
     domain::Actor,
     services::{
-        clock::SharedClock, key_change::PolicyUpdate, keys::KeyService, operator::OperatorService,
-        published::PublishedKey, schedule::ScheduleService, signing::SigningService,
+        audit::{AuditTrail, Position},
+        clock::SharedClock,
+        key_change::PolicyUpdate,
+        keys::KeyService,
+        operator::OperatorService,
+        published::PublishedKey,
+        schedule::ScheduleService,
+        signing::SigningService,
     },
 };
 
@@ -53,10 +60,33 @@ impl DashboardKeys {
 
 #[async_trait::async_trait]
 impl SigningKeys for DashboardKeys {
-    async fn list_signing_keys(&self) -> Result<KeyList, DashboardError> {
+    async fn list_signing_keys(&self, previous_page: u32) -> Result<KeyList, DashboardError> {
         let published = self.keys.published();
-        let valid: Vec<_> = published
-            .keys
+        let of = |state: KeyState| {
+            published
+                .keys
+                .iter()
+                .filter(move |key| key.record.state == state)
+        };
+        let total = u32::try_from(of(KeyState::Previous).count()).unwrap_or(u32::MAX);
+        let mut previous = PreviousPage {
+            page: 1,
+            per_page: PreviousPage::PER_PAGE,
+            total,
+        };
+        previous.page = previous_page.clamp(1, previous.pages());
+        let skip = usize::try_from((previous.page - 1) * previous.per_page).unwrap_or(usize::MAX);
+        // Only the keys shown are turned into views: a long history costs nothing per page.
+        let shown: Vec<_> = of(KeyState::Current)
+            .chain(of(KeyState::Next))
+            .chain(
+                of(KeyState::Previous)
+                    .skip(skip)
+                    .take(PreviousPage::PER_PAGE as usize),
+            )
+            .chain(of(KeyState::Revoked))
+            .collect();
+        let valid: Vec<_> = shown
             .iter()
             .filter(|key| key.record.state.is_valid())
             .map(|key| (key.record.kid.clone(), key.record.state))
@@ -70,10 +100,14 @@ impl SigningKeys for DashboardKeys {
                 tracing::warn!(%error, "the usage ledger could not be read for the page");
                 Vec::new()
             });
-        let schedule = self.schedule.view().await.unwrap_or_else(|error| {
+        let mut schedule = self.schedule.view().await.unwrap_or_else(|error| {
             tracing::warn!(%error, "the schedule's revocations could not be planned for the page");
             self.schedule.view_without_ledger()
         });
+        // The page marks the revocations of the keys it shows (the earliest stays named).
+        schedule
+            .scheduled_revocations
+            .retain(|planned| valid.iter().any(|(kid, _)| *kid == planned.kid));
         let now = self.clock.now();
         Ok(KeyList {
             next_rotation_in_seconds: self
@@ -82,7 +116,8 @@ impl SigningKeys for DashboardKeys {
                 .map(|at| (at - now).num_seconds()),
             tenant_domain: self.keys.tenant_domain().to_owned(),
             version: published.version,
-            keys: published.keys.iter().map(PublishedKey::view).collect(),
+            keys: shown.into_iter().map(PublishedKey::view).collect(),
+            previous,
             usage,
             schedule,
             rotate_wait_seconds: self.schedule.rotate_wait(now),
@@ -209,5 +244,56 @@ impl Operator for DashboardOperator {
             tracing::warn!(%error, "cannot delete a session");
         }
         session_cookie(None, secure)
+    }
+}
+
+/// Events per page of the Logs page.
+const LOG_PAGE: usize = 50;
+
+/// The audit trail as the Logs page sees it.
+#[derive(Clone)]
+pub struct DashboardLogs {
+    pub audit: AuditTrail,
+    /// The deployment's tenants, for the filter; `None` when the server serves one tenant.
+    pub tenants: Option<SharedTenants>,
+    /// The domain of the tenant the dashboard shows.
+    pub current: String,
+}
+
+#[async_trait::async_trait]
+impl Logs for DashboardLogs {
+    async fn logs(
+        &self,
+        filter: &LogFilter,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<LogPage, DashboardError> {
+        let position = match (before, after) {
+            (_, Some(after)) => Position::After(after),
+            (Some(before), None) => Position::Before(before),
+            (None, None) => Position::Newest,
+        };
+        let (entries, older) = self
+            .audit
+            .page(filter, position, LOG_PAGE, &self.current)
+            .await
+            .map_err(dashboard_error)?;
+        // A live update only needs the events; the filter's choices are on the page already.
+        let tenants = match (&self.tenants, after) {
+            (_, Some(_)) => Vec::new(),
+            (Some(tenants), None) => tenants
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|tenant| tenant.domain)
+                .collect(),
+            (None, None) => vec![self.current.clone()],
+        };
+        Ok(LogPage {
+            entries,
+            older,
+            tenants,
+            current_tenant: self.current.clone(),
+        })
     }
 }

@@ -80,6 +80,9 @@ impl From<ServiceError> for ApiError {
                 "unsupported_algorithm",
                 refusal.to_string(),
             ),
+            ServiceError::InvalidQuery(reason) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query_string", reason)
+            }
             ServiceError::NoSigner => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_signing_key",
@@ -156,6 +159,7 @@ pub fn dashboard_error(error: ServiceError) -> DashboardError {
             PolicyRefusal::NegativeGrace => ScheduleRefusal::NotANumber,
         }),
         ServiceError::Algorithm(_) => DashboardError::UnsupportedAlgorithm,
+        ServiceError::InvalidQuery(_) => DashboardError::InvalidLogQuery,
         ServiceError::Store(StoreError::Unavailable(cause)) => {
             tracing::warn!(%cause, "dashboard action failed: database unavailable");
             DashboardError::Unavailable

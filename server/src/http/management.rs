@@ -19,7 +19,13 @@ use axum::{
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{AppState, api_error::ApiError, clients_api, extractors::KidPath, policy, signing};
+use super::{
+    AppState,
+    api_error::{ApiError, ErrorBody},
+    clients_api,
+    extractors::KidPath,
+    logs_api, policy, signing,
+};
 use crate::{
     domain::Actor,
     services::{
@@ -64,6 +70,7 @@ pub fn routes() -> Router<LeptosOptions> {
             get(signing::key_usage).fallback(not_allowed("GET,HEAD")),
         )
         .merge(clients_api::routes())
+        .merge(logs_api::routes())
         .merge(policy::routes())
         .route_layer(middleware::from_fn(authenticate))
         // Outermost: an oversized or dawdling body is refused before any token is verified.
@@ -271,7 +278,7 @@ fn bearer_claims(state: &AppState, request: &Request) -> Result<AccessClaims, Ap
 }
 
 /// A signing key in the Management API's shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SigningKeyObject {
     kid: String,
     cert: String,
@@ -314,7 +321,13 @@ impl From<KeyView> for SigningKeyObject {
     }
 }
 
-async fn list_keys(
+/// List the signing keys
+///
+/// Valid keys (current, next, previous newest first), then the three most recent revoked keys.
+#[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing keys",
+    security(("bearer" = ["read:signing_keys"])),
+    responses((status = 200, description = "The keys", body = [SigningKeyObject]), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+pub(super) async fn list_keys(
     state: AppState,
     Extension(caller): Extension<Caller>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -357,7 +370,14 @@ impl KeyListCache {
     }
 }
 
-async fn get_key(
+/// Get one signing key (revoked ones too)
+#[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing keys",
+    params(("kid" = String, Path, description = "The key id")),
+    security(("bearer" = ["read:signing_keys"])),
+    responses((status = 200, description = "The key", body = SigningKeyObject),
+        (status = 400, description = "Not a key id", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody)))]
+pub(super) async fn get_key(
     state: AppState,
     Extension(caller): Extension<Caller>,
     kid: Result<KidPath, ApiError>,
@@ -367,9 +387,18 @@ async fn get_key(
     Ok(Json(state.keys.find(kid.as_str()).await?.view().into()))
 }
 
+/// Rotate the signing key
+///
 /// Refused (409 `next_key_too_new`) while relying parties may not have the next key yet, unless
 /// `?force=true`.
-async fn rotate_key(
+#[utoipa::path(post, path = "/api/v2/keys/signing/rotate", tag = "signing keys",
+    params(("force" = Option<bool>, Query, description = "Rotate even inside the publication window")),
+    security(("bearer" = ["create:signing_keys", "update:signing_keys"])),
+    responses((status = 201, description = "The new current key", body = SigningKeyObject),
+        (status = 400, description = "A query other than force", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody),
+        (status = 409, description = "next_key_too_new (with Retry-After), or a concurrent change", body = ErrorBody),
+        (status = 429, description = "The tenant's rotation limit", body = ErrorBody)))]
+pub(super) async fn rotate_key(
     state: AppState,
     Extension(caller): Extension<Caller>,
     query: RawQuery,
@@ -388,7 +417,14 @@ async fn rotate_key(
     ))
 }
 
-async fn revoke_key(
+/// Revoke a previously used key
+#[utoipa::path(put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing keys",
+    params(("kid" = String, Path, description = "The key id")),
+    security(("bearer" = ["update:signing_keys"])),
+    responses((status = 200, description = "The revoked key", body = SigningKeyObject),
+        (status = 400, description = "invalid_key_state: not a previously used key", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
+pub(super) async fn revoke_key(
     state: AppState,
     Extension(caller): Extension<Caller>,
     kid: Result<KidPath, ApiError>,

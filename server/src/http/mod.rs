@@ -10,11 +10,14 @@ mod dashboard_adapters;
 pub mod errors;
 mod extractors;
 mod health;
+mod logs_api;
 mod management;
 pub mod metrics;
 mod oauth;
+mod openapi;
 mod policy;
 pub mod rate_limit;
+pub mod request_id;
 mod security_headers;
 pub mod server;
 mod session;
@@ -33,11 +36,11 @@ use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::{
     LatencyUnit,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
-use self::dashboard_adapters::{DashboardKeys, DashboardOperator};
+use self::dashboard_adapters::{DashboardKeys, DashboardLogs, DashboardOperator};
 pub use self::state::{ApiSettings, AppState};
 
 /// The whole application of one tenant, ready to serve or to drive with
@@ -69,6 +72,7 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
         .route("/readyz", get(health::readyz))
         .merge(well_known::routes())
         .merge(oauth::routes())
+        .route("/api/v2/openapi.json", get(openapi::openapi_json))
         .nest("/api/v2", management::routes())
         .merge(dashboard::routes())
         .leptos_routes_with_context(
@@ -85,16 +89,35 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
         // Outside the guard, so its refusals and redirects carry the headers too.
         .layer(axum::middleware::from_fn(security_headers::add))
         // One line per request at info (docs/design.md §10): method, path and status with its
-        // latency. Headers are left out, so neither bearer tokens nor session cookies reach the log.
+        // latency, and the request id. No other header is logged, so neither bearer tokens nor
+        // session cookies reach the log.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_span)
                 .on_response(
                     DefaultOnResponse::new()
                         .level(Level::INFO)
                         .latency_unit(LatencyUnit::Micros),
                 ),
         )
+        // Outside the trace layer, whose span reads the id.
+        .layer(axum::middleware::from_fn(request_id::assign))
+}
+
+/// The span every log line of a request carries.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(&request_id::X_REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri(),
+        version = ?request.version(),
+        request_id = id,
+    )
 }
 
 /// What the dashboard's pages and server functions reach, for the request's tenant.
@@ -117,8 +140,14 @@ fn provide_dashboard_context() {
         operator: state.operator.clone(),
         clock: state.clock.clone(),
     });
+    let logs: app::service::SharedLogs = Arc::new(DashboardLogs {
+        audit: state.audit.clone(),
+        tenants: state.tenants.clone(),
+        current: state.keys.tenant_domain().to_owned(),
+    });
     provide_context(service);
     provide_context(operator);
+    provide_context(logs);
     provide_context(app::service::CurrentTenant(
         state.keys.tenant_domain().to_owned(),
     ));

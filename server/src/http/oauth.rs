@@ -89,13 +89,18 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
+        let mut body = serde_json::json!({
+            "error": self.error,
+            "error_description": self.description,
+        });
+        // As for the API's errors: only a 5xx, whose cause is only in the log, names its request.
+        if let Some(id) = super::request_id::current().filter(|_| self.status.is_server_error()) {
+            body["request_id"] = serde_json::Value::from(&*id);
+        }
         let mut response = (
             self.status,
             [(header::CACHE_CONTROL, "no-store")],
-            Json(serde_json::json!({
-                "error": self.error,
-                "error_description": self.description,
-            })),
+            Json(body),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -114,8 +119,8 @@ impl IntoResponse for OAuthError {
 }
 
 /// The parameters of a token request; unknown parameters are ignored (RFC 6749 §3.2).
-#[derive(Debug, Default, Deserialize)]
-struct TokenRequest {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(super) struct TokenRequest {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -123,8 +128,8 @@ struct TokenRequest {
     scope: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct TokenResponse {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
@@ -267,7 +272,25 @@ fn granted_scopes(
     }
 }
 
-async fn token(
+/// An RFC 6749 error body.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "a schema only: the body is written by OAuthError")]
+pub(super) struct OAuthErrorBody {
+    error: String,
+    error_description: String,
+    /// On a 5xx only: the request's id, as in `X-Request-Id`.
+    request_id: Option<String>,
+}
+
+/// An access token for a machine client (client credentials)
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
+        description = "Also as JSON; client_id and client_secret may come by HTTP Basic instead"),
+    responses((status = 200, description = "The token", body = TokenResponse),
+        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 403, description = "access_denied: another audience", body = OAuthErrorBody)))]
+pub(super) async fn token(
     state: AppState,
     PeerAddr(addr): PeerAddr,
     headers: HeaderMap,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AppState,
-    api_error::ApiError,
+    api_error::{ApiError, ErrorBody},
     management::{Caller, READ, UPDATE, not_allowed},
 };
 use crate::services::key_change::PolicyUpdate;
@@ -26,7 +26,11 @@ pub fn routes() -> Router<LeptosOptions> {
     )
 }
 
-async fn show(
+/// The rotation policy and what it will do
+#[utoipa::path(get, path = "/api/v2/keys/signing/policy", tag = "signing keys",
+    security(("bearer" = ["read:signing_keys"])),
+    responses((status = 200, description = "The rotation schedule", body = RotationSchedule), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+pub(super) async fn show(
     state: AppState,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<RotationSchedule>, ApiError> {
@@ -34,7 +38,14 @@ async fn show(
     Ok(Json(state.schedule.view().await?))
 }
 
-async fn update(
+/// Change the rotation policy or the signing algorithm
+#[utoipa::path(patch, path = "/api/v2/keys/signing/policy", tag = "signing keys",
+    request_body = PolicyPatch,
+    security(("bearer" = ["update:signing_keys"])),
+    responses((status = 200, description = "The schedule after the change", body = RotationSchedule),
+        (status = 400, description = "invalid_body, invalid_policy or unsupported_algorithm; nothing changed", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+pub(super) async fn update(
     state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
@@ -51,6 +62,22 @@ async fn update(
             .set_policy(update, &caller.actor(), now)
             .await?,
     ))
+}
+
+/// The writable fields of a `PATCH` (each optional: a field left out is unchanged). For the
+/// OpenAPI document: the handler reads the body field by field ([`parse_update`]), refusing any
+/// other member.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "a schema only: the body is read by parse_update")]
+pub(super) struct PolicyPatch {
+    /// Rotate the current key once it has been current this long; null: no schedule.
+    rotate_every_seconds: Option<i64>,
+    /// Revoke previous keys this long after their last token expired; null: never.
+    revoke_previous_after_seconds: Option<i64>,
+    /// RS256, PS256, ES256 or EdDSA: the type of new keys.
+    signing_alg: Option<String>,
+    /// 2048, 3072 or 4096 for RS256/PS256.
+    key_size: Option<u32>,
 }
 
 fn invalid(message: String) -> ApiError {

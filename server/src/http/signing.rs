@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     AppState,
-    api_error::ApiError,
+    api_error::{ApiError, ErrorBody},
     extractors::KidPath,
     management::{Caller, not_allowed},
 };
@@ -34,22 +34,22 @@ pub fn routes() -> Router<LeptosOptions> {
         )
 }
 
-#[derive(Serialize)]
-struct SignedJwt {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SignedJwt {
     jwt: String,
     kid: String,
     alg: &'static str,
     expires_at: String,
 }
 
-#[derive(Serialize)]
-struct BatchToken {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct BatchToken {
     jwt: String,
     expires_at: String,
 }
 
-#[derive(Serialize)]
-struct SignedJwts {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SignedJwts {
     kid: String,
     alg: &'static str,
     tokens: Vec<BatchToken>,
@@ -65,7 +65,14 @@ async fn policy_of(state: &AppState, caller: &Caller) -> Result<SigningPolicy, A
         .ok_or_else(|| ApiError::invalid_token("The client of this token no longer exists"))
 }
 
-async fn sign(
+/// Sign one JWT with the current key
+#[utoipa::path(post, path = "/api/v2/jwt/sign", tag = "signing service",
+    request_body = SignRequest,
+    security(("bearer" = ["sign:tokens"])),
+    responses((status = 201, description = "The signed JWT", body = SignedJwt),
+        (status = 400, description = "A claim broke a signing rule; nothing was signed", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+pub(super) async fn sign(
     state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
@@ -88,7 +95,14 @@ async fn sign(
     ))
 }
 
-async fn sign_batch(
+/// Sign 1 to 100 JWTs with one key
+#[utoipa::path(post, path = "/api/v2/jwt/sign-batch", tag = "signing service",
+    request_body = BatchRequest,
+    security(("bearer" = ["sign:tokens"])),
+    responses((status = 201, description = "The signed JWTs", body = SignedJwts),
+        (status = 400, description = "A claim broke a signing rule; nothing was signed", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+pub(super) async fn sign_batch(
     state: AppState,
     Extension(caller): Extension<Caller>,
     body: Bytes,
@@ -117,6 +131,12 @@ async fn sign_batch(
 }
 
 /// `GET /keys/signing/{kid}/usage`: the key's usage ledger.
+/// What a key signed, and whether it is safe to revoke
+#[utoipa::path(get, path = "/api/v2/keys/signing/{kid}/usage", tag = "signing keys",
+    params(("kid" = String, Path, description = "The key id")),
+    security(("bearer" = ["read:signing_keys"])),
+    responses((status = 200, description = "The key's usage", body = app::keys::KeyUsage),
+        (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn key_usage(
     state: AppState,
     Extension(caller): Extension<Caller>,

@@ -16,7 +16,7 @@ use super::{
     management::KeyListCache, rate_limit::ClientRateLimiter, token_throttle::TokenThrottle,
 };
 use crate::services::{
-    Services, clients::ClientService, clock::SharedClock, keys::KeyService,
+    Services, audit::AuditTrail, clients::ClientService, clock::SharedClock, keys::KeyService,
     operator::OperatorService, schedule::ScheduleService, signing::SigningService,
 };
 
@@ -33,6 +33,7 @@ pub struct Shared {
     pub operator: OperatorService,
     pub signing: SigningService,
     pub schedule: ScheduleService,
+    pub audit: AuditTrail,
     /// Read once per request, by the handler.
     pub clock: SharedClock,
     pub leptos: LeptosOptions,
@@ -80,6 +81,7 @@ impl AppState {
             operator,
             signing,
             schedule,
+            audit,
             clock,
         } = services;
         Self(Arc::new(Shared {
@@ -88,6 +90,7 @@ impl AppState {
             operator,
             signing,
             schedule,
+            audit,
             clock,
             leptos,
             api: Arc::new(api),

@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 use super::{ServiceError, database_health::DatabaseHealth};
 use crate::{
     domain::{
+        Actor,
         client_secret::{self, ClientHashKeys, ClientRecord, NewClient},
         sealing::MasterKey,
         signing_policy::SigningPolicy,
     },
-    store::{ClientStore, StoreError},
+    store::{AuditEntry, ClientStore, StoreError},
 };
 
 /// Cheap to clone; every clone is the same service.
@@ -72,18 +73,32 @@ impl ClientService {
         })
     }
 
-    /// Creates a client at `now`; the returned secret is shown once and never stored.
+    /// Creates a client at `now`, as `actor` (in the audit trail); the returned secret is shown
+    /// once and never stored.
     pub async fn create(
         &self,
         name: &str,
         scopes: &str,
         signing_policy: SigningPolicy,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<NewClient, ServiceError> {
         let policy = signing_policy.checked()?;
         let (record, shown) =
             client_secret::new_client(&self.inner.master, name, scopes, policy, now)?;
-        self.inner.store.create_client(&record).await?;
+        let detail = format!(
+            "created the client {} ({name}) with the scopes {}",
+            record.client_id,
+            record.scopes.join(" ")
+        );
+        let audit = AuditEntry {
+            at: now,
+            actor,
+            action: "create_client",
+            kid: None,
+            detail: &detail,
+        };
+        self.inner.store.create_client(&record, &audit).await?;
         Ok(shown)
     }
 
@@ -123,9 +138,23 @@ impl ClientService {
         Ok(policy)
     }
 
-    /// Deletes a client; `false` if there was none. Its tokens fail once they expire.
-    pub async fn delete(&self, client_id: &str) -> Result<bool, ServiceError> {
-        let deleted = self.inner.store.delete_client(client_id).await?;
+    /// Deletes a client at `now`, as `actor`; `false` if there was none. Its tokens fail once
+    /// they expire.
+    pub async fn delete(
+        &self,
+        client_id: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let detail = format!("deleted the client {client_id}");
+        let audit = AuditEntry {
+            at: now,
+            actor,
+            action: "delete_client",
+            kid: None,
+            detail: &detail,
+        };
+        let deleted = self.inner.store.delete_client(client_id, &audit).await?;
         self.inner
             .known
             .write()
@@ -208,8 +237,15 @@ mod tests {
             .await
             .unwrap();
         let now = DateTime::<Utc>::UNIX_EPOCH;
+        let actor = Actor::command_line("test");
         let shown = clients
-            .create("ci", "read:signing_keys", SigningPolicy::default(), now)
+            .create(
+                "ci",
+                "read:signing_keys",
+                SigningPolicy::default(),
+                &actor,
+                now,
+            )
             .await
             .unwrap();
         let found = clients
@@ -226,7 +262,7 @@ mod tests {
         );
         assert!(clients.authenticate("nobody", "x").await.unwrap().is_none());
         assert_eq!(clients.list().await.unwrap().len(), 1);
-        assert!(clients.delete(&shown.client_id).await.unwrap());
-        assert!(!clients.delete(&shown.client_id).await.unwrap());
+        assert!(clients.delete(&shown.client_id, &actor, now).await.unwrap());
+        assert!(!clients.delete(&shown.client_id, &actor, now).await.unwrap());
     }
 }

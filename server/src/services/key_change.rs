@@ -223,7 +223,7 @@ mod tests {
             material::{PrivateKey, new_kid, self_signed_certificate},
             sealing::MasterKey,
         },
-        store::{AuditLog, SqlStore},
+        store::{AuditLog, AuditQuery, SqlStore},
     };
 
     fn new_key(master: &MasterKey, now: DateTime<Utc>) -> NewKey {
@@ -262,7 +262,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(change.new_current.as_deref(), Some(b.kid.as_str()));
-        let events = store.audit_events(10).await.unwrap();
+        let events = store.audit_events(&AuditQuery::newest(10)).await.unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].detail, change.describe());
         let stranger = MasterKey::from_bytes([9; 32]);

@@ -2,6 +2,7 @@
 //! and take the time as `now` from the edge (a handler, a CLI command, a watcher tick) that read
 //! it once from the injected [`clock::Clock`].
 
+pub mod audit;
 pub mod clients;
 pub mod clock;
 pub mod database_health;
@@ -80,6 +81,9 @@ pub enum ServiceError {
     Unverified(String),
     #[error("work on a blocking thread was interrupted")]
     Interrupted,
+    /// A query of the audit trail Signet cannot read (a cursor it did not write).
+    #[error("{0}")]
+    InvalidQuery(String),
 }
 
 impl From<LimitReached> for ServiceError {
@@ -127,6 +131,8 @@ pub struct Services {
     pub operator: operator::OperatorService,
     pub signing: signing::SigningService,
     pub schedule: schedule::ScheduleService,
+    /// The tenant's audit trail, read.
+    pub audit: audit::AuditTrail,
     /// Where the edges read the time.
     pub clock: clock::SharedClock,
 }
@@ -181,7 +187,8 @@ impl Services {
             signing,
             keys,
             clients,
-            operator: operator::OperatorService::new(store),
+            operator: operator::OperatorService::new(store.clone(), store.clone()),
+            audit: audit::AuditTrail::new(store),
             clock,
         })
     }

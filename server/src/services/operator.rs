@@ -16,7 +16,10 @@ use rand::{Rng, RngCore, distributions::Alphanumeric};
 use sha2::{Digest, Sha256};
 
 use super::{ServiceError, off_the_workers, sign_in_throttle::SignInThrottle};
-use crate::store::{OperatorStore, StoreError};
+use crate::{
+    domain::Actor,
+    store::{AuditEntry, AuditLog, OperatorStore, StoreError},
+};
 
 /// A session ends after this long without use.
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 60 * 60);
@@ -81,6 +84,8 @@ fn session_hash(session_id: &str) -> Vec<u8> {
 #[derive(Clone)]
 pub struct OperatorService {
     store: Arc<dyn OperatorStore>,
+    /// The trail of the tenant whose dashboard this service signs in to.
+    audit: Arc<dyn AuditLog>,
     throttle: Arc<SignInThrottle>,
 }
 
@@ -91,9 +96,12 @@ impl std::fmt::Debug for OperatorService {
 }
 
 impl OperatorService {
-    pub fn new(store: Arc<dyn OperatorStore>) -> Self {
+    /// Signs in to the dashboard of the tenant whose trail `audit` is; every sign-in, and every
+    /// wrong password, is appended to it.
+    pub fn new(store: Arc<dyn OperatorStore>, audit: Arc<dyn AuditLog>) -> Self {
         Self {
             store,
+            audit,
             throttle: Arc::default(),
         }
     }
@@ -123,6 +131,7 @@ impl OperatorService {
         addr: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<String, OperatorError> {
+        let actor = Actor::operator(addr);
         let addr = addr.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         if let Some(minutes) = self.throttle.locked(addr, now) {
             return Err(OperatorError::Throttled(minutes));
@@ -139,6 +148,14 @@ impl OperatorService {
         };
         if !ok {
             self.throttle.fail(addr, now);
+            let failed = AuditEntry {
+                at: now,
+                actor: &actor,
+                action: "sign_in_failed",
+                kid: None,
+                detail: "wrong password",
+            };
+            self.audit.append_audit(&failed).await?;
             return Err(OperatorError::WrongPassword);
         }
         self.throttle.succeed(addr);
@@ -146,8 +163,15 @@ impl OperatorService {
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         // A fresh id at every sign-in: an id planted before sign-in is never promoted.
         let session_id = URL_SAFE_NO_PAD.encode(bytes);
+        let signed_in = AuditEntry {
+            at: now,
+            actor: &actor,
+            action: "sign_in",
+            kid: None,
+            detail: "signed in to the dashboard",
+        };
         self.store
-            .create_session(&session_hash(&session_id), now, now + idle())
+            .create_session(&session_hash(&session_id), now + idle(), &signed_in)
             .await?;
         Ok(session_id)
     }

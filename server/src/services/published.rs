@@ -64,6 +64,7 @@ impl PublishedKey {
             current_since: self.record.current_since.map(iso),
             current_until: self.record.current_until.map(iso),
             revoked_at: self.record.revoked_at.map(iso),
+            certificate: self.public.facts.clone(),
         }
     }
 }

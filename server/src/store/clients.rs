@@ -5,6 +5,7 @@ use sqlx::{Row, any::AnyRow};
 
 use super::{
     SqlStore, StoreError,
+    audit::{AuditEntry, insert_audit},
     database::{from_millis, millis},
     sealed::{SealedRow, read_client_hash_keys},
 };
@@ -13,14 +14,23 @@ use crate::domain::{client_secret::ClientRecord, signing_policy::SigningPolicy};
 /// Storing machine clients.
 #[async_trait]
 pub trait ClientStore: Send + Sync + 'static {
-    /// Stores a new machine client.
-    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Stores a new machine client, and `audit` in the same transaction.
+    async fn create_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditEntry<'_>,
+    ) -> Result<(), StoreError>;
     /// One client by id.
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
     /// Every client, oldest first.
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
-    /// Deletes a client; `false` if there was none.
-    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// Deletes a client, and appends `audit` in the same transaction; `false` (and no event)
+    /// if there was none.
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<bool, StoreError>;
     /// The client-secret hashing keys of retired master keys, by `secret_key_id`, each sealed
     /// under the current master key.
     async fn client_hash_keys(&self) -> Result<Vec<SealedRow>, StoreError>;
@@ -51,7 +61,12 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord, StoreError> {
 
 #[async_trait]
 impl ClientStore for SqlStore {
-    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+    async fn create_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditEntry<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}, tenant_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -65,15 +80,18 @@ impl ClientStore for SqlStore {
         .bind(client.signing_policy.audiences.join(" "))
         .bind(i64::from(client.signing_policy.max_lifetime_seconds))
         .bind(self.tenant())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Err(StoreError::DuplicateClient)
+                return Err(StoreError::DuplicateClient);
             }
-            Err(error) => Err(error.into()),
+            Err(error) => return Err(error.into()),
         }
+        insert_audit(&mut tx, self.tenant(), audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
@@ -102,13 +120,24 @@ impl ClientStore for SqlStore {
         .collect()
     }
 
-    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM clients WHERE tenant_id = $1 AND client_id = $2")
             .bind(self.tenant())
             .bind(client_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(deleted.rows_affected() > 0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if deleted {
+            insert_audit(&mut tx, self.tenant(), audit).await?;
+            tx.commit().await?;
+        }
+        Ok(deleted)
     }
 
     async fn client_hash_keys(&self) -> Result<Vec<SealedRow>, StoreError> {

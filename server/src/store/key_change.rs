@@ -25,7 +25,7 @@ use crate::domain::{
 /// it rolls back and leaves no trace.
 #[async_trait]
 pub trait KeyChange: Send {
-    /// The version the key set will have once this change commits; also the audit event's `seq`.
+    /// The version the key set will have once this change commits.
     fn version(&self) -> i64;
     /// How many keys the tenant has, revoked ones included.
     async fn key_count(&mut self) -> Result<i64, StoreError>;
@@ -69,7 +69,7 @@ pub trait KeyChange: Send {
         secret_key_id: &str,
         sealed: &SealedKey,
     ) -> Result<(), StoreError>;
-    /// Appends the change's audit event (its `seq` is [`version`](Self::version)).
+    /// Appends the change's audit event, numbered by the tenant's audit counter.
     async fn record(&mut self, entry: &AuditEntry<'_>) -> Result<(), StoreError>;
     /// Makes the change visible to every process at once.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -309,7 +309,7 @@ impl KeyChange for SqlKeyChange {
     }
 
     async fn record(&mut self, entry: &AuditEntry<'_>) -> Result<(), StoreError> {
-        insert_audit(&mut self.tx, &self.tenant, self.version, entry).await
+        insert_audit(&mut self.tx, &self.tenant, entry).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {

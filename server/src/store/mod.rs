@@ -25,7 +25,7 @@ mod tenants;
 mod usage;
 
 pub use self::{
-    audit::{AuditEntry, AuditEvent, AuditLog},
+    audit::{AuditCursor, AuditEntry, AuditEvent, AuditLog, AuditPage, AuditQuery, AuditTenants},
     clients::ClientStore,
     database::{DEFAULT_TENANT, SqlStore, is_sqlite},
     key_change::KeyChange,

@@ -3,7 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqlStore, StoreError, database::millis};
+use super::{
+    SqlStore, StoreError,
+    audit::{AuditEntry, insert_audit},
+    database::millis,
+};
 
 /// Storing the operator's password and sessions.
 #[async_trait]
@@ -12,12 +16,13 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn operator_password_hash(&self) -> Result<Option<String>, StoreError>;
     /// Sets the operator's password hash, ending every session.
     async fn set_operator_password_hash(&self, hash: &str) -> Result<(), StoreError>;
-    /// Stores a new session (by the hash of its id), dropping expired ones.
+    /// Stores a new session (by the hash of its id), dropping expired ones, and appends the
+    /// sign-in's `audit` event to the handle's tenant in the same transaction.
     async fn create_session(
         &self,
         id_hash: &[u8],
-        now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        audit: &AuditEntry<'_>,
     ) -> Result<(), StoreError>;
     /// Extends a live session to `expires_at`; `false` if it is unknown or expired.
     async fn touch_session(
@@ -58,19 +63,23 @@ impl OperatorStore for SqlStore {
     async fn create_session(
         &self,
         id_hash: &[u8],
-        now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        audit: &AuditEntry<'_>,
     ) -> Result<(), StoreError> {
+        let now = millis(audit.at);
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(millis(now))
-            .execute(&self.pool)
+            .bind(now)
+            .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO sessions (id_hash, created_at, expires_at) VALUES ($1, $2, $3)")
             .bind(id_hash)
-            .bind(millis(now))
+            .bind(now)
             .bind(millis(expires_at))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        insert_audit(&mut tx, self.tenant(), audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -223,9 +223,9 @@ impl TenantStore for SqlStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(version) = version else {
+        if version.is_none() {
             return Ok(None);
-        };
+        }
         let domain: String = sqlx::query_scalar("SELECT domain FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
@@ -262,7 +262,7 @@ impl TenantStore for SqlStore {
             kid: None,
             detail: &detail,
         };
-        insert_audit(&mut tx, id, version, &entry).await?;
+        insert_audit(&mut tx, id, &entry).await?;
         sqlx::query("UPDATE tenants SET deleted_at = $2 WHERE id = $1")
             .bind(id)
             .bind(millis(at))

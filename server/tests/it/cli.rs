@@ -194,3 +194,27 @@ fn machine_clients_are_created_listed_and_deleted() {
         "no client with id",
     );
 }
+
+/// The CLI reads the audit trail and has no way to change it: every other `audit` verb is
+/// refused by the command line itself, and the trail is the same afterwards.
+#[test]
+fn the_audit_trail_cannot_be_edited_or_deleted_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotated = signet(dir.path(), &["keys", "rotate"]);
+    assert!(rotated.ok, "{}", rotated.stderr);
+    let before = signet(dir.path(), &["audit", "list", "--json"]);
+    assert!(before.ok, "{}", before.stderr);
+    assert!(before.stdout.contains("\"rotate\""), "{}", before.stdout);
+    for verb in [
+        &["audit", "delete", "1"][..],
+        &["audit", "clear"],
+        &["audit", "edit", "1"],
+        &["audit", "prune", "--before", "2030-01-01"],
+        &["audit", "list", "--delete"],
+    ] {
+        let run = signet(dir.path(), verb);
+        assert!(!run.ok, "{verb:?} succeeded: {}", run.stdout);
+    }
+    let after = signet(dir.path(), &["audit", "list", "--json"]);
+    assert_eq!(before.stdout, after.stdout);
+}

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use axum::{body::Body, http::Request};
 use http_body_util::BodyExt;
-use signet::{domain::Actor, store::AuditLog};
+use signet::{
+    domain::Actor,
+    store::{AuditLog, AuditQuery},
+};
 use tower::ServiceExt;
 
 use crate::support::{
@@ -85,7 +88,11 @@ async fn rotating_from_the_page_moves_the_keys_and_is_audited_as_the_operator() 
 
     assert_eq!(kid_in(&world, "current"), next);
     assert_eq!(kid_in(&world, "previous"), current);
-    let events = world.store.audit_events(1).await.unwrap();
+    let events = world
+        .store
+        .audit_events(&AuditQuery::newest(1))
+        .await
+        .unwrap();
     assert_eq!(events[0].actor, "operator");
     assert_eq!(events[0].action, "rotate");
 }

@@ -3,6 +3,7 @@
 
 mod algorithms;
 mod attacks;
+mod audit_trail;
 mod cli;
 mod conformance;
 mod crash;
@@ -13,6 +14,7 @@ mod ledger;
 mod log_secrets;
 mod management_api;
 mod metrics;
+mod openapi;
 mod operations;
 mod process;
 mod properties;

@@ -2,7 +2,7 @@
 
 use axum::{body::Body, http::Request};
 
-use signet::store::AuditLog;
+use signet::store::{AuditLog, AuditQuery};
 
 use crate::support::{TENANT, World, call, send, settings, world, world_with};
 
@@ -360,7 +360,11 @@ async fn api_changes_are_audited_with_the_client_id() {
         id.as_str(),
         "a different client made the change"
     );
-    let store_events = world.store.audit_events(5).await.unwrap();
+    let store_events = world
+        .store
+        .audit_events(&AuditQuery::newest(5))
+        .await
+        .unwrap();
     assert_eq!(store_events[0].action, "rotate");
     assert_eq!(store_events[0].actor, claims["azp"].as_str().unwrap());
 }

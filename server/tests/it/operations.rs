@@ -452,7 +452,13 @@ async fn master_key_rotation(sql: SqlStore) {
     let (before_id, before_secret) = {
         let client = running
             .clients
-            .create("before", "read:signing_keys", Default::default(), now)
+            .create(
+                "before",
+                "read:signing_keys",
+                Default::default(),
+                &actor(),
+                now,
+            )
             .await
             .unwrap();
         (client.client_id, client.client_secret)
@@ -558,7 +564,13 @@ async fn master_key_rotation(sql: SqlStore) {
     }
     let late = running
         .clients
-        .create("late", "read:signing_keys", Default::default(), now)
+        .create(
+            "late",
+            "read:signing_keys",
+            Default::default(),
+            &actor(),
+            now,
+        )
         .await
         .unwrap();
 
@@ -573,7 +585,13 @@ async fn master_key_rotation(sql: SqlStore) {
     assert!(!authenticates(&restarted, &before_id, &late.client_secret).await);
     let after = restarted
         .clients
-        .create("after", "read:signing_keys", Default::default(), now)
+        .create(
+            "after",
+            "read:signing_keys",
+            Default::default(),
+            &actor(),
+            now,
+        )
         .await
         .unwrap();
     assert!(authenticates(&restarted, &after.client_id, &after.client_secret).await);

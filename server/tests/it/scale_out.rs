@@ -10,7 +10,7 @@ use std::{
 use app::keys::KeyState;
 use rand::{Rng, seq::SliceRandom};
 use serde_json::Value;
-use signet::store::AuditLog;
+use signet::store::{AuditLog, AuditQuery};
 
 use crate::process::{Api, Deployment, checked_keys, kids_of, stored_kids, valid_kids};
 
@@ -223,7 +223,10 @@ async fn fifty_concurrent_changes_through_two_servers_keep_one_truth() {
     assert_eq!(revoked_in_store.len(), revoked.len() + rotated_and_revoked);
     assert!(revoked.iter().all(|kid| revoked_in_store.contains(kid)));
 
-    let events = store.audit_events(usize::MAX).await.unwrap();
+    let events = store
+        .audit_events(&AuditQuery::newest(usize::MAX))
+        .await
+        .unwrap();
     let mut actions = BTreeMap::<&str, usize>::new();
     for event in &events {
         *actions.entry(event.action.as_str()).or_default() += 1;

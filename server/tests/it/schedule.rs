@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use signet::{
     services::{clock::Clock, tokens},
-    store::AuditLog,
+    store::{AuditLog, AuditQuery},
 };
 
 use crate::{
@@ -38,6 +38,10 @@ async fn world_with_window(window: u32) -> World {
     world_with(config).await
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story: every refusal and change of the policy"
+)]
 #[tokio::test]
 async fn the_policy_is_off_until_set_and_every_change_is_checked_and_audited() {
     let world = world_with_window(30).await;
@@ -70,7 +74,11 @@ async fn the_policy_is_off_until_set_and_every_change_is_checked_and_audited() {
         assert_eq!(reply.json()["errorCode"], code, "{body}: {}", reply.text());
         assert!(!reply.json()["message"].as_str().unwrap().is_empty());
     }
-    let events = world.store.audit_events(100).await.unwrap();
+    let events = world
+        .store
+        .audit_events(&AuditQuery::newest(100))
+        .await
+        .unwrap();
     assert!(events.iter().all(|e| e.action != "set_rotation_policy"));
 
     let reader = world.token("read:signing_keys").await;
@@ -106,7 +114,11 @@ async fn the_policy_is_off_until_set_and_every_change_is_checked_and_audited() {
         grace_only.json()["revoke_previous_after_seconds"],
         Value::Null
     );
-    let events = world.store.audit_events(100).await.unwrap();
+    let events = world
+        .store
+        .audit_events(&AuditQuery::newest(100))
+        .await
+        .unwrap();
     let audited: Vec<_> = events
         .iter()
         .filter(|e| e.action == "set_rotation_policy")
@@ -259,7 +271,11 @@ async fn the_dashboard_saves_a_schedule_and_shows_what_it_will_do() {
     let policy = world.keys.published().policy;
     assert_eq!(policy.rotate_every_seconds, Some(7 * 86_400));
     assert_eq!(policy.revoke_previous_after_seconds, Some(12 * 3_600));
-    let events = world.store.audit_events(1).await.unwrap();
+    let events = world
+        .store
+        .audit_events(&AuditQuery::newest(1))
+        .await
+        .unwrap();
     assert_eq!(
         (events[0].action.as_str(), events[0].actor.as_str()),
         ("set_rotation_policy", "operator")
@@ -405,7 +421,11 @@ async fn a_year_of_daily_rotations_never_breaks_a_live_token() {
     }
     assert!((364..=366).contains(&rotations), "{rotations} rotations");
     assert!(revocations >= rotations - 1, "{revocations} revocations");
-    let events = world.store.audit_events(10_000).await.unwrap();
+    let events = world
+        .store
+        .audit_events(&AuditQuery::newest(10_000))
+        .await
+        .unwrap();
     let by_schedule = events
         .iter()
         .filter(|e| e.actor == "schedule" && e.action == "rotate")
@@ -503,7 +523,7 @@ async fn a_rotation_due_while_signet_was_down_happens_once_at_the_next_start() {
 async fn scheduled_events(deployment: &Deployment) -> Vec<(String, String)> {
     let store = deployment.store().await;
     let mut events: Vec<_> = store
-        .audit_events(1_000)
+        .audit_events(&AuditQuery::newest(1_000))
         .await
         .unwrap()
         .into_iter()

@@ -10,7 +10,7 @@ use signet::{
         sealing::{MasterKey, MasterKeyError},
     },
     services::{ServiceError, clock::SettableClock},
-    store::{AuditLog, KeyStore},
+    store::{AuditLog, AuditQuery, KeyStore},
 };
 
 use crate::support::{
@@ -120,7 +120,7 @@ async fn every_change_is_audited_with_its_actor() {
         .unwrap();
     let _ = keys.revoke(&old, &actor(), crate::support::now()).await; // refused: not audited
 
-    let events = store.audit_events(10).await.unwrap();
+    let events = store.audit_events(&AuditQuery::newest(10)).await.unwrap();
     let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["revoke", "rotate", "provision"]);
     assert_eq!(events[0].kid.as_deref(), Some(old.as_str()));

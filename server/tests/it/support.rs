@@ -251,7 +251,13 @@ impl World {
     pub async fn client(&self, scopes: &str) -> (String, String) {
         let client = self
             .clients
-            .create("test client", scopes, test_policy(), self.clock.now())
+            .create(
+                "test client",
+                scopes,
+                test_policy(),
+                &Actor::command_line("test"),
+                self.clock.now(),
+            )
             .await
             .unwrap();
         (client.client_id, client.client_secret)

@@ -228,6 +228,7 @@ pub fn Modal(
             reopening.set_value(false);
         } else {
             actions.confirm.set(None);
+            actions.details.set(None);
         }
     };
     view! {

@@ -11,7 +11,12 @@ use crate::{Hydrated, keys::KeyView, pages::sign_in::HOME};
 /// A `<details>` element, so it opens without JavaScript too; the copy items appear once the page
 /// is hydrated (they need the clipboard).
 #[component]
-pub fn KeyMenu(key: KeyView, actions: Actions) -> AnyView {
+pub fn KeyMenu(
+    key: KeyView,
+    actions: Actions,
+    /// The page of previous keys shown, kept by the details link.
+    page: u32,
+) -> AnyView {
     let hydrated = use_context::<Hydrated>().map_or(Signal::stored(false), |h| h.0);
     let menu_ref = NodeRef::<leptos::html::Details>::new();
     let close_menu = move || {
@@ -35,6 +40,7 @@ pub fn KeyMenu(key: KeyView, actions: Actions) -> AnyView {
     let base = format!("{HOME}/{}", key.kid);
     let revocable = key.state.can_revoke();
     let kid = key.kid.clone();
+    let details_kid = key.kid.clone();
     view! {
         <details
             class="menu"
@@ -47,6 +53,7 @@ pub fn KeyMenu(key: KeyView, actions: Actions) -> AnyView {
                 <span aria-hidden="true">"…"</span>
             </summary>
             <div class="menu-items">
+                <DetailsLink kid=details_kid page actions on_open=close_menu />
                 <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Key ID", key.kid.clone())>
                     "Copy key ID"
                 </button>
@@ -81,6 +88,28 @@ pub fn KeyMenu(key: KeyView, actions: Actions) -> AnyView {
         </details>
     }
     .into_any()
+}
+
+/// The menu item that opens the key's detail panel: in place once hydrated, as a page without
+/// JavaScript.
+#[component]
+fn DetailsLink(
+    kid: String,
+    page: u32,
+    actions: Actions,
+    on_open: impl Fn() + 'static,
+) -> impl IntoView {
+    let href = format!("{HOME}?page={page}&key={kid}");
+    let open = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        on_open();
+        actions.details.set(Some(kid.clone()));
+    };
+    view! {
+        <a class="menu-item" href=href on:click=open data-testid="view-details">
+            "View details"
+        </a>
+    }
 }
 
 /// Puts `text` on the clipboard and says whether that worked (in the browser; nothing on the server).

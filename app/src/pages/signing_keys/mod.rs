@@ -12,6 +12,7 @@
 
 mod algorithm;
 mod confirm;
+mod key_details;
 mod key_menu;
 mod rotation_settings;
 mod schedule;
@@ -31,15 +32,18 @@ pub use self::server_fns::{
 use self::{
     algorithm::{AlgorithmDialog, SigningAlgorithmCard},
     confirm::{Confirm, ConfirmDialog},
+    key_details::KeyDetails,
     rotation_settings::RotationSettings,
     schedule::{RotationScheduleCard, ScheduleDialog},
     valid_keys::{RevokedKeys, ValidKeys},
 };
 use crate::{
-    components::toasts::{ToastRegion, Toasts},
+    components::{
+        tabs::TenantTabs,
+        toasts::{ToastRegion, Toasts},
+    },
     error::DashboardError,
     keys::{KeyActionDone, KeyList, KeyState},
-    pages::sign_in::HOME,
 };
 
 /// What the page's controls act through.
@@ -51,6 +55,8 @@ pub struct Actions {
     set_schedule: ServerAction<SetRotationSchedule>,
     set_algorithm: ServerAction<SetSigningAlgorithm>,
     confirm: RwSignal<Option<Confirm>>,
+    /// The key whose detail panel is open (`?key=<kid>` without JavaScript).
+    details: RwSignal<Option<String>>,
     /// The wait the server gave when it refused a rotation as too early: the rotate dialog
     /// then asks a second time.
     refused_wait: RwSignal<Option<u64>>,
@@ -139,6 +145,18 @@ fn algorithm_saved(schedule: &crate::schedule::RotationSchedule) -> String {
     }
 }
 
+/// Which page of the previous keys the URL asks for (`?page=N`, default 1).
+fn previous_page() -> Memo<u32> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query
+            .get()
+            .get("page")
+            .and_then(|page| page.parse::<u32>().ok())
+            .unwrap_or(1)
+    })
+}
+
 /// The Signing Keys page.
 #[component]
 pub fn SigningKeysPage() -> impl IntoView {
@@ -150,6 +168,7 @@ pub fn SigningKeysPage() -> impl IntoView {
     // Bumped to fetch the lists again: the live stream announced another version, or a fetch
     // failed and is retried.
     let refetch = RwSignal::new(0_u64);
+    let previous_page = previous_page();
     let keys = Resource::new(
         move || {
             (
@@ -157,9 +176,10 @@ pub fn SigningKeysPage() -> impl IntoView {
                 rotate_and_revoke.version().get(),
                 revoke.version().get(),
                 refetch.get(),
+                previous_page.get(),
             )
         },
-        |_| list_signing_keys(),
+        |(.., page)| list_signing_keys(Some(page)),
     );
     // The last lists fetched: shown, marked as possibly stale, while Signet cannot be reached.
     let last_good = StoredValue::new(None::<KeyList>);
@@ -181,6 +201,7 @@ pub fn SigningKeysPage() -> impl IntoView {
         _ => {}
     }
     let confirm = RwSignal::new(Confirm::from_query(param));
+    let details = RwSignal::new(param("key"));
     let refused_wait = RwSignal::new(None::<u64>);
     let actions = Actions {
         rotate,
@@ -189,6 +210,7 @@ pub fn SigningKeysPage() -> impl IntoView {
         set_schedule,
         set_algorithm,
         confirm,
+        details,
         refused_wait,
         toasts,
     };
@@ -323,8 +345,18 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
     let next_rotation_in = list.next_rotation_in_seconds;
     let tenant = list.tenant_domain.clone();
     let version = list.version;
+    let previous = list.previous;
     let (valid, revoked): (Vec<_>, Vec<_>) =
         list.keys.into_iter().partition(|k| k.state.is_valid());
+    let details = {
+        let (valid, usage) = (valid.clone(), list.usage.clone());
+        move || {
+            let kid = actions.details.get()?;
+            let key = valid.iter().find(|key| key.kid == kid)?.clone();
+            let usage = usage.iter().find(|u| u.kid == kid).cloned();
+            Some(view! { <KeyDetails key usage actions /> })
+        }
+    };
     view! {
         <header class="tenant-head">
             <p class="eyebrow">
@@ -333,11 +365,7 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
                     {tenant}
                 </span>
             </p>
-            <nav class="tabs" aria-label="Tenant settings">
-                <a href=HOME aria-current="page">
-                    "Signing Keys"
-                </a>
-            </nav>
+            <TenantTabs current=crate::routes::SIGNING_KEYS_PAGE />
             <h1>"Signing Keys"</h1>
             <p class="lede">
                 "Signet signs your tenant's tokens with the current key. The next key is already \
@@ -347,9 +375,10 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
         <RotationSettings actions />
         <RotationScheduleCard schedule=schedule.clone() next_rotation_in actions />
         {algorithm_card}
-        <ValidKeys valid usage schedule version actions />
+        <ValidKeys valid usage schedule version previous actions />
         <RevokedKeys revoked />
         {dialog}
+        {details}
     }
     .into_any()
 }

@@ -12,11 +12,13 @@ use crate::{
     schedule::RotationSchedule,
 };
 
-/// The tenant and its signing keys.
+/// The tenant and its signing keys, with page `page` (from 1, default 1) of the previous keys.
 #[server(prefix = "/_signet", endpoint = "list_signing_keys")]
-pub async fn list_signing_keys() -> Result<KeyList, DashboardError> {
+pub async fn list_signing_keys(
+    #[server(default)] page: Option<u32>,
+) -> Result<KeyList, DashboardError> {
     let service = crate::error::with_status(crate::service::signing_keys())?;
-    crate::error::with_status(service.list_signing_keys().await)
+    crate::error::with_status(service.list_signing_keys(page.unwrap_or(1).max(1)).await)
 }
 
 /// Runs a key action on the operator's behalf and answers as [`crate::error::respond`] does.

@@ -5,7 +5,8 @@ use leptos::{either::Either, prelude::*};
 use super::{Actions, key_menu::KeyMenu};
 use crate::{
     components::timestamp::Timestamp,
-    keys::{KeyState, KeyUsage, KeyView},
+    keys::{KeyState, KeyUsage, KeyView, PreviousPage},
+    pages::sign_in::HOME,
     schedule::RotationSchedule,
 };
 
@@ -19,8 +20,11 @@ pub fn ValidKeys(
     /// For the previous keys the schedule will revoke.
     schedule: RotationSchedule,
     version: i64,
+    /// Which page of the previous keys `valid` holds.
+    previous: PreviousPage,
     actions: Actions,
 ) -> impl IntoView {
+    let page = previous.page;
     view! {
         <section class="card" aria-labelledby="valid-keys-title">
             <h2 id="valid-keys-title">"List of Valid Keys"</h2>
@@ -50,12 +54,13 @@ pub fn ValidKeys(
                             .map(|key| {
                                 let usage = usage.iter().find(|u| u.kid == key.kid).cloned();
                                 let revoke_at = schedule.revocation_of(&key.kid).map(str::to_owned);
-                                view! { <ValidKeyRow key usage revoke_at actions /> }
+                                view! { <ValidKeyRow key usage revoke_at actions page /> }
                             })
                             .collect_view()}
                     </tbody>
                 </table>
             </div>
+            <PreviousPager previous />
         </section>
     }
 }
@@ -67,6 +72,7 @@ fn ValidKeyRow(
     /// When the schedule will revoke this key, if it will.
     revoke_at: Option<String>,
     actions: Actions,
+    page: u32,
 ) -> impl IntoView {
     let row_kid = key.kid.clone();
     let state = key.state;
@@ -101,10 +107,46 @@ fn ValidKeyRow(
             </td>
             <Usage usage state />
             <td class="row-actions">
-                <KeyMenu key actions />
+                <KeyMenu key actions page />
             </td>
         </tr>
     }
+}
+
+/// Where the previous keys shown sit in the whole history, with links to newer and older
+/// pages; nothing while they fit on one page.
+#[component]
+fn PreviousPager(previous: PreviousPage) -> impl IntoView {
+    let pages = previous.pages();
+    (pages > 1).then(|| {
+        let page = previous.page;
+        let shown = previous.shown().map_or_else(String::new, |(first, last)| {
+            format!(
+                "Previously used keys {first}–{last} of {}, newest first",
+                previous.total
+            )
+        });
+        let link = move |to: u32, label: &'static str, testid: &'static str| {
+            view! {
+                <a href=format!("{HOME}?page={to}") data-testid=testid>
+                    {label}
+                </a>
+            }
+        };
+        view! {
+            <nav
+                class="pager"
+                aria-label="Pages of previously used keys"
+                data-testid="previous-pager"
+                data-page=page.to_string()
+                data-pages=pages.to_string()
+            >
+                <span class="muted">{shown}</span>
+                {(page > 1).then(|| link(page - 1, "← Newer keys", "newer-keys"))}
+                {(page < pages).then(|| link(page + 1, "Older keys →", "older-keys"))}
+            </nav>
+        }
+    })
 }
 
 /// What a key signed and, for a previously used key, whether revoking it would cut off live

@@ -1,0 +1,97 @@
+//! A request id for every request (SPEC §14): taken from the caller's `X-Request-Id` when it is
+//! a plain token, made up otherwise; echoed in the response's `X-Request-Id`, carried by the
+//! request's log span, and written into the body of every 5xx answer (whose cause is only in the
+//! log; a 4xx body keeps Auth0's exact shape and says itself what was wrong), so an operator can
+//! go from a failed request to its log line.
+
+use std::{fmt::Write as _, sync::Arc};
+
+use axum::{
+    extract::Request,
+    http::{HeaderName, HeaderValue},
+    middleware::Next,
+    response::Response,
+};
+use rand::RngCore;
+
+/// The header both ways.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest id accepted from a caller.
+const MAX_LEN: usize = 64;
+
+tokio::task_local! {
+    static REQUEST_ID: Arc<str>;
+}
+
+/// The id of the request being handled, for an error body; `None` outside a request.
+pub fn current() -> Option<Arc<str>> {
+    REQUEST_ID.try_with(Arc::clone).ok()
+}
+
+/// The caller's id when it is 1 to 64 letters, digits, `-`, `_`, `.` or `:` (anything else
+/// could forge or garble a log line); a new random one otherwise.
+fn id_of(request: &Request) -> Arc<str> {
+    request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(new_id, Arc::from)
+}
+
+/// 128 random bits as 32 hex digits.
+fn new_id() -> Arc<str> {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let mut id = String::with_capacity(32);
+    for byte in bytes {
+        let _ = write!(id, "{byte:02x}");
+    }
+    id.into()
+}
+
+/// The middleware: outermost but for the metrics, so the log span and every answer see the id.
+pub async fn assign(mut request: Request, next: Next) -> Response {
+    let id = id_of(&request);
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(value) = &value {
+        // The trace layer's span reads it from here.
+        request.headers_mut().insert(X_REQUEST_ID, value.clone());
+    }
+    let mut response = REQUEST_ID.scope(id, next.run(request)).await;
+    if let Some(value) = value {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    response
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn with_header(value: &str) -> Request {
+        Request::builder()
+            .header(X_REQUEST_ID, value)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_plain_caller_id_is_kept_and_anything_else_replaced() {
+        assert_eq!(&*id_of(&with_header("lb-7f3a.42:x_1")), "lb-7f3a.42:x_1");
+        for odd in ["", "two words", "a\"b", &"x".repeat(65), "ünï"] {
+            let id = id_of(&with_header(odd));
+            assert_eq!(id.len(), 32, "{odd:?}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(new_id(), new_id());
+    }
+}
