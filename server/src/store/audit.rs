@@ -224,7 +224,8 @@ fn build(query: &AuditQuery, own: &str) -> (String, Vec<Bind>) {
         let length = i64::try_from(actor.len()).unwrap_or(i64::MAX);
         let p = sql.param(Bind::Text(actor.clone()));
         let n = sql.param(Bind::Int(length));
-        sql.condition(format!("substr(e.actor, 1, {n}) = {p}"));
+        // CAST: PostgreSQL's substr takes an integer, and a bound i64 is a bigint.
+        sql.condition(format!("substr(e.actor, 1, CAST({n} AS INTEGER)) = {p}"));
     }
     let newest_first = "ORDER BY e.at DESC, e.tenant_id DESC, e.seq DESC";
     let (order, offset) = match &query.page {

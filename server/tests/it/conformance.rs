@@ -56,6 +56,7 @@ macro_rules! conformance {
 conformance!(
     tenants_share_a_database_and_nothing_else,
     a_deleted_tenant_leaves_only_its_audit_trail,
+    the_audit_trail_numbers_filters_and_pages,
     usage_rows_are_written_whole_or_counts_forward,
     provisioning_happens_once,
     rotation_is_persisted,
@@ -768,4 +769,84 @@ fn by<'a>(actor: &'a signet::domain::Actor, action: &'a str) -> AuditEntry<'a> {
         kid: None,
         detail: action,
     }
+}
+
+/// The audit trail on both backends: appended events are numbered 1, 2, 3, …; a query filters by
+/// action and actor prefix, and pages by cursor (both ways), by checkpoint and by offset.
+async fn the_audit_trail_numbers_filters_and_pages(store: SqlStore) {
+    use signet::store::{AuditPage, AuditTenants};
+    assert!(provision(&store, fixture_key(0), fixture_key(1)).await);
+    let (ann, bob) = (
+        signet::domain::Actor::command_line("ann"),
+        signet::domain::Actor::operator(None),
+    );
+    let start = Utc::now();
+    for i in 0..6_i64 {
+        let actor = if i % 2 == 0 { &ann } else { &bob };
+        let action = if i % 3 == 0 {
+            "sign_in"
+        } else {
+            "sign_in_failed"
+        };
+        let entry = AuditEntry {
+            at: start + chrono::Duration::seconds(i),
+            ..by(actor, action)
+        };
+        store.append_audit(&entry).await.unwrap();
+    }
+    let all = store.audit_events(&AuditQuery::newest(100)).await.unwrap();
+    let seqs: Vec<i64> = all.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [7, 6, 5, 4, 3, 2, 1], "provision, then six appends");
+    let query = |page: AuditPage, actions: &[&str], actor: Option<&str>| AuditQuery {
+        tenants: AuditTenants::Own,
+        actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+        actor: actor.map(str::to_owned),
+        page,
+        limit: 2,
+    };
+    let seqs_of = |events: Vec<signet::store::AuditEvent>| -> Vec<i64> {
+        events.iter().map(|e| e.seq).collect()
+    };
+    let sign_ins = store
+        .audit_events(&query(AuditPage::Older(None), &["sign_in"], None))
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(sign_ins), [5, 2]);
+    let by_cli = store
+        .audit_events(&query(AuditPage::Older(None), &[], Some("cli:")))
+        .await
+        .unwrap();
+    assert_eq!(by_cli.len(), 2);
+    assert!(by_cli.iter().all(|e| e.actor.starts_with("cli:")));
+    let first = store
+        .audit_events(&query(AuditPage::Older(None), &[], None))
+        .await
+        .unwrap();
+    let older = store
+        .audit_events(&query(AuditPage::Older(Some(first[1].cursor())), &[], None))
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(older), [5, 4]);
+    let newer = store
+        .audit_events(&query(AuditPage::Newer(all[3].cursor()), &[], None))
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(newer), [5, 6], "oldest first");
+    let after = store
+        .audit_events(&query(AuditPage::AfterSeq(3), &[], None))
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(after), [4, 5]);
+    let offset = store
+        .audit_events(&query(AuditPage::Offset(2), &[], None))
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(offset), [5, 4]);
+    let every = AuditQuery {
+        tenants: AuditTenants::Every,
+        ..AuditQuery::newest(100)
+    };
+    assert_eq!(store.audit_events(&every).await.unwrap().len(), 7);
+    assert_eq!(store.audit_event(4).await.unwrap().unwrap().seq, 4);
+    assert!(store.audit_event(99).await.unwrap().is_none());
 }
