@@ -36,11 +36,18 @@ struct TracedServer {
 
 impl TracedServer {
     async fn start(deployment: &Deployment, log: &File) -> Self {
+        Self::start_with(deployment, log, &[("RUST_LOG", "trace")]).await
+    }
+
+    /// A `signet serve` with these environment variables on top of the deployment's.
+    async fn start_with(deployment: &Deployment, log: &File, env: &[(&str, &str)]) -> Self {
         let addr = free_local_addr();
-        let child = deployment
-            .command(&["serve"])
+        let mut command = deployment.command(&["serve"]);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .env("SIGNET_ADDR", &addr)
-            .env("RUST_LOG", "trace")
             .stdout(log.try_clone().unwrap())
             .stderr(log.try_clone().unwrap())
             .spawn()
@@ -392,4 +399,69 @@ async fn a_whole_session_at_trace_level_logs_no_secret() {
         leaks.len(),
         leaks[..leaks.len().min(10)].join("\n")
     );
+}
+
+/// `SIGNET_LOG_FORMAT=json`: every line is one JSON object, and each request's line carries the
+/// id its answer names in `X-Request-Id` (the caller's own when it sent a plain one). An unknown
+/// format stops Signet with one line.
+#[tokio::test]
+async fn json_log_lines_carry_the_request_id_the_answer_names() {
+    let deployment = Deployment::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signet.log");
+    let log = File::create(&path).unwrap();
+    let env = [("SIGNET_LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+    let server = TracedServer::start_with(&deployment, &log, &env).await;
+    let http = http();
+    let healthy = http
+        .get(server.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthy.headers()["x-request-id"], "trace-me-42");
+    let refused = http
+        .get(server.url("/api/v2/keys/signing"))
+        .header("x-request-id", "not a plain id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let made_up = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(made_up.len(), 32, "{made_up}");
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body.get("requestId").is_none(),
+        "a 4xx keeps Auth0's fields: {body}"
+    );
+    server.stop().await;
+
+    let lines: Vec<Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let answered = |id: &str, status: u64| {
+        lines.iter().any(|line| {
+            line["span"]["request_id"] == id
+                && line["message"] == "finished processing request"
+                && line["status"] == status
+        })
+    };
+    assert!(answered("trace-me-42", 200), "{lines:#?}");
+    assert!(answered(&made_up, 401), "{lines:#?}");
+
+    let wrong = deployment
+        .command(&["keys", "list"])
+        .env("SIGNET_LOG_FORMAT", "yaml")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8(wrong.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("SIGNET_LOG_FORMAT"), "{stderr}");
 }

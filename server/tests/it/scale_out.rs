@@ -231,8 +231,10 @@ async fn fifty_concurrent_changes_through_two_servers_keep_one_truth() {
     for event in &events {
         *actions.entry(event.action.as_str()).or_default() += 1;
     }
+    // The Management API client the test made is audited too (SPEC §14).
     let expected = BTreeMap::from([
         ("provision", 1),
+        ("create_client", 1),
         ("rotate", SETUP_ROTATIONS + rotated),
         ("revoke", revoked.len()),
         ("rotate_and_revoke", rotated_and_revoked),
