@@ -63,8 +63,6 @@ pub enum AuditTenants {
     /// The tenant of the store handle.
     #[default]
     Own,
-    /// The tenant with this id.
-    Only(String),
     /// The tenants with this domain (a deleted one's too: its domain may have been reused).
     Domain(String),
     /// Every tenant's, deleted ones included (the deployment's operator).
@@ -198,12 +196,8 @@ fn build(query: &AuditQuery, own: &str) -> (String, Vec<Bind>) {
         binds: Vec::new(),
     };
     match &query.tenants {
-        AuditTenants::Own | AuditTenants::Only(_) => {
-            let id = match &query.tenants {
-                AuditTenants::Only(id) => id.clone(),
-                _ => own.to_owned(),
-            };
-            let p = sql.param(Bind::Text(id));
+        AuditTenants::Own => {
+            let p = sql.param(Bind::Text(own.to_owned()));
             sql.condition(format!("e.tenant_id = {p}"));
         }
         AuditTenants::Domain(domain) => {
