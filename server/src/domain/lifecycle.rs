@@ -195,7 +195,8 @@ impl Change {
     }
 }
 
-/// The keys an operation is decided on: every valid key, plus any revoked keys the caller loaded.
+/// The keys an operation is decided on: the current and next keys, plus any other key the caller
+/// loaded (the one a revocation names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySet {
     keys: Vec<KeyRecord>,

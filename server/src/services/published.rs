@@ -1,7 +1,10 @@
 //! The key set as served: views, JWKS body and ETag, the signer and the verifiers, built once
 //! per change and shared by every request; and the reload that follows the store's version.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use app::keys::{KeyState, KeyView, REVOKED_KEYS_SHOWN};
 use axum::body::Bytes;
@@ -20,7 +23,7 @@ use crate::{
         schedule::RotationPolicy,
         sealing::MasterKey,
     },
-    store::{KeyStore, StoredKey, StoredKeys},
+    store::{KeyChanges, KeyStore, StoredKey, StoredKeys},
 };
 
 /// A key with its public material, as published.
@@ -31,6 +34,8 @@ pub struct PublishedKey {
     pub public: Arc<PublicMaterial>,
     /// `public.jwk` as the JWKS serialises it, made once per key, not once per key change.
     jwk_json: Arc<[u8]>,
+    /// SHA-256 of `jwk_json`: the JWKS's ETag is made of these, not of the whole document.
+    jwk_digest: [u8; 32],
 }
 
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -45,9 +50,18 @@ impl PublishedKey {
             serde_json::to_vec(&public.jwk).map_err(|e| MaterialError::Encoding(e.to_string()))?;
         Ok(Self {
             public: Arc::new(public),
+            jwk_digest: Sha256::digest(&jwk_json).into(),
             jwk_json: jwk_json.into(),
             record: key.record.clone(),
         })
+    }
+
+    /// This key with the lifecycle facts of `record` (its material does not change).
+    fn with_record(&self, record: &KeyRecord) -> Self {
+        Self {
+            record: record.clone(),
+            ..self.clone()
+        }
     }
 
     /// The key as the dashboard and the Management API show it.
@@ -88,18 +102,23 @@ pub struct Published {
     pub policy: RotationPolicy,
 }
 
-/// The JWKS document `{"keys":[…]}` of the serialised JWKs `jwks`, in order, and its strong
-/// ETag (quoted). Byte for byte what serialising the list of JWKs gives.
-pub fn jwks_document<'a>(jwks: impl IntoIterator<Item = &'a [u8]>) -> (Bytes, String) {
+/// The JWKS document `{"keys":[…]}` of the serialised JWKs `jwks` (each with its SHA-256), in
+/// order, and its strong ETag (quoted): a hash of the JWKs' hashes, so a change to any key or
+/// to the order changes it, and a thousand keys cost 32 KB of hashing, not 1.5 MB.
+pub fn jwks_document<'a>(
+    jwks: impl IntoIterator<Item = (&'a [u8], &'a [u8; 32])>,
+) -> (Bytes, String) {
     let mut document = b"{\"keys\":[".to_vec();
-    for (i, jwk) in jwks.into_iter().enumerate() {
+    let mut digests = Sha256::new();
+    for (i, (jwk, digest)) in jwks.into_iter().enumerate() {
         if i > 0 {
             document.push(b',');
         }
         document.extend_from_slice(jwk);
+        digests.update(digest);
     }
     document.extend_from_slice(b"]}");
-    let digest = Sha256::digest(&document);
+    let digest = digests.finalize();
     let etag = format!(
         "\"{}\"",
         digest[..16]
@@ -110,30 +129,54 @@ pub fn jwks_document<'a>(jwks: impl IntoIterator<Item = &'a [u8]>) -> (Bytes, St
     (Bytes::from(document), etag)
 }
 
+/// Current, next, previous keys newest first (by when they became current), then the
+/// `revoked_limit` most recently revoked keys: the order the key set is served in.
+fn serving_order(keys: &mut Vec<PublishedKey>, revoked_limit: usize) {
+    keys.sort_by(|a, b| {
+        let (a, b) = (&a.record, &b.record);
+        a.state
+            .rank()
+            .cmp(&b.state.rank())
+            .then_with(|| match a.state {
+                KeyState::Revoked => b.revoked_at.cmp(&a.revoked_at),
+                _ => b.current_since.cmp(&a.current_since),
+            })
+            .then_with(|| a.kid.cmp(&b.kid))
+    });
+    let valid = keys
+        .iter()
+        .take_while(|k| k.record.state.is_valid())
+        .count();
+    keys.truncate(valid.saturating_add(revoked_limit));
+}
+
 impl Published {
     fn build(
-        loaded: &StoredKeys,
+        version: i64,
+        policy: RotationPolicy,
         keys: Vec<PublishedKey>,
         signer: Option<Arc<Signer>>,
+        previous: Option<&Published>,
     ) -> Result<Self, MaterialError> {
         let verifiers = Verifiers::new(
             keys.iter()
                 .filter(|k| k.record.state.is_valid())
                 .map(|k| k.public.as_ref()),
+            previous.map(|p| &p.verifiers),
         )?;
         let (jwks, etag) = jwks_document(
             keys.iter()
                 .filter(|k| k.record.state.is_valid())
-                .map(|k| k.jwk_json.as_ref()),
+                .map(|k| (k.jwk_json.as_ref(), &k.jwk_digest)),
         );
         Ok(Self {
-            version: loaded.version,
+            version,
             keys,
             jwks,
             etag,
             signer,
             verifiers,
-            policy: loaded.policy,
+            policy,
         })
     }
 
@@ -150,31 +193,36 @@ impl Published {
     }
 }
 
-/// The signer for the current key among `keys`: reused from `previous` when the current key is
-/// unchanged, otherwise decrypted with `master`.
+/// The signer for the current key `current`: reused from `previous` when it is that key,
+/// otherwise decrypted with `master` from its row among `rows`; `None` without a current key.
 fn current_signer(
-    keys: &[StoredKey],
+    current: Option<&str>,
+    rows: &[StoredKey],
     master: &MasterKey,
     previous: Option<&Arc<Signer>>,
 ) -> Result<Option<Arc<Signer>>, ServiceError> {
-    let Some(current) = keys.iter().find(|k| k.record.state == KeyState::Current) else {
+    let Some(current) = current else {
         return Ok(None);
     };
-    if let Some(signer) = previous.filter(|s| s.kid == current.record.kid) {
+    if let Some(signer) = previous.filter(|s| s.kid == current) {
         return Ok(Some(signer.clone()));
     }
-    let sealed = current.sealed.as_ref().ok_or_else(|| {
-        KeyError::Inconsistent(format!(
-            "current key {} has no private key",
-            current.record.kid
-        ))
-    })?;
-    let private = PrivateKey::from_pkcs8_der(&master.unseal(&current.record.kid, sealed)?)?;
-    Ok(Some(Arc::new(Signer::new(
-        &current.record.kid,
-        current.alg,
-        &private,
-    )?)))
+    let (alg, sealed) = rows
+        .iter()
+        .find(|k| k.record.kid == current)
+        .and_then(|row| Some((row.alg, row.sealed.as_ref()?)))
+        .ok_or_else(|| {
+            KeyError::Inconsistent(format!("current key {current} has no private key"))
+        })?;
+    let private = PrivateKey::from_pkcs8_der(&master.unseal(current, sealed)?)?;
+    Ok(Some(Arc::new(Signer::new(current, alg, &private)?)))
+}
+
+/// The kid of the key in `state` among `keys`.
+fn kid_in(keys: &[StoredKey], state: KeyState) -> Option<&str> {
+    keys.iter()
+        .find(|k| k.record.state == state)
+        .map(|k| k.record.kid.as_str())
 }
 
 /// The published key set of one tenant, and how it follows the store.
@@ -206,8 +254,9 @@ impl PublishedKeys {
             .iter()
             .map(PublishedKey::from_stored)
             .collect::<Result<_, _>>()?;
-        let signer = current_signer(&loaded.keys, &master, None)?;
-        let published = Published::build(loaded, keys, signer)?;
+        let current = kid_in(&loaded.keys, KeyState::Current);
+        let signer = current_signer(current, &loaded.keys, &master, None)?;
+        let published = Published::build(loaded.version, loaded.policy, keys, signer, None)?;
         Ok(Self {
             store,
             master,
@@ -227,14 +276,82 @@ impl PublishedKeys {
     }
 
     /// Reloads the key set if the store changed since it was last published; `true` if it did.
+    /// Reads back only the keys changed since (a rotation: three rows, whatever the history).
     pub async fn reload(&self) -> Result<bool, ServiceError> {
         let _guard = self.reloading.lock().await;
-        if self.store.version().await? == self.current().version {
+        let current = self.current();
+        if self.store.version().await? == current.version {
             return Ok(false);
         }
+        let changes = self.store.load_changes(current.version).await?;
+        let published = match self.apply(&current, &changes)? {
+            Some(published) => published,
+            // The changes do not add up to the key set stored (rows written without their
+            // version, by a server older than this one: a rotation or a revocation it made
+            // shows in the current and next keys or in the count of valid keys): read it whole.
+            None => self.load_whole(&current).await?,
+        };
+        self.sender.send_replace(Arc::new(published));
+        Ok(true)
+    }
+
+    /// `current` with `changes` applied, or `None` if the result is not the stored key set.
+    fn apply(
+        &self,
+        current: &Published,
+        changes: &KeyChanges,
+    ) -> Result<Option<Published>, ServiceError> {
+        let changed: HashMap<&str, &StoredKey> = changes
+            .changed
+            .iter()
+            .map(|key| (key.record.kid.as_str(), key))
+            .collect();
+        let mut keys = Vec::with_capacity(current.keys.len() + changed.len());
+        for key in &current.keys {
+            keys.push(match changed.get(key.record.kid.as_str()) {
+                Some(stored) => key.with_record(&stored.record),
+                None => key.clone(),
+            });
+        }
+        let known: HashSet<&str> = current.keys.iter().map(|k| k.record.kid.as_str()).collect();
+        for stored in changes
+            .changed
+            .iter()
+            .filter(|k| !known.contains(k.record.kid.as_str()))
+        {
+            keys.push(PublishedKey::from_stored(stored)?);
+        }
+        serving_order(&mut keys, REVOKED_KEYS_SHOWN);
+        let kid_of = |state| {
+            keys.iter()
+                .find(|k| k.record.state == state)
+                .map(|k| k.record.kid.as_str())
+        };
+        let valid = keys.iter().filter(|k| k.record.state.is_valid()).count();
+        if kid_of(KeyState::Current) != changes.current.as_deref()
+            || kid_of(KeyState::Next) != changes.next.as_deref()
+            || i64::try_from(valid).ok() != Some(changes.valid_keys)
+        {
+            return Ok(None);
+        }
+        let signer = match current_signer(
+            changes.current.as_deref(),
+            &changes.changed,
+            &self.master,
+            current.signer.as_ref(),
+        ) {
+            Ok(signer) => signer,
+            Err(ServiceError::Key(KeyError::Inconsistent(_))) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let published =
+            Published::build(changes.version, changes.policy, keys, signer, Some(current))?;
+        Ok(Some(published))
+    }
+
+    /// The whole key set as stored; certificates of keys already published are not parsed again.
+    async fn load_whole(&self, current: &Published) -> Result<Published, ServiceError> {
         let loaded = self.store.load_for_serving(REVOKED_KEYS_SHOWN).await?;
-        // Certificates of keys already published are not parsed again.
-        let current = self.current();
         let known: HashMap<&str, &PublishedKey> = current
             .keys
             .iter()
@@ -244,18 +361,23 @@ impl PublishedKeys {
             .keys
             .iter()
             .map(|stored| match known.get(stored.record.kid.as_str()) {
-                Some(known) => Ok(PublishedKey {
-                    record: stored.record.clone(),
-                    public: Arc::clone(&known.public),
-                    jwk_json: Arc::clone(&known.jwk_json),
-                }),
+                Some(known) => Ok(known.with_record(&stored.record)),
                 None => PublishedKey::from_stored(stored),
             })
             .collect::<Result<_, _>>()?;
-        let signer = current_signer(&loaded.keys, &self.master, current.signer.as_ref())?;
-        let published = Arc::new(Published::build(&loaded, keys, signer)?);
-        self.sender.send_replace(published);
-        Ok(true)
+        let signer = current_signer(
+            kid_in(&loaded.keys, KeyState::Current),
+            &loaded.keys,
+            &self.master,
+            current.signer.as_ref(),
+        )?;
+        Ok(Published::build(
+            loaded.version,
+            loaded.policy,
+            keys,
+            signer,
+            Some(current),
+        )?)
     }
 }
 
@@ -266,12 +388,17 @@ mod tests {
 
     #[test]
     fn the_jwks_document_is_the_keys_in_order_with_a_strong_etag() {
-        let (document, etag) = jwks_document([&b"{\"kid\":\"a\"}"[..], &b"{\"kid\":\"b\"}"[..]]);
+        let (a, b) = (&b"{\"kid\":\"a\"}"[..], &b"{\"kid\":\"b\"}"[..]);
+        let digest = |jwk: &[u8]| -> [u8; 32] { Sha256::digest(jwk).into() };
+        let (da, db) = (digest(a), digest(b));
+        let (document, etag) = jwks_document([(a, &da), (b, &db)]);
         assert_eq!(&document[..], br#"{"keys":[{"kid":"a"},{"kid":"b"}]}"#);
         assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34);
         let (empty, other) = jwks_document(std::iter::empty());
         assert_eq!(&empty[..], br#"{"keys":[]}"#);
         assert_ne!(etag, other);
+        let (_, swapped) = jwks_document([(b, &db), (a, &da)]);
+        assert_ne!(etag, swapped, "the order is part of the document");
         let parsed: serde_json::Value = serde_json::from_slice(&document).unwrap();
         assert_eq!(parsed["keys"][1]["kid"], "b");
     }

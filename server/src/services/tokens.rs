@@ -160,8 +160,9 @@ const LEEWAY_SECS: u64 = 30;
 /// is checked on every use.
 #[derive(Default, Clone)]
 pub struct Verifiers {
-    /// Each key with the one algorithm it verifies.
-    keys: HashMap<String, (SigningAlg, ParsedPublicKey)>,
+    /// Each key with the one algorithm it verifies; parsed once per key, shared by every key
+    /// set the key is in.
+    keys: HashMap<String, Arc<(SigningAlg, ParsedPublicKey)>>,
     accepted: Arc<RwLock<HashMap<String, AccessClaims>>>,
 }
 
@@ -172,15 +173,20 @@ impl std::fmt::Debug for Verifiers {
 }
 
 impl Verifiers {
-    /// Verifiers for the given valid keys.
+    /// Verifiers for the given valid keys; those `previous` has are reused, not parsed again.
+    /// Tokens verified before are verified again: a key may be gone.
     pub fn new<'a>(
         keys: impl IntoIterator<Item = &'a PublicMaterial>,
+        previous: Option<&Verifiers>,
     ) -> Result<Self, MaterialError> {
         let keys = keys
             .into_iter()
             .map(|public| {
+                if let Some(parsed) = previous.and_then(|p| p.keys.get(&public.kid)) {
+                    return Ok((public.kid.clone(), Arc::clone(parsed)));
+                }
                 ParsedPublicKey::new(verification(public.alg), &public.public_key_info_der)
-                    .map(|key| (public.kid.clone(), (public.alg, key)))
+                    .map(|key| (public.kid.clone(), Arc::new((public.alg, key))))
                     .map_err(|e| MaterialError::Encoding(format!("public key: {e}")))
             })
             .collect::<Result<_, _>>()?;
@@ -375,6 +381,7 @@ fn verify_at(
         .kid
         .as_deref()
         .and_then(|kid| verifiers.keys.get(kid))
+        .map(|parsed| &**parsed)
         .ok_or(TokenError::UnknownKey)?;
     if alg != *key_alg {
         return Err(TokenError::Invalid(format!(
@@ -456,7 +463,7 @@ mod tests {
         let lifetime = Duration::from_secs(600);
         for (alg, pem, signature_chars) in cases {
             let (signer, public) = fixture_for(alg, pem, "kid-x");
-            let verifiers = Verifiers::new([&public]).unwrap();
+            let verifiers = Verifiers::new([&public], None).unwrap();
             let (token, claims) =
                 issue(&signer, TENANT, "c", &scopes, lifetime, Utc::now()).unwrap();
             assert_eq!(part(&token, 0)["alg"], alg.as_str());
@@ -523,7 +530,7 @@ mod tests {
         );
         assert_eq!(part(&token, 1)["azp"], "client-1");
         let verified = verify(
-            &Verifiers::new([&public]).unwrap(),
+            &Verifiers::new([&public], None).unwrap(),
             TENANT,
             &token,
             Utc::now(),
@@ -533,7 +540,7 @@ mod tests {
         // Same kid, another key: the signature does not hold.
         assert!(
             verify(
-                &Verifiers::new([&other]).unwrap(),
+                &Verifiers::new([&other], None).unwrap(),
                 TENANT,
                 &token,
                 Utc::now()
@@ -549,7 +556,7 @@ mod tests {
         let tampered = parts.join(".");
         assert!(
             verify(
-                &Verifiers::new([&public]).unwrap(),
+                &Verifiers::new([&public], None).unwrap(),
                 TENANT,
                 &tampered,
                 Utc::now()
@@ -562,7 +569,7 @@ mod tests {
     fn a_remembered_token_still_expires_and_a_new_key_set_remembers_nothing() {
         let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
         let (_, other) = fixture(include_str!("../../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
-        let verifiers = Verifiers::new([&public]).unwrap();
+        let verifiers = Verifiers::new([&public], None).unwrap();
         let scopes = ["read:signing_keys".to_owned()];
         let (token, claims) = issue(
             &signer,
@@ -587,7 +594,7 @@ mod tests {
         // so the token is checked again, and fails.
         assert!(
             verify(
-                &Verifiers::new([&other]).unwrap(),
+                &Verifiers::new([&other], None).unwrap(),
                 TENANT,
                 &token,
                 Utc::now()
@@ -632,7 +639,7 @@ mod tests {
 
     /// Verified against a fresh key set, so no remembered token answers for it.
     fn check(public: &PublicMaterial, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-        verify_at(&Verifiers::new([public]).unwrap(), TENANT, token, now)
+        verify_at(&Verifiers::new([public], None).unwrap(), TENANT, token, now)
     }
 
     #[test]

@@ -29,8 +29,9 @@ pub trait KeyChange: Send {
     fn version(&self) -> i64;
     /// How many keys the tenant has, revoked ones included.
     async fn key_count(&mut self) -> Result<i64, StoreError>;
-    /// The lifecycle records of every valid key, plus `also` (say, a revoked key being revoked
-    /// again, so that it is refused as "already revoked" rather than "not found").
+    /// The lifecycle records of the current and next keys, plus `also` (the key a revocation
+    /// names, valid or revoked, so that revoking it again is refused as "already revoked"
+    /// rather than "not found"). Previous keys take part in no other decision.
     async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError>;
     /// The tenant's rotation policy.
     async fn policy(&mut self) -> Result<RotationPolicy, StoreError>;
@@ -124,9 +125,11 @@ impl KeyChange for SqlKeyChange {
     }
 
     async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError> {
+        // The current and next keys decide every change; previous keys only when named (a
+        // thousand of them after a thousand rotations are not read for each rotation).
         sqlx::query(&format!(
             "SELECT {RECORD_COLUMNS} FROM signing_keys \
-             WHERE tenant_id = $1 AND (state <> 'revoked' OR kid = $2)"
+             WHERE tenant_id = $1 AND (state IN ('current', 'next') OR kid = $2)"
         ))
         .bind(&self.tenant)
         .bind(also.unwrap_or(""))
@@ -187,7 +190,7 @@ impl KeyChange for SqlKeyChange {
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT master_key_id FROM signing_keys \
-             WHERE master_key_id IS NOT NULL AND master_key_id <> $1 LIMIT 1",
+             WHERE master_key_id < $1 OR master_key_id > $1 LIMIT 1",
         )
         .bind(master_key_id)
         .fetch_optional(&mut *self.tx)
@@ -197,8 +200,8 @@ impl KeyChange for SqlKeyChange {
     async fn insert_key(&mut self, key: &NewKey, record: &KeyRecord) -> Result<(), StoreError> {
         let [created_at, current_since, current_until, revoked_at] = record_times(record);
         sqlx::query(&format!(
-            "INSERT INTO signing_keys ({KEY_COLUMNS}, tenant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO signing_keys ({KEY_COLUMNS}, tenant_id, changed_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&key.kid)
         .bind(record.state.as_str())
@@ -211,6 +214,7 @@ impl KeyChange for SqlKeyChange {
         .bind(revoked_at)
         .bind(key.spec.alg.as_str())
         .bind(&self.tenant)
+        .bind(self.version)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -226,12 +230,13 @@ impl KeyChange for SqlKeyChange {
         let [_, current_since, current_until, revoked_at] = record_times(record);
         let updated = sqlx::query(&format!(
             "UPDATE signing_keys SET state = $1, current_since = $2, current_until = $3, \
-             revoked_at = $4{erase} WHERE kid = $5 AND tenant_id = $6"
+             revoked_at = $4, changed_version = $5{erase} WHERE kid = $6 AND tenant_id = $7"
         ))
         .bind(record.state.as_str())
         .bind(current_since)
         .bind(current_until)
         .bind(revoked_at)
+        .bind(self.version)
         .bind(&record.kid)
         .bind(&self.tenant)
         .execute(&mut *self.tx)

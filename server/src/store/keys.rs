@@ -45,6 +45,23 @@ pub struct StoredKeys {
     pub policy: RotationPolicy,
 }
 
+/// The keys changed after a version: what a server serving that version reads to follow.
+#[derive(Debug, Clone)]
+pub struct KeyChanges {
+    /// The version these changes bring the key set to.
+    pub version: i64,
+    /// Every key whose row a change after the old version wrote (as `load_for_serving` reads
+    /// it), in no particular order.
+    pub changed: Vec<StoredKey>,
+    /// The kids of the current and next keys at `version`, and how many valid keys it has: a
+    /// check that the changes, applied to the old key set, give the key set stored.
+    pub current: Option<String>,
+    pub next: Option<String>,
+    pub valid_keys: i64,
+    /// The tenant's rotation policy, as of `version`.
+    pub policy: RotationPolicy,
+}
+
 /// The signing keys: what is committed, and the transaction that changes it.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
@@ -55,6 +72,8 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn load_for_serving(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError> {
         self.load(revoked_limit).await
     }
+    /// The keys changed since version `since`, read in one transaction.
+    async fn load_changes(&self, since: i64) -> Result<KeyChanges, StoreError>;
     /// One key by kid, revoked ones too.
     async fn find(&self, kid: &str) -> Result<Option<StoredKey>, StoreError>;
     /// The key set's version; cheap enough to poll every second.
@@ -144,6 +163,20 @@ pub(super) fn record_times(record: &KeyRecord) -> [Option<i64>; 4] {
 }
 
 impl SqlStore {
+    /// The key set's version and rotation policy, inside `tx`.
+    async fn keyset(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(i64, RotationPolicy), StoreError> {
+        let keyset = sqlx::query(&format!(
+            "SELECT version, {POLICY_COLUMNS} FROM keysets WHERE tenant_id = $1"
+        ))
+        .bind(self.tenant())
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok((keyset.try_get("version")?, policy_from_row(&keyset)?))
+    }
+
     /// The key set, reading the key columns `columns` (`KEY_COLUMNS` or `SERVING_COLUMNS`).
     async fn load_keys(
         &self,
@@ -152,13 +185,7 @@ impl SqlStore {
     ) -> Result<StoredKeys, StoreError> {
         // One transaction, so the version and the keys describe the same moment.
         let mut tx = self.pool.begin().await?;
-        let keyset = sqlx::query(&format!(
-            "SELECT version, {POLICY_COLUMNS} FROM keysets WHERE tenant_id = $1"
-        ))
-        .bind(self.tenant())
-        .fetch_one(&mut *tx)
-        .await?;
-        let (version, policy) = (keyset.try_get("version")?, policy_from_row(&keyset)?);
+        let (version, policy) = self.keyset(&mut tx).await?;
         let mut keys = sqlx::query(&format!(
             "SELECT {columns} FROM signing_keys WHERE tenant_id = $1 AND state <> 'revoked'"
         ))
@@ -207,6 +234,52 @@ impl KeyStore for SqlStore {
 
     async fn load_for_serving(&self, revoked_limit: usize) -> Result<StoredKeys, StoreError> {
         self.load_keys(revoked_limit, SERVING_COLUMNS).await
+    }
+
+    async fn load_changes(&self, since: i64) -> Result<KeyChanges, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (version, policy) = self.keyset(&mut tx).await?;
+        let changed = sqlx::query(&format!(
+            "SELECT {SERVING_COLUMNS} FROM signing_keys \
+             WHERE tenant_id = $1 AND changed_version > $2"
+        ))
+        .bind(self.tenant())
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let queued = sqlx::query(
+            "SELECT kid, state FROM signing_keys \
+             WHERE tenant_id = $1 AND state IN ('current', 'next')",
+        )
+        .bind(self.tenant())
+        .fetch_all(&mut *tx)
+        .await?;
+        let valid_keys: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM signing_keys WHERE tenant_id = $1 AND state <> 'revoked'",
+        )
+        .bind(self.tenant())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let kid_in = |state: &str| -> Result<Option<String>, StoreError> {
+            for row in &queued {
+                if row.try_get::<String, _>("state")? == state {
+                    return Ok(Some(row.try_get("kid")?));
+                }
+            }
+            Ok(None)
+        };
+        Ok(KeyChanges {
+            version,
+            current: kid_in("current")?,
+            next: kid_in("next")?,
+            valid_keys,
+            changed,
+            policy,
+        })
     }
 
     async fn find(&self, kid: &str) -> Result<Option<StoredKey>, StoreError> {

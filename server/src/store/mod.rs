@@ -29,7 +29,7 @@ pub use self::{
     clients::ClientStore,
     database::{DEFAULT_TENANT, SqlStore, is_sqlite},
     key_change::KeyChange,
-    keys::{KeyStore, NewKey, StoredKey, StoredKeys},
+    keys::{KeyChanges, KeyStore, NewKey, StoredKey, StoredKeys},
     operator::OperatorStore,
     sealed::{SealedRow, SealedSecrets},
     tenants::{DeletedTenant, TenantRecord, TenantStore, TenantVersion},

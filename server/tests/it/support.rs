@@ -46,6 +46,16 @@ pub const FIXTURES: [&str; 3] = [
 ];
 
 /// The time now, as a test's edge reads it.
+/// The kids of a JWKS document, in order.
+pub fn jwks_kids(jwks: &serde_json::Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
@@ -289,6 +299,15 @@ pub async fn post_form(router: &Router, uri: &str, body: &str) -> Reply {
 }
 
 /// `method uri` with a bearer token.
+/// `times` rotations through the Management API, each answered 201.
+pub async fn rotate_times(world: &World, times: usize) {
+    let token = world.token("create:signing_keys update:signing_keys").await;
+    for _ in 0..times {
+        let rotated = call(&world.router, "POST", "/api/v2/keys/signing/rotate", &token).await;
+        assert_eq!(rotated.status, 201, "{}", rotated.text());
+    }
+}
+
 pub async fn call(router: &Router, method: &str, uri: &str, token: &str) -> Reply {
     let request = Request::builder()
         .method(method)
