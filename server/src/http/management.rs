@@ -3,9 +3,6 @@
 //! Every handler has the same shape: the caller is authenticated by middleware, the scope is
 //! checked on the first line, input is validated, one service call, one response.
 
-use leptos::prelude::LeptosOptions;
-use std::sync::{PoisonError, RwLock};
-
 use app::keys::{KeyState, KeyView};
 use axum::{
     Extension, Json, Router,
@@ -23,6 +20,7 @@ use super::{
     AppState,
     api_error::{ApiError, ErrorBody},
     clients_api,
+    encoded::{Coding, Encoded, PerVersion},
     extractors::KidPath,
     logs_api, policy, signing,
 };
@@ -47,7 +45,7 @@ const MAX_BODY: usize = 16 * 1024;
 /// A body still arriving after this long is a slow-request attack, not a client.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     let keys = Router::new()
         .route(
             "/keys/signing",
@@ -321,53 +319,103 @@ impl From<KeyView> for SigningKeyObject {
     }
 }
 
+/// Keys per page when the list is paged (`per_page`), at most.
+const MAX_PER_PAGE: usize = 100;
+
+/// The list's optional paging, Auth0's `page` (from 0) and `per_page` (1 to 100).
+#[derive(Debug, Default, serde::Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// A page of the list (`page`, `per_page`), or the whole list (`None`).
+type ListPage = Option<(usize, usize)>;
+
+fn list_page(raw: Option<&str>) -> Result<ListPage, ApiError> {
+    let invalid = |message: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_string",
+            format!("Query validation error: {message}"),
+        )
+    };
+    let query: ListQuery = serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|_| invalid("malformed query string"))?;
+    let page = query
+        .page
+        .map(|page| page.parse::<usize>())
+        .transpose()
+        .map_err(|_| invalid("page must be a whole number from 0"))?;
+    let per_page = query
+        .per_page
+        .map(|size| {
+            size.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+        })
+        .map(|size| size.ok_or_else(|| invalid("per_page must be a whole number from 1 to 100")))
+        .transpose()?;
+    Ok(match (page, per_page) {
+        (None, None) => None,
+        (page, per_page) => Some((page.unwrap_or(0), per_page.unwrap_or(50))),
+    })
+}
+
 /// List the signing keys
 ///
 /// Valid keys (current, next, previous newest first), then the three most recent revoked keys.
+/// With `page` or `per_page`, one page of that list (`per_page` defaults to 50); without, the
+/// whole list, as Auth0 answers. Offered gzip- and brotli-compressed.
 #[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing keys",
+    params(("page" = Option<u32>, Query, description = "Page of the list, from 0"),
+        ("per_page" = Option<u32>, Query, description = "Keys per page, 1 to 100")),
     security(("bearer" = ["read:signing_keys"])),
-    responses((status = 200, description = "The keys", body = [SigningKeyObject]), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+    responses((status = 200, description = "The keys", body = [SigningKeyObject]), (status = 400, description = "invalid_query_string", body = ErrorBody), (status = 401, description = "No valid bearer token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
 pub(super) async fn list_keys(
     state: AppState,
     Extension(caller): Extension<Caller>,
-) -> Result<impl IntoResponse, ApiError> {
+    RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     caller.require_all(&[READ])?;
-    let body = state.api.key_list.body(&state.keys.published())?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    ))
+    let page = list_page(query.as_deref())?;
+    let published = state.keys.published();
+    let list = state
+        .api
+        .key_list
+        .get_or_make(published.version, page, || list_body(&published, page))?;
+    let (body, coding) = list.get(Coding::negotiate(&headers));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(encoding) = coding.header() {
+        headers.insert(header::CONTENT_ENCODING, encoding);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Ok(response)
 }
 
-/// The body of `GET /keys/signing` for the key set it was built from. Every caller gets the same
-/// list until the keys change, so it is serialised once per change, not once per request (with
-/// a thousand previous keys it is megabytes of certificates).
-#[derive(Debug, Default)]
-pub struct KeyListCache(RwLock<Option<(i64, Bytes)>>);
+/// The body of `GET /keys/signing` (a page of it) for the key set it was built from. Every
+/// caller gets the same list until the keys change, so it is serialised once per change, not
+/// once per request (with a thousand previous keys it is megabytes of certificates).
+pub type KeyListCache = PerVersion<ListPage, Encoded>;
 
-impl KeyListCache {
-    fn body(&self, published: &Published) -> Result<Bytes, ApiError> {
-        if let Some((version, body)) = &*self.0.read().unwrap_or_else(PoisonError::into_inner)
-            && *version == published.version
-        {
-            return Ok(body.clone());
+fn list_body(published: &Published, page: ListPage) -> Result<Encoded, ApiError> {
+    let keys = match page {
+        None => &published.keys[..],
+        Some((page, per_page)) => {
+            let start = page.saturating_mul(per_page).min(published.keys.len());
+            let end = start.saturating_add(per_page).min(published.keys.len());
+            &published.keys[start..end]
         }
-        let objects: Vec<SigningKeyObject> =
-            published.keys.iter().map(|k| k.view().into()).collect();
-        let body = Bytes::from(serde_json::to_vec(&objects).map_err(|e| ApiError::internal(&e))?);
-        let mut cached = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        // A request that read an older key set must not replace a newer list.
-        if cached
-            .as_ref()
-            .is_none_or(|(version, _)| *version < published.version)
-        {
-            *cached = Some((published.version, body.clone()));
-        }
-        Ok(body)
-    }
+    };
+    let objects: Vec<SigningKeyObject> = keys.iter().map(|k| k.view().into()).collect();
+    let body = serde_json::to_vec(&objects).map_err(|e| ApiError::internal(&e))?;
+    Ok(Encoded::new(Bytes::from(body)))
 }
 
 /// Get one signing key (revoked ones too)

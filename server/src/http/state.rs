@@ -13,7 +13,10 @@ use axum::{
 use leptos::prelude::LeptosOptions;
 
 use super::{
-    management::KeyListCache, rate_limit::ClientRateLimiter, token_throttle::TokenThrottle,
+    encoded::{Encoded, PerVersion},
+    management::KeyListCache,
+    rate_limit::ClientRateLimiter,
+    token_throttle::TokenThrottle,
 };
 use crate::services::{
     Services, audit::AuditTrail, clients::ClientService, clock::SharedClock, keys::KeyService,
@@ -116,6 +119,8 @@ pub struct ApiSettings {
     pub token_throttle: TokenThrottle,
     /// The Management API's key list, serialised once per key change.
     pub key_list: KeyListCache,
+    /// The JWKS in each encoding, compressed once per key change.
+    pub jwks: PerVersion<(), Encoded>,
 }
 
 impl ApiSettings {
@@ -126,6 +131,7 @@ impl ApiSettings {
             limiter: ClientRateLimiter::new(requests_per_minute),
             token_throttle: TokenThrottle::default(),
             key_list: KeyListCache::default(),
+            jwks: PerVersion::default(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Public endpoints: the JWKS, OpenID discovery, and certificate downloads.
 
+use std::convert::Infallible;
+
 use axum::{
     Json, Router,
     extract::Query,
@@ -7,10 +9,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
 
-use super::{AppState, api_error::ApiError};
+use super::{
+    AppState,
+    api_error::ApiError,
+    encoded::{Coding, Encoded},
+};
 use crate::{domain::schedule::cache_lifetimes, services::published::PublishedKey};
 
 /// Caches may keep the JWKS briefly, and serve a stale copy for a day if Signet is unreachable.
@@ -41,7 +46,7 @@ fn jwks_cache_control(state: &AppState) -> HeaderValue {
     .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route(
@@ -73,35 +78,43 @@ fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
 
 async fn jwks(state: AppState, headers: HeaderMap) -> Response {
     let published = state.keys.published();
-    let status = if matches_etag(&headers, &published.etag) {
-        StatusCode::NOT_MODIFIED
+    let document = state
+        .api
+        .jwks
+        .get_or_make(published.version, (), || {
+            Ok::<_, Infallible>(Encoded::with_etag(published.jwks.clone(), &published.etag))
+        })
+        .unwrap_or_else(|never| match never {});
+    let (body, coding) = document.get(Coding::negotiate(&headers));
+    let etag = document
+        .etag(coding)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("\"\""));
+    let not_modified = etag.to_str().is_ok_and(|etag| matches_etag(&headers, etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
     } else {
-        StatusCode::OK
-    };
-    let common = [
-        (header::CACHE_CONTROL, jwks_cache_control(&state)),
-        (
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        ),
-        (
-            header::ETAG,
-            HeaderValue::from_str(&published.etag).unwrap_or(HeaderValue::from_static("\"\"")),
-        ),
-    ];
-    if status == StatusCode::NOT_MODIFIED {
-        return (status, common).into_response();
-    }
-    (
-        status,
-        common,
-        [(
+        let mut response = body.into_response();
+        response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
-        published.jwks.clone(),
-    )
-        .into_response()
+        );
+        if let Some(encoding) = coding.header() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, encoding);
+        }
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, jwks_cache_control(&state));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(header::ETAG, etag);
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 async fn openid_configuration(state: AppState) -> Response {

@@ -2,16 +2,7 @@
 
 use axum::{body::Body, http::Request};
 
-use crate::support::{TENANT, actor, get, send, world};
-
-fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::support::{TENANT, actor, get, jwks_kids, send, world};
 
 #[tokio::test]
 async fn jwks_publishes_current_then_next_with_cache_headers() {
@@ -33,8 +24,8 @@ async fn jwks_publishes_current_then_next_with_cache_headers() {
     let published = world.keys.published();
     let current = published.current().unwrap().record.kid.clone();
     let jwks = reply.json();
-    assert_eq!(kids(&jwks).len(), 2);
-    assert_eq!(kids(&jwks)[0], current);
+    assert_eq!(jwks_kids(&jwks).len(), 2);
+    assert_eq!(jwks_kids(&jwks)[0], current);
     // Field order is part of the contract, and nothing private is published.
     assert!(
         reply
@@ -82,7 +73,7 @@ async fn jwks_honours_if_none_match() {
 async fn rotation_and_revocation_change_the_jwks_at_once() {
     let world = world().await;
     let before = get(&world.router, "/.well-known/jwks.json").await;
-    let old = kids(&before.json());
+    let old = jwks_kids(&before.json());
 
     let rotated = world
         .keys
@@ -90,7 +81,7 @@ async fn rotation_and_revocation_change_the_jwks_at_once() {
         .await
         .unwrap();
     let after = get(&world.router, "/.well-known/jwks.json").await;
-    let new = kids(&after.json());
+    let new = jwks_kids(&after.json());
     assert_ne!(after.header("etag"), before.header("etag"));
     assert_eq!(new.len(), 3);
     assert_eq!(new[0], old[1], "the next key became current");
@@ -105,7 +96,7 @@ async fn rotation_and_revocation_change_the_jwks_at_once() {
         .revoke(&old[0], &actor(), crate::support::now())
         .await
         .unwrap();
-    let revoked = kids(&get(&world.router, "/.well-known/jwks.json").await.json());
+    let revoked = jwks_kids(&get(&world.router, "/.well-known/jwks.json").await.json());
     assert_eq!(revoked, new[..2].to_vec());
 }
 
