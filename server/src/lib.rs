@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod log;
 pub mod serve;
 pub mod services;
 pub mod startup;

@@ -10,7 +10,6 @@ use axum::{
     response::IntoResponse,
     routing::{delete, get},
 };
-use leptos::prelude::LeptosOptions;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -24,7 +23,7 @@ const CREATE: &str = "create:clients";
 const READ: &str = "read:clients";
 const DELETE: &str = "delete:clients";
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new()
         .route(
             "/clients",

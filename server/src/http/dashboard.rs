@@ -2,7 +2,6 @@
 //! changes, certificate downloads, and the audit trail's exports. All sit behind the session
 //! guard (under [`app::routes::SERVER_FN_PREFIX`] and [`app::routes::TENANT_PAGES`]).
 
-use leptos::prelude::LeptosOptions;
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
@@ -37,7 +36,7 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// How long the browser waits before reconnecting a closed stream.
 const RETRY: Duration = Duration::from_secs(2);
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new()
         .route(KEY_EVENTS, get(key_events))
         .route(KEY_DOWNLOAD, get(download))

@@ -16,7 +16,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use leptos::prelude::LeptosOptions;
 use serde::Serialize;
 
 use super::{
@@ -35,7 +34,7 @@ pub const READ_LOGS: &str = "read:logs";
 /// Events per answer unless `take` or `per_page` says otherwise.
 const DEFAULT_TAKE: usize = 50;
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new()
         .route("/logs", get(list_logs).fallback(not_allowed("GET,HEAD")))
         .route("/logs/{id}", get(get_log).fallback(not_allowed("GET,HEAD")))

@@ -7,6 +7,8 @@ pub mod api_error;
 mod clients_api;
 mod dashboard;
 mod dashboard_adapters;
+mod edge;
+pub mod encoded;
 pub mod errors;
 mod extractors;
 mod health;
@@ -34,11 +36,6 @@ use app::routes::SIGNING_KEYS_PAGE;
 use axum::{Router, response::Redirect, routing::get};
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::{
-    LatencyUnit,
-    trace::{DefaultOnResponse, TraceLayer},
-};
-use tracing::Level;
 
 use self::dashboard_adapters::{DashboardKeys, DashboardLogs, DashboardOperator};
 pub use self::state::{ApiSettings, AppState};
@@ -66,7 +63,9 @@ pub fn app(leptos_options: LeptosOptions, metered: bool) -> Router {
 
 fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
     let shell_options = leptos_options.clone();
-    Router::new()
+    // Every route but the pages' is stateless (handlers take their tenant from the request):
+    // bound to `()`, a request does not clone the Leptos options on its way to the handler.
+    let api = Router::new()
         .route("/", get(|| async { Redirect::to(SIGNING_KEYS_PAGE) }))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -74,7 +73,9 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
         .merge(oauth::routes())
         .route("/api/v2/openapi.json", get(openapi::openapi_json))
         .nest("/api/v2", management::routes())
-        .merge(dashboard::routes())
+        .merge(dashboard::routes());
+    Router::new()
+        .merge(api.with_state(()))
         .leptos_routes_with_context(
             &leptos_options,
             generate_route_list(app::App),
@@ -86,38 +87,9 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
             _,
         >(security_headers::provide_page_nonce, app::shell))
         .layer(axum::middleware::from_fn(session::guard))
-        // Outside the guard, so its refusals and redirects carry the headers too.
-        .layer(axum::middleware::from_fn(security_headers::add))
-        // One line per request at info (docs/design.md §10): method, path and status with its
-        // latency, and the request id. No other header is logged, so neither bearer tokens nor
-        // session cookies reach the log.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(LatencyUnit::Micros),
-                ),
-        )
-        // Outside the trace layer, whose span reads the id.
-        .layer(axum::middleware::from_fn(request_id::assign))
-}
-
-/// The span every log line of a request carries.
-fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
-    let id = request
-        .headers()
-        .get(&request_id::X_REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        uri = %request.uri(),
-        version = ?request.version(),
-        request_id = id,
-    )
+        // Outside the guard, so its refusals and redirects carry the headers, the id and a log
+        // line too.
+        .layer(axum::middleware::from_fn(edge::edge))
 }
 
 /// What the dashboard's pages and server functions reach, for the request's tenant.

@@ -9,7 +9,6 @@ use axum::{
     routing::post,
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
-use leptos::prelude::LeptosOptions;
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, errors::oauth_error, extractors::PeerAddr};
@@ -18,7 +17,7 @@ use crate::{domain::client_secret::ClientRecord, services::tokens};
 /// Token requests are a few hundred bytes; anything much larger is refused unread.
 const MAX_BODY: usize = 16 * 1024;
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new()
         .route(
             "/oauth/token",

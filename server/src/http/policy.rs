@@ -7,7 +7,6 @@ use app::{
 use axum::{
     Extension, Json, Router, body::Bytes, extract::RawQuery, http::StatusCode, routing::get,
 };
-use leptos::prelude::LeptosOptions;
 use serde_json::{Map, Value};
 
 use super::{
@@ -17,7 +16,7 @@ use super::{
 };
 use crate::services::key_change::PolicyUpdate;
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new().route(
         "/keys/signing/policy",
         get(show)

@@ -6,12 +6,7 @@
 
 use std::{fmt::Write as _, sync::Arc};
 
-use axum::{
-    extract::Request,
-    http::{HeaderName, HeaderValue},
-    middleware::Next,
-    response::Response,
-};
+use axum::{extract::Request, http::HeaderName};
 use rand::RngCore;
 
 /// The header both ways.
@@ -31,7 +26,7 @@ pub fn current() -> Option<Arc<str>> {
 
 /// The caller's id when it is 1 to 64 letters, digits, `-`, `_`, `.` or `:` (anything else
 /// could forge or garble a log line); a new random one otherwise.
-fn id_of(request: &Request) -> Arc<str> {
+pub(super) fn id_of(request: &Request) -> Arc<str> {
     request
         .headers()
         .get(&X_REQUEST_ID)
@@ -57,19 +52,9 @@ fn new_id() -> Arc<str> {
     id.into()
 }
 
-/// The middleware: outermost but for the metrics, so the log span and every answer see the id.
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = id_of(&request);
-    let value = HeaderValue::from_str(&id).ok();
-    if let Some(value) = &value {
-        // The trace layer's span reads it from here.
-        request.headers_mut().insert(X_REQUEST_ID, value.clone());
-    }
-    let mut response = REQUEST_ID.scope(id, next.run(request)).await;
-    if let Some(value) = value {
-        response.headers_mut().insert(X_REQUEST_ID, value);
-    }
-    response
+/// Runs `handling` with `id` as the request's id (what [`current`] answers inside it).
+pub(super) async fn scope<F: Future>(id: Arc<str>, handling: F) -> F::Output {
+    REQUEST_ID.scope(id, handling).await
 }
 
 #[cfg(test)]

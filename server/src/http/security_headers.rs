@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::{
     extract::Request,
     http::{HeaderMap, HeaderName, HeaderValue, header},
-    middleware::Next,
     response::Response,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -57,58 +56,86 @@ fn is_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("text/html"))
 }
 
-/// Adds the security headers to every response, whatever produced it (handlers, rejections,
-/// fallbacks, the session guard).
-pub async fn add(mut request: Request, next: Next) -> Response {
-    let no_store = never_cached(request.uri().path());
-    // Over HTTPS (built in, or a proxy in front that says so), browsers should never try plain
-    // HTTP again; over plain HTTP the header would be ignored anyway, so it is left out.
-    let https = request
-        .headers()
-        .get("x-forwarded-proto")
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
-    let nonce = CspNonce::fresh();
-    request.extensions_mut().insert(nonce.clone());
-    let mut response = next.run(request).await;
-
-    let csp = if is_html(response.headers()) {
-        HeaderValue::from_str(&page_csp(&nonce)).ok()
-    } else {
-        Some(HeaderValue::from_static(NON_PAGE_CSP))
-    };
-    let headers = response.headers_mut();
-    if let Some(csp) = csp {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Not `no-referrer`: under it browsers send `Origin: null` with same-origin form posts, and
-    // the dashboard's cross-site check (which works without JavaScript) would refuse them.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if https {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        );
-    }
-    headers.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    if no_store {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
+/// Paths whose answers are never a page: no CSP nonce is made for them (a random value and an
+/// allocation per request on the hottest paths).
+fn never_a_page(path: &str) -> bool {
+    path.starts_with("/api/")
+        || matches!(
+            path,
+            "/.well-known/jwks.json"
+                | "/.well-known/openid-configuration"
+                | "/oauth/token"
+                | "/healthz"
+                | "/readyz"
+        )
 }
 
-/// Gives the page being rendered the nonce its CSP names (Leptos would otherwise make its own).
-/// Called in the Leptos context of every page and server function.
+/// What a request's answer will carry, decided from the request before it is handled: the
+/// page's CSP nonce (put into the request for the page to use), whether it must not be stored,
+/// and whether it came over HTTPS.
+#[derive(Debug)]
+pub struct SecurityHeaders {
+    nonce: Option<CspNonce>,
+    no_store: bool,
+    https: bool,
+}
+
+impl SecurityHeaders {
+    pub fn for_request(request: &mut Request) -> Self {
+        let path = request.uri().path();
+        let no_store = never_cached(path);
+        let nonce = (!never_a_page(path)).then(CspNonce::fresh);
+        let https = request
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+        if let Some(nonce) = &nonce {
+            request.extensions_mut().insert(nonce.clone());
+        }
+        Self {
+            nonce,
+            no_store,
+            https,
+        }
+    }
+
+    /// Sets the headers on the answer.
+    pub fn apply(self, response: &mut Response) {
+        let csp = match &self.nonce {
+            Some(nonce) if is_html(response.headers()) => {
+                HeaderValue::from_str(&page_csp(nonce)).ok()
+            }
+            _ => Some(HeaderValue::from_static(NON_PAGE_CSP)),
+        };
+        let headers = response.headers_mut();
+        if let Some(csp) = csp {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        if self.https {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
+        }
+        headers.insert(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+        if self.no_store {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+}
+
 pub fn provide_page_nonce() {
     let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());

@@ -5,7 +5,6 @@
 use axum::{
     Extension, Json, Router, body::Bytes, http::StatusCode, response::IntoResponse, routing::post,
 };
-use leptos::prelude::LeptosOptions;
 use serde::Serialize;
 
 use super::{
@@ -25,7 +24,7 @@ const READ: &str = "read:signing_keys";
 /// A batch of a hundred claim sets of up to 16 KiB each, and their JSON around them.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
-pub fn routes() -> Router<LeptosOptions> {
+pub fn routes() -> Router {
     Router::new()
         .route("/jwt/sign", post(sign).fallback(not_allowed("POST")))
         .route(
