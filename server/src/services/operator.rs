@@ -4,7 +4,12 @@
 //! Sessions live in the database (several servers share them); only a SHA-256 of each session
 //! id is stored. The cookie that carries the id is the HTTP layer's (http/session.rs).
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
@@ -87,7 +92,17 @@ pub struct OperatorService {
     /// The trail of the tenant whose dashboard this service signs in to.
     audit: Arc<dyn AuditLog>,
     throttle: Arc<SignInThrottle>,
+    /// Sessions found live in the last [`SESSION_RECHECK`], by id hash, with when (on the
+    /// service's clock): a page view does not write to the database each time.
+    live: Arc<Mutex<HashMap<Vec<u8>, DateTime<Utc>>>>,
 }
+
+/// How long a session found live is taken as live without asking the database again (and so
+/// without extending its idle expiry, twelve hours away). A session ended through another
+/// process is refused here within this time; through this one, at once.
+const SESSION_RECHECK: chrono::Duration = chrono::Duration::seconds(1);
+/// Most sessions remembered as live; past it, the memory starts again.
+const MAX_LIVE_SESSIONS: usize = 10_000;
 
 impl std::fmt::Debug for OperatorService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +118,7 @@ impl OperatorService {
             store,
             audit,
             throttle: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -178,15 +194,33 @@ impl OperatorService {
 
     /// Whether `session_id` is a live session; slides its expiry when it is.
     pub async fn check(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, OperatorError> {
-        Ok(self
-            .store
-            .touch_session(&session_hash(session_id), now, now + idle())
-            .await?)
+        let hash = session_hash(session_id);
+        let seen = self.live().get(&hash).copied();
+        if seen.is_some_and(|at| at <= now && now < at + SESSION_RECHECK) {
+            return Ok(true);
+        }
+        let live = self.store.touch_session(&hash, now, now + idle()).await?;
+        let mut remembered = self.live();
+        if !live {
+            remembered.remove(&hash);
+        } else {
+            if remembered.len() >= MAX_LIVE_SESSIONS {
+                remembered.clear();
+            }
+            remembered.insert(hash, now);
+        }
+        Ok(live)
     }
 
     /// Ends a session.
     pub async fn sign_out(&self, session_id: &str) -> Result<(), OperatorError> {
-        Ok(self.store.delete_session(&session_hash(session_id)).await?)
+        let hash = session_hash(session_id);
+        self.live().remove(&hash);
+        Ok(self.store.delete_session(&hash).await?)
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, DateTime<Utc>>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
