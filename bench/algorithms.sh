@@ -47,7 +47,7 @@ cores=$(nproc)
 # exp it asks for (now + 3000 s).
 sign_audience=https://app.example
 sign_max_lifetime=3600
-signet_port=39537
+signet_port=61537
 signet="http://127.0.0.1:$signet_port"
 date=$(date -u +%Y-%m-%d)
 

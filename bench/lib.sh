@@ -1,5 +1,7 @@
-# Shared by bench/run.sh, bench/tenants.sh and bench/algorithms.sh (sourced, not run): messages, a scratch directory
-# whose servers stop with the script, and reading and printing wrk's figures.
+# shellcheck shell=bash
+# Shared by bench/run.sh, bench/tenants.sh, bench/metrics.sh and bench/algorithms.sh (sourced, not
+# run): messages, a scratch directory whose servers stop with the script, reading and printing
+# wrk's figures, and the CPU time a server spends per request.
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -36,15 +38,21 @@ die() {
     exit 1
 }
 
-# A scratch directory, removed on exit with every process whose pid is added to `pids`.
+# A scratch directory, removed on exit with every process whose pid is added to `pids`; then the
+# commands named in `at_exit` run (e.g. dropping a scratch database), each once.
 work=$(mktemp -d)
 pids=()
+at_exit=()
 cleanup() {
-    local pid
+    local pid command
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    for command in "${at_exit[@]}"; do
+        "$command" || true
+    done
+    at_exit=()
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -71,6 +79,48 @@ wrk_figures() {
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     printf '%s %s %s\n' "$rps" "$(ms "$p50")" "$(ms "$p99")"
 }
+
+# `wrk_requests OUTPUT`: the number of requests wrk completed ("624012 requests in 10.10s, …").
+wrk_requests() { awk '$2 == "requests" && $3 == "in" { print $1; exit }' <<<"$1"; }
+
+# --- CPU time per request, read from /proc (utime + stime, fields 14 and 15 of /proc/PID/stat) ---
+clk_tck=$(getconf CLK_TCK)
+# `cpu_ticks PID…`: the CPU time of each PID and of its child processes (a Node.js cluster's
+# workers), in clock ticks. A process that has gone counts nothing.
+cpu_ticks() {
+    local pid child ticks total=0
+    for pid in "$@"; do
+        for child in "$pid" $(pgrep -P "$pid" || true); do
+            # The command name, field 2, may hold spaces: count the fields after its ")".
+            ticks=$(sed 's/^.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || ticks=0
+            total=$((total + ${ticks:-0}))
+        done
+    done
+    echo "$total"
+}
+# `cpu_per_request TICKS REQUESTS`: microseconds of CPU per request, one decimal ("—" for none).
+cpu_per_request() {
+    awk -v t="$1" -v n="$2" -v hz="$clk_tck" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "—" }'
+}
+# `wrk_cpu "PID…" WRK-ARGS…`: one `wrk --latency WRK-ARGS…` run, reading the CPU time of the
+# server's processes PID… (and their children) before and after; prints "requests/s p50-ms p99-ms
+# cpu-µs/request". Any non-2xx/3xx answer or socket error stops the benchmark.
+wrk_cpu() {
+    local -a server
+    local before after out figures
+    read -r -a server <<<"$1"
+    shift
+    before=$(cpu_ticks "${server[@]}")
+    out=$(wrk --latency "$@") || die "wrk failed: $*"
+    after=$(cpu_ticks "${server[@]}")
+    figures=$(wrk_figures "$out" "$*") || exit 1
+    printf '%s %s\n' "$figures" "$(cpu_per_request $((after - before)) "$(wrk_requests "$out")")"
+}
+# `best A B`: the measurement with more requests/s (its first field).
+best() { if [ -z "$1" ] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { exit !(b > a) }'; then echo "$2"; else echo "$1"; fi; }
+# `rss_mb PID`: the resident memory of PID in MB (VmRSS); `peak_mb PID` its peak (VmHWM).
+rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+peak_mb() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 43711 → 43,711
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }

@@ -23,9 +23,9 @@ connections=${CONNECTIONS:-32}
 token_connections=${TOKEN_CONNECTIONS:-16}
 threads=${THREADS:-2}
 rounds=${ROUNDS:-3}
-on_port=39547
-off_port=39548
-scrape_port=39549
+on_port=61547
+off_port=61548
+scrape_port=61549
 host=bench.signet.test
 date=$(date -u +%Y-%m-%d)
 

@@ -4,16 +4,29 @@
 #   bash bench/run.sh
 #
 # Builds the release binary (make build) and a bare axum "hello" server (the HTTP ceiling),
-# installs the reference peer (panva's oidc-provider, bench/peer/) when missing, starts all
-# three on 127.0.0.1, and drives them with wrk on the same cores. Prints one Markdown table
-# (requests/s, p50, p99, ratio Signet/peer, budget) and writes it, with the growth table, memory,
-# WASM size and time to interactive, to bench/results/run-<date>.md.
+# installs the reference peer (panva's oidc-provider, bench/peer/) when missing, starts Signet, the
+# peer twice (WORKERS=1, and one worker per core) and bare axum on 127.0.0.1, and drives them with
+# wrk on the same cores. The key history is first grown to the first of LEVELS (10 previous keys),
+# and the main table is measured there: JWKS (identity, Accept-Encoding br and gzip, with the bytes
+# on the wire and the Content-Encoding answered), JWKS revalidation (304), the request log's cost
+# (an A/B against a second Signet at RUST_LOG=warn, bench/logging_ab.sh), token issuance, the
+# Management list, JWKS and the paginated list at the last level, rotate latency, the signed-in
+# page's server render, the hydrate WASM, time to interactive (cold, and again after the growth
+# runs), memory, and both peers. Every wrk row carries the server's CPU µs/request (its CPU time
+# from /proc before and after, over the requests wrk made) and that figure over bare axum's.
+# Writes it, with the growth table, to bench/results/run-<date>.md.
 #
-# The signing service has its own table: signed JWTs per second through POST /api/v2/jwt/sign
-# (bench/sign.lua: one ID token's claims, a bearer token with sign:tokens) beside Signet's and the
-# peer's token endpoints at the same connection count, signatures per second through
-# POST /api/v2/jwt/sign-batch (100 claim sets per request), each as a share of the RSA-2048
-# ceiling that `openssl speed -multi <cores> rsa2048` measures on this machine.
+# The signing service has its own table (bench/signing_table.sh): signed JWTs per second through
+# POST /api/v2/jwt/sign (bench/sign.lua: one ID token's claims, a bearer token with sign:tokens)
+# beside Signet's and the peer's token endpoints at the same connection count, signatures per
+# second through POST /api/v2/jwt/sign-batch (100 claim sets per request), each as a share of the
+# RSA-2048 ceiling that `openssl speed -multi <cores> rsa2048` measures on this machine.
+#
+# The growth table grows the key history to each of LEVELS and measures there the JWKS (br and
+# identity), the Management list (whole, and a page of 10 with ?page=0&per_page=10, both br) and
+# ROTATIONS rotations. The scale-out table (bench/scale_out.sh) runs two Signets on one scratch
+# PostgreSQL database at 127.0.0.1:5432 (user postgres, trust; skipped with the reason when there
+# is none) and measures the JWKS and tokens on one alone, then on both at once.
 #
 # Last, the many-tenants table (bench/tenants.sh, written to bench/results/tenants-<date>.md), then
 # the signing-algorithms table (bench/algorithms.sh, written to bench/results/algorithms-<date>.md).
@@ -21,10 +34,12 @@
 # Knobs (environment): DURATION (10s per row), CONNECTIONS (32), THREADS (2), ROTATIONS (50
 # measured rotations per level), LEVELS ("10 100 1000" previous keys), SIGN_CONNECTIONS (16, for
 # the sign and token-endpoint rows of the signing table), BATCH_CONNECTIONS (4), BATCH_SIZE (100),
-# SKIP_BUILD=1 to use the binaries already built, SIGN_ONLY=1 to measure only the signing table
-# (about a minute; written to bench/results/sign-<date>.md), ALGORITHMS_ONLY=1 to measure only the
-# signing-algorithms table (bench/algorithms.sh and its knobs; three to four minutes). Everything
-# stops by itself; nothing leaves 127.0.0.1.
+# SKIP_BUILD=1 to use the binaries already built, SKIP_SCALE_OUT=1 to leave out the PostgreSQL
+# scale-out table, SKIP_TENANTS=1 and SKIP_ALGORITHMS=1 to leave out bench/tenants.sh and
+# bench/algorithms.sh, SIGN_ONLY=1 to measure only the signing table (about a minute; written to
+# bench/results/sign-<date>.md), ALGORITHMS_ONLY=1 to measure only the signing-algorithms table
+# (bench/algorithms.sh and its knobs; three to four minutes). Everything stops by itself (the
+# scratch database is dropped); nothing leaves 127.0.0.1.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,12 +58,23 @@ cores=$(nproc)
 # exp it asks for (now + 3000 s).
 sign_audience=https://app.example
 sign_max_lifetime=3600
-signet_port=39517
-peer_port=39518
-hello_port=39519
+# Above the kernel's ephemeral range (32768–60999): a server started late in the run must not
+# find its port taken by one of the many client connections the rows before it opened.
+signet_port=61517
+peer_port=61518
+hello_port=61519
+peer1_port=61520
+quiet_port=61521
+scale_a_port=61522
+scale_b_port=61523
 signet="http://127.0.0.1:$signet_port"
 peer="http://127.0.0.1:$peer_port"
+peer1="http://127.0.0.1:$peer1_port"
 hello="http://127.0.0.1:$hello_port"
+body_port=61529
+body="http://127.0.0.1:$body_port"
+jwks="$signet/.well-known/jwks.json"
+page_url="$signet/api/v2/keys/signing?page=0&per_page=10"
 
 # The signing-algorithms table alone: bench/algorithms.sh builds the release binary itself
 # unless SKIP_BUILD is set.
@@ -71,7 +97,14 @@ hello_bin=target/release/examples/hello
 # The signing table alone (SIGN_ONLY=1) needs no bare axum ceiling.
 [ -n "${SIGN_ONLY:-}" ] || [ -x "$hello_bin" ] ||
     die "no binary at $hello_bin (cargo build --release -p server --example hello)"
-for tool in wrk curl openssl node brotli gzip; do
+# One version of each binary for the whole run, even if a build replaces them meanwhile.
+cp "$bin" "$work/signet"
+bin=$work/signet
+if [ -x "$hello_bin" ]; then
+    cp "$hello_bin" "$work/hello"
+    hello_bin=$work/hello
+fi
+for tool in wrk curl openssl node brotli gzip pgrep getconf; do
     command -v "$tool" >/dev/null || die "$tool is missing (make tools installs it)"
 done
 if [ ! -d bench/peer/node_modules/oidc-provider ]; then
@@ -88,6 +121,16 @@ wait_for() {
     cat "$log" >&2
     die "$what did not start"
 }
+
+# `alive PID WHAT LOG`: stops the benchmark with LOG's end if the process PID has exited.
+alive() {
+    kill -0 "$1" 2>/dev/null && return 0
+    tail -n 20 "$3" >&2
+    die "$2 has exited"
+}
+
+# The processes serving each port, for the CPU time of `measure`.
+declare -A server_of=()
 
 # --- Signet, on a fresh embedded database, logging at its default (info) to a file ---
 export SIGNET_DATA_DIR="$work/data"
@@ -110,25 +153,34 @@ signer_secret=$(sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p' <<<"$signer")
 "$bin" serve >"$work/signet.log" 2>&1 &
 signet_pid=$!
 pids+=("$signet_pid")
+server_of[$signet_port]=$signet_pid
 wait_for "$signet/readyz" signet "$work/signet.log"
 
-# --- the reference peer: oidc-provider, one RSA-2048 key, client_credentials, JWT access tokens ---
+# --- the reference peer: oidc-provider, one RSA-2048 key, client_credentials, JWT access tokens;
+# a worker per core, and (beside the signing table alone) one worker ---
 PORT=$peer_port node bench/peer/server.mjs >"$work/peer.log" 2>&1 &
 pids+=("$!")
+server_of[$peer_port]=$!
 wait_for "$peer/jwks" "the oidc-provider peer" "$work/peer.log"
 
 # --- the ceiling: bare axum ---
 if [ -z "${SIGN_ONLY:-}" ]; then
+    WORKERS=1 PORT=$peer1_port node bench/peer/server.mjs >"$work/peer1.log" 2>&1 &
+    pids+=("$!")
+    server_of[$peer1_port]=$!
+    wait_for "$peer1/jwks" "the oidc-provider peer with one worker" "$work/peer1.log"
     HELLO_ADDR="127.0.0.1:$hello_port" "$hello_bin" >"$work/hello.log" 2>&1 &
     pids+=("$!")
+    server_of[$hello_port]=$!
     wait_for "$hello/" "the bare axum server" "$work/hello.log"
 fi
 
 # Let the start-up work (spare keys, the peer's workers) finish before anything is measured.
 sleep 3
-rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$signet_pid/status"; }
-peak_mb() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$signet_pid/status"; }
-idle_rss=$(rss_mb)
+alive "$signet_pid" signet "$work/signet.log"
+idle_rss=$(rss_mb "$signet_pid")
+peer_workers=$(sed -n 's/^peer listening on .* (\([0-9]*\) workers)$/\1/p' "$work/peer.log")
+peer_workers=${peer_workers:-$cores}
 
 signet_token_body="grant_type=client_credentials&client_id=$client_id&client_secret=$client_secret&audience=https://bench.signet.test/api/v2/"
 token=$(curl -fs "$signet/oauth/token" -d "$signet_token_body" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
@@ -140,7 +192,6 @@ signer_token=$(curl -fs "$signet/oauth/token" \
 peer_token_body="grant_type=client_credentials&client_id=bench&client_secret=bench-secret-bench-secret-bench-secret&scope=read:signing_keys"
 peer_token=$(curl -fs "$peer/token" -d "$peer_token_body" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 [ "$(tr -cd . <<<"$peer_token" | wc -c)" -eq 2 ] || die "the peer issued no JWT access token"
-etag=$(curl -fsI "$signet/.well-known/jwks.json" | tr -d '\r' | sed -n 's/^etag: //Ip')
 session=$(curl -fs -o /dev/null -D - -H "Origin: $signet" --data-urlencode "password=$SIGNET_ADMIN_PASSWORD" \
     "$signet/_signet/sign_in" | tr -d '\r' | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip' | head -n 1)
 [ -n "$session" ] || die "cannot sign in to the dashboard"
@@ -151,10 +202,15 @@ post_lua() { # a wrk script that POSTs a form body
 post_lua "$signet_token_body" "$work/signet-token.lua"
 post_lua "$peer_token_body" "$work/peer-token.lua"
 
-# One wrk run: prints "requests/s p50-ms p99-ms"; any non-2xx/3xx answer stops the benchmark.
+# One wrk run against a server started above (found by the URL's port): prints "requests/s
+# p50-ms p99-ms cpu-µs/request"; any non-2xx/3xx answer stops the benchmark.
 measure() {
-    wrk_figures "$(wrk -t"$threads" -c"${WRK_CONNECTIONS:-$connections}" \
-        -d"${WRK_DURATION:-$duration}" --latency "$@")" "$*"
+    local url=${*: -1} port
+    port=${url#http://127.0.0.1:}
+    port=${port%%/*}
+    [ -n "${server_of[$port]:-}" ] || die "no server of this run listens on port $port"
+    wrk_cpu "${server_of[$port]}" -t"$threads" -c"${WRK_CONNECTIONS:-$connections}" \
+        -d"${WRK_DURATION:-$duration}" "$@"
 }
 
 # `rotations N PACE`: N rotations through the Management API, one at a time, PACE seconds apart
@@ -180,65 +236,13 @@ rotate_fast() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
 
-# The RSA-2048 signing ceiling of this machine: sign/s of `openssl speed` on every core. The
-# column is found by its header ("sign/s"), which OpenSSL 3.0 and later versions place differently.
-openssl_ceiling() {
-    openssl speed -seconds 5 -multi "$cores" rsa2048 2>/dev/null | awk '
-        !col && / sign\/s / { for (i = 1; i <= NF; i++) if ($i == "sign/s") col = i; next }
-        col && /^rsa +2048 bits/ { v = $(col + 3) }
-        END { if (v == "") exit 1; printf "%.0f", v }'
-}
-
-# `sign_check URL BODY TOKENS`: one request as bench/sign.lua will send it must answer 201 with
-# TOKENS signed JWTs, or the benchmark stops with Signet's answer.
-sign_check() {
-    local answer status jwts
-    answer=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $signer_token" \
-        -H 'Content-Type: application/json' --data-binary "$2" "$1")
-    status=${answer##*$'\n'}
-    jwts=$(grep -o '"jwt": *"[^"]*\.[^"]*\.[^"]*"' <<<"$answer" | wc -l)
-    [ "$status" = 201 ] && [ "$jwts" -eq "$3" ] || die "POST $1 answered $status, not $3 JWTs: ${answer%$'\n'*}"
-}
-
-# The signing table: sign and token endpoints at $sign_connections connections, the batch at
-# $batch_connections; needs $openssl_sign. Sets sign_table and sign_summary.
-sign_bench() {
-    local exp one batch_body r i
-    local sign_rps sign_p50 sign_p99 otok_rps otok_p50 otok_p99 ptok_rps ptok_p50 ptok_p99
-    local batch_rps batch_p50 batch_p99 batch_sigs
-    exp=$(($(date +%s) + 3000))
-    one="{\"sub\":\"user-1\",\"aud\":\"$sign_audience\",\"exp\":$exp,\"email\":\"a@example.com\"}"
-    sign_check "$signet/api/v2/jwt/sign" "{\"claims\":$one}" 1
-    batch_body="{\"claims\":$one}"
-    for ((i = 1; i < batch_size; i++)); do batch_body+=",{\"claims\":$one}"; done
-    sign_check "$signet/api/v2/jwt/sign-batch" "{\"tokens\":[$batch_body]}" "$batch_size"
-
-    say "signing: /api/v2/jwt/sign, /oauth/token and the peer's /token at $sign_connections connections"
-    export SIGN_TOKEN=$signer_token SIGN_AUDIENCE=$sign_audience SIGN_LIFETIME=3000
-    r=$(WRK_CONNECTIONS=$sign_connections SIGN_BATCH=0 measure -s bench/sign.lua "$signet/api/v2/jwt/sign")
-    read -r sign_rps sign_p50 sign_p99 <<<"$r"
-    r=$(WRK_CONNECTIONS=$sign_connections measure -s "$work/signet-token.lua" "$signet/oauth/token")
-    read -r otok_rps otok_p50 otok_p99 <<<"$r"
-    r=$(WRK_CONNECTIONS=$sign_connections measure -s "$work/peer-token.lua" "$peer/token")
-    read -r ptok_rps ptok_p50 ptok_p99 <<<"$r"
-    say "signing: /api/v2/jwt/sign-batch, $batch_size claim sets a request, at $batch_connections connections"
-    r=$(WRK_CONNECTIONS=$batch_connections SIGN_BATCH=$batch_size measure -s bench/sign.lua "$signet/api/v2/jwt/sign-batch")
-    read -r batch_rps batch_p50 batch_p99 <<<"$r"
-    batch_sigs=$((batch_rps * batch_size))
-
-    sign_table="| row | connections | requests/s | p50 | p99 | signatures/s | of the openssl ceiling |
-|---|---:|---:|---:|---:|---:|---:|
-| \`POST /api/v2/jwt/sign\` (one ID token) | $sign_connections | $(fmt "$sign_rps") | $sign_p50 ms | $sign_p99 ms | $(fmt "$sign_rps") | $(pct "$sign_rps" "$openssl_sign") |
-| \`POST /api/v2/jwt/sign-batch\` ($batch_size claim sets) | $batch_connections | $(fmt "$batch_rps") | $batch_p50 ms | $batch_p99 ms | $(fmt "$batch_sigs") | $(pct "$batch_sigs" "$openssl_sign") |
-| \`POST /oauth/token\` (client_credentials) | $sign_connections | $(fmt "$otok_rps") | $otok_p50 ms | $otok_p99 ms | $(fmt "$otok_rps") | $(pct "$otok_rps" "$openssl_sign") |
-| peer: oidc-provider \`POST /token\` | $sign_connections | $(fmt "$ptok_rps") | $ptok_p50 ms | $ptok_p99 ms | $(fmt "$ptok_rps") | $(pct "$ptok_rps" "$openssl_sign") |
-| ceiling: \`openssl speed -multi $cores rsa2048\` | | | | | $(fmt "$openssl_sign") | 100% |"
-    sign_summary="Signed JWTs: $(fmt "$sign_rps")/s through the sign API ($(pct "$sign_rps" "$openssl_sign") of openssl, $(ratio "$sign_rps" "$ptok_rps") the peer's token endpoint, $(ratio "$sign_rps" "$otok_rps") Signet's own); $(fmt "$batch_sigs") signatures/s in batches of $batch_size ($(pct "$batch_sigs" "$openssl_sign") of openssl)."
-}
+# shellcheck source=bench/signing_table.sh
+. bench/signing_table.sh
 
 date=$(date -u +%Y-%m-%d)
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 machine="$cores cores ($cpu), $(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+peer_version=$(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version')
 
 if [ -n "${SIGN_ONLY:-}" ]; then
     say "openssl speed -seconds 5 -multi $cores rsa2048"
@@ -246,7 +250,7 @@ if [ -n "${SIGN_ONLY:-}" ]; then
     sign_bench
     report="# Signet signing benchmark, $date
 
-$machine; wrk -t$threads -d$duration on the same machine; release build, logging at info. Peer: oidc-provider $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node.js $(node --version), one worker per core.
+$machine; wrk -t$threads -d$duration on the same machine; release build, logging at info. Peer: oidc-provider $peer_version on Node.js $(node --version), one worker per core.
 
 $sign_table
 
@@ -256,112 +260,108 @@ $sign_summary"
     exit 0
 fi
 
+# shellcheck source=bench/logging_ab.sh
+. bench/logging_ab.sh
+# shellcheck source=bench/scale_out.sh
+. bench/scale_out.sh
+# shellcheck source=bench/run_tables.sh
+. bench/run_tables.sh
+
+# --- the main rows, at the first level of the key history ---
+first_level=${levels%% *}
+previous=0
+if [ "$first_level" -gt 0 ]; then
+    say "growing the key history to $first_level previous keys"
+    rotate_fast "$first_level"
+    previous=$first_level
+    # Steady state: the spare next keys that the burst used up are generated again.
+    sleep 5
+fi
+etag=$(curl -fsI "$jwks" | tr -d '\r' | sed -n 's/^etag: //Ip')
+revalidated=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$jwks")
+r=$(jwks_wire)
+read -r wire_id wire_gzip answered_gzip wire_br answered_br <<<"$r"
+# A second bare axum serving these very JWKS bytes: the ceiling for a response of this size.
+curl -fs "$jwks" >"$work/jwks.json"
+HELLO_ADDR="127.0.0.1:$body_port" HELLO_BODY_FILE="$work/jwks.json" "$hello_bin" >"$work/hello-body.log" 2>&1 &
+pids+=("$!")
+server_of[$body_port]=$!
+wait_for "$body/body" "the bare axum server with the JWKS's bytes" "$work/hello-body.log"
+
 say "measuring (wrk -t$threads -c$connections -d$duration per row)"
-r=$(measure "$signet/.well-known/jwks.json")
-read -r jwks_rps jwks_p50 jwks_p99 <<<"$r"
+r=$(measure "$jwks")
+read -r jwks_rps jwks_p50 jwks_p99 jwks_cpu <<<"$r"
+r=$(measure -H 'Accept-Encoding: br' "$jwks")
+read -r br_rps br_p50 br_p99 br_cpu <<<"$r"
+r=$(measure -H 'Accept-Encoding: gzip' "$jwks")
+read -r gzip_rps gzip_p50 gzip_p99 gzip_cpu <<<"$r"
+r=$(measure -H "If-None-Match: $etag" "$jwks")
+read -r jwks304_rps jwks304_p50 jwks304_p99 jwks304_cpu <<<"$r"
+r=$(measure "$peer1/jwks")
+read -r peer1_jwks_rps peer1_jwks_p50 peer1_jwks_p99 peer1_jwks_cpu <<<"$r"
 r=$(measure "$peer/jwks")
-read -r peer_jwks_rps peer_jwks_p50 peer_jwks_p99 <<<"$r"
-r=$(measure -H "If-None-Match: $etag" "$signet/.well-known/jwks.json")
-read -r jwks304_rps jwks304_p50 jwks304_p99 <<<"$r"
+read -r peer_jwks_rps peer_jwks_p50 peer_jwks_p99 peer_jwks_cpu <<<"$r"
 r=$(measure -s "$work/signet-token.lua" "$signet/oauth/token")
-read -r token_rps token_p50 token_p99 <<<"$r"
+read -r token_rps token_p50 token_p99 token_cpu <<<"$r"
+r=$(measure -s "$work/peer-token.lua" "$peer1/token")
+read -r peer1_token_rps peer1_token_p50 peer1_token_p99 peer1_token_cpu <<<"$r"
 r=$(measure -s "$work/peer-token.lua" "$peer/token")
-read -r peer_token_rps peer_token_p50 peer_token_p99 <<<"$r"
+read -r peer_token_rps peer_token_p50 peer_token_p99 peer_token_cpu <<<"$r"
 r=$(measure -H "Authorization: Bearer $token" "$signet/api/v2/keys/signing")
-read -r list_rps list_p50 list_p99 <<<"$r"
+read -r list_rps list_p50 list_p99 list_cpu <<<"$r"
 r=$(measure -H "Cookie: $session" "$signet/tenant/signing_keys")
-read -r ssr_rps ssr_p50 ssr_p99 <<<"$r"
+read -r ssr_rps ssr_p50 ssr_p99 ssr_cpu <<<"$r"
 r=$(measure "$hello/")
-read -r hello_rps hello_p50 hello_p99 <<<"$r"
-load_peak=$(peak_mb)
+read -r hello_rps hello_p50 hello_p99 hello_cpu <<<"$r"
+r=$(measure "$body/body")
+read -r body_rps body_p50 body_p99 body_cpu <<<"$r"
+load_peak=$(peak_mb "$signet_pid")
 say "openssl speed -seconds 5 -multi $cores rsa2048"
 openssl_sign=$(openssl_ceiling) || die "cannot read sign/s from openssl speed"
 
 # --- the signing service ---
 sign_bench
 
-# --- the dashboard's weight, and its time to interactive on a fresh tenant ---
+# --- the request log's cost: this Signet (info) against a second one at RUST_LOG=warn ---
+logging_ab "$quiet_port" 3 5
+read -r ab_on_rps _ _ ab_on_cpu <<<"$ab_on"
+read -r ab_off_rps _ _ ab_off_cpu <<<"$ab_off"
+
+# --- the dashboard's weight, and its time to interactive with the first level's key history ---
 say "time to interactive in headless Chromium"
 wasm=target/site/pkg/signet.wasm
-wasm_raw=$(wc -c <"$wasm")
-wasm_gzip=$(gzip -9 -c "$wasm" | wc -c)
-wasm_brotli=$(brotli -q 11 -c "$wasm" | wc -c)
-tti=$(node bench/tti.mjs "$signet/tenant/signing_keys" "$session")
-read -r tti_median tti_max <<<"$tti"
+wasm_raw='' wasm_gzip='' wasm_brotli=''
+if [ -f "$wasm" ]; then
+    cp "$wasm" "$work/signet.wasm" # one version, even if a build replaces it meanwhile
+    wasm_raw=$(wc -c <"$work/signet.wasm")
+    wasm_gzip=$(gzip -9 -c "$work/signet.wasm" | wc -c)
+    wasm_brotli=$(brotli -q 11 -c "$work/signet.wasm" | wc -c)
+else
+    say "no $wasm: the WASM row is not measured"
+fi
+tti_cold=$(time_to_interactive)
 
 # --- cost growth with the key history ---
-previous=0
-growth="| previous keys | JWKS requests/s | JWKS size | list requests/s | rotate p50 | rotate p99 |
-|---:|---:|---:|---:|---:|---:|"
-growth_rotate_p50s=()
-growth_rotate_p99s=()
-for level in $levels; do
-    if [ "$level" -gt "$previous" ]; then
-        say "growing the key history to $level previous keys"
-        rotate_fast $((level - previous))
-        previous=$level
-        # Steady state: the spare next keys that the burst used up are generated again.
-        sleep 5
-    fi
-    say "at $previous previous keys: JWKS, list, $samples rotations 0.25 s apart"
-    size=$(curl -fs "$signet/.well-known/jwks.json" | wc -c)
-    r=$(WRK_DURATION=5s measure "$signet/.well-known/jwks.json")
-    read -r g_jwks _ _ <<<"$r"
-    r=$(WRK_DURATION=5s measure -H "Authorization: Bearer $token" "$signet/api/v2/keys/signing")
-    read -r g_list _ _ <<<"$r"
-    r=$(rotations "$samples" 0.25)
-    read -r g_p50 g_p99 _ <<<"$r"
-    previous=$((previous + samples))
-    growth_rotate_p50s+=("$g_p50")
-    growth_rotate_p99s+=("$g_p99")
-    growth+="
-| $((previous - samples)) | $(fmt "$g_jwks") | $((size / 1024)) KB | $(fmt "$g_list") | $g_p50 ms | $g_p99 ms |"
-done
-after_rss=$(rss_mb)
-# The table's rotate row is the first level; the budget holds at every level.
-rotate_p50=${growth_rotate_p50s[0]}
-rotate_p99=${growth_rotate_p99s[0]}
-worst_rotate_p50=$(printf '%s\n' "${growth_rotate_p50s[@]}" | sort -g | tail -n 1)
-worst_rotate_p99=$(printf '%s\n' "${growth_rotate_p99s[@]}" | sort -g | tail -n 1)
+growth_runs
+after_rss=$(rss_mb "$signet_pid")
+say "time to interactive in headless Chromium at $last_level previous keys"
+tti_grown=$(time_to_interactive)
 
-peer_version=$(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version')
-table="| row | Signet requests/s | p50 | p99 | peer requests/s | peer p50 | peer p99 | Signet/peer | budget |
-|---|---:|---:|---:|---:|---:|---:|---:|---|
-| JWKS | $(fmt "$jwks_rps") | $jwks_p50 ms | $jwks_p99 ms | $(fmt "$peer_jwks_rps") | $peer_jwks_p50 ms | $peer_jwks_p99 ms | $(ratio "$jwks_rps" "$peer_jwks_rps") | $(check "≥ 5× peer" "$jwks_rps >= 5 * $peer_jwks_rps"), $(check "≥ 85% of bare axum ($(pct "$jwks_rps" "$hello_rps"))" "$jwks_rps >= 0.85 * $hello_rps") |
-| JWKS revalidated (304) | $(fmt "$jwks304_rps") | $jwks304_p50 ms | $jwks304_p99 ms | — | — | — | — | $(check "≥ JWKS" "$jwks304_rps >= $jwks_rps") |
-| token issuance (client_credentials, RS256 JWT) | $(fmt "$token_rps") | $token_p50 ms | $token_p99 ms | $(fmt "$peer_token_rps") | $peer_token_p50 ms | $peer_token_p99 ms | $(ratio "$token_rps" "$peer_token_rps") | $(check "≥ 1.5× peer" "$token_rps >= 1.5 * $peer_token_rps"), $(check "≥ 60% of openssl ($(pct "$token_rps" "$openssl_sign"))" "$token_rps >= 0.6 * $openssl_sign") |
-| Management list, bearer verified | $(fmt "$list_rps") | $list_p50 ms | $list_p99 ms | — | — | — | — | $(check "≥ 50% of JWKS ($(pct "$list_rps" "$jwks_rps"))" "$list_rps >= 0.5 * $jwks_rps") |
-| rotate latency ($samples rotations 0.25 s apart, from ${levels%% *} previous keys) | — | $rotate_p50 ms | $rotate_p99 ms | — | — | — | — | $(check "p50 ≤ 20 ms, p99 ≤ 100 ms, at every level" "$worst_rotate_p50 <= 20 && $worst_rotate_p99 <= 100") |
-| dashboard page, signed in (server render) | $(fmt "$ssr_rps") | $ssr_p50 ms | $ssr_p99 ms | — | — | — | — | $(check "≥ 1,500 pages/s" "$ssr_rps >= 1500") |
-| ceiling: bare axum \"hello\" | $(fmt "$hello_rps") | $hello_p50 ms | $hello_p99 ms | | | | | |
-| ceiling: \`openssl speed -multi $cores rsa2048\` | $(fmt "$openssl_sign") sign/s | | | | | | | |"
+# --- two processes on one PostgreSQL database ---
+scale_out "$scale_a_port" "$scale_b_port"
 
-report="# Signet benchmark, $date
-
-$machine; wrk -t$threads -c$connections -d$duration on the same machine; release build, logging at info. Peer: oidc-provider $peer_version on Node.js $(node --version), one worker per core.
-
-$table
-
-Signing service (wrk -t$threads -d$duration; the sign and token rows at $sign_connections connections, the batch at $batch_connections):
-
-$sign_table
-
-$sign_summary
-
-Memory (resident): $(check "idle $idle_rss MB (≤ 60 MB)" "$idle_rss <= 60"); $(check "peak under the load above $load_peak MB (≤ 150 MB)" "$load_peak <= 150"); after the growth runs $after_rss MB.
-
-Dashboard: WASM $(fmt "$wasm_raw") B raw, $(fmt "$wasm_gzip") B gzip, $(fmt "$wasm_brotli") B brotli ($(check "≤ 250 KB brotli" "$wasm_brotli <= 256000")); interactive after $tti_median ms (median of 5 cold loads in headless Chromium, worst $tti_max ms; $(check "< 1 s" "$tti_max < 1000")).
-
-Cost as the key history grows ($samples rotations 0.25 s apart per level; JWKS and list for 5 s each):
-
-$growth"
+main_report
 mkdir -p bench/results
 printf '%s\n' "$report" | tee "bench/results/run-$date.md"
 
-# The many-tenants table (bench/tenants.sh) runs last, on its own port, after this run's servers.
+# The many-tenants and algorithms tables run last, on their own ports, after this run's servers.
 cleanup
 trap - EXIT
-say "many tenants (bench/tenants.sh)"
-SKIP_BUILD=1 bash bench/tenants.sh
-say "signing algorithms (bench/algorithms.sh)"
-SKIP_BUILD=1 bash bench/algorithms.sh
+if [ -z "${SKIP_TENANTS:-}" ]; then
+    say "many tenants (bench/tenants.sh)"
+    SKIP_BUILD=1 bash bench/tenants.sh
+fi
+if [ -z "${SKIP_ALGORITHMS:-}" ]; then
+    say "signing algorithms (bench/algorithms.sh)"
+    SKIP_BUILD=1 bash bench/algorithms.sh
+fi

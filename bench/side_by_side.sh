@@ -51,6 +51,3 @@ warm() {
     TENANTS_CLIENTS="$2" TENANTS_PATH=/oauth/token wrk -t"$threads" -c"$token_connections" \
         -d"${WARMUP:-5s}" -s bench/tenants.lua "http://127.0.0.1:$1/oauth/token" >/dev/null
 }
-# `best A B`: the measurement with more requests/s.
-best() { if [ -z "$1" ] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { exit !(b > a) }'; then echo "$2"; else echo "$1"; fi; }
-rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }

@@ -27,8 +27,8 @@ connections=${CONNECTIONS:-32}
 token_connections=${TOKEN_CONNECTIONS:-16}
 threads=${THREADS:-2}
 rounds=${ROUNDS:-2}
-one_port=39527
-many_port=39528
+one_port=61527
+many_port=61528
 default_host=bench.signet.test
 date=$(date -u +%Y-%m-%d)
 

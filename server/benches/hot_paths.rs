@@ -6,8 +6,9 @@
 //! work, for every key type a tenant may choose (RS256 and PS256 at 2048, 3072 and 4096 bits,
 //! ES256, EdDSA); `generate` is the spare key made in the background after every rotation (key
 //! and certificate), per key type;
-//! `jwks` is the document rebuilt after every key change (3 keys is a fresh tenant, 1000 a
-//! tenant after 1000 rotations) from JWKs serialised once per key; `ssr` renders the signed-in Signing Keys page through the whole
+//! `jwks` is the document and its ETag rebuilt after every key change (3 keys is a fresh tenant,
+//! 1000 a tenant after 1000 rotations) from JWKs serialised once per key, the verifiers rebuilt
+//! with it, and its gzip and brotli forms, made once per change; `ssr` renders the signed-in Signing Keys page through the whole
 //! router, as `GET /tenant/signing_keys` does.
 
 use std::{hint::black_box, time::Duration};
@@ -15,10 +16,12 @@ use std::{hint::black_box, time::Duration};
 use app::algorithm::{KeySpec, SigningAlg};
 use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use sha2::{Digest, Sha256};
 use signet::{
     domain::material::{
         PrivateKey, PublicMaterial, generate_signing_key, new_kid, self_signed_certificate,
     },
+    http::encoded::{Coding, Encoded},
     services::{
         published::jwks_document,
         tokens::{self, Signer, Verifiers},
@@ -97,7 +100,7 @@ fn tokens_of(c: &mut Criterion, alg: SigningAlg, pem: &str, name: &str) {
     let Ok(signer) = Signer::new(&public.kid, alg, &private) else {
         panic!("cannot make a signer");
     };
-    let Ok(verifiers) = Verifiers::new([&public]) else {
+    let Ok(verifiers) = Verifiers::new([&public], None) else {
         panic!("cannot make a verifier");
     };
     let scopes = vec!["read:signing_keys".to_owned()];
@@ -120,7 +123,7 @@ fn tokens_of(c: &mut Criterion, alg: SigningAlg, pem: &str, name: &str) {
     // A token's first use: the signature verification (a fresh key set remembers no token).
     c.bench_function(&format!("verify ({name} access token, first use)"), |b| {
         b.iter_batched(
-            || match Verifiers::new([&public]) {
+            || match Verifiers::new([&public], None) {
                 Ok(fresh) => fresh,
                 Err(error) => panic!("cannot make a verifier: {error}"),
             },
@@ -169,13 +172,65 @@ fn jwks(c: &mut Criterion) {
     let Ok(jwk) = serde_json::to_vec(&public.jwk) else {
         panic!("cannot serialise the JWK");
     };
-    // The JWKS document and its ETag, rebuilt after every key change from the keys' JWKs.
-    let mut group = c.benchmark_group("jwks document (after a key change)");
+    let digest: [u8; 32] = Sha256::digest(&jwk).into();
+    // The JWKS document and its ETag, rebuilt after every key change from the keys' JWKs: the
+    // ETag as a hash of the keys' hashes (now), beside a hash of the whole document (before).
+    let mut group = c.benchmark_group("jwks document and etag (after a key change)");
     for keys in [3usize, 1000] {
-        let jwks = vec![jwk.as_slice(); keys];
-        group.bench_with_input(BenchmarkId::from_parameter(keys), &jwks, |b, jwks| {
-            b.iter(|| black_box(jwks_document(jwks.iter().copied()).0.len()))
-        });
+        let jwks = vec![(jwk.as_slice(), &digest); keys];
+        group.bench_with_input(
+            BenchmarkId::new("hash of hashes", keys),
+            &jwks,
+            |b, jwks| b.iter(|| black_box(jwks_document(jwks.iter().copied()).0.len())),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("whole-document hash (before)", keys),
+            &jwks,
+            |b, jwks| {
+                b.iter(|| {
+                    let (document, _) = jwks_document(jwks.iter().copied());
+                    black_box(Sha256::digest(&document)[0])
+                })
+            },
+        );
+    }
+    group.finish();
+
+    // The verifiers of every valid key, rebuilt after every key change: reusing the keys
+    // already parsed (now) beside parsing every key again (before).
+    let many: Vec<PublicMaterial> = (0..1000)
+        .map(|i| PublicMaterial {
+            kid: format!("key-{i}"),
+            ..public.clone()
+        })
+        .collect();
+    let Ok(previous) = Verifiers::new(&many, None) else {
+        panic!("cannot parse the fixture keys");
+    };
+    let mut group = c.benchmark_group("verifiers of 1000 keys (after a key change)");
+    group.bench_function("reusing the parsed keys", |b| {
+        b.iter(|| black_box(Verifiers::new(&many, Some(&previous)).is_ok()))
+    });
+    group.bench_function("parsing every key (before)", |b| {
+        b.iter(|| black_box(Verifiers::new(&many, None).is_ok()))
+    });
+    group.finish();
+
+    // The JWKS compressed, once per key change and coding.
+    let mut group = c.benchmark_group("jwks compression (once per key change)");
+    group.sample_size(10);
+    for keys in [3usize, 1000] {
+        let (document, _) = jwks_document(vec![(jwk.as_slice(), &digest); keys]);
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let name = format!("{coding:?}");
+            group.bench_with_input(BenchmarkId::new(name, keys), &document, |b, document| {
+                b.iter_batched(
+                    || Encoded::new(document.clone()),
+                    |encoded| black_box(encoded.get(coding).0.len()),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
     }
     group.finish();
 }
