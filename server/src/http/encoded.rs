@@ -12,6 +12,7 @@ use std::{
 use axum::{
     body::Bytes,
     http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
 };
 
 /// Bodies smaller than this are sent as they are: compression would save less than a packet.
@@ -141,6 +142,19 @@ impl Encoded {
             None => (self.identity.clone(), Coding::Identity),
         }
     }
+}
+
+/// A 200 answer of `body` in `coding`, of type `content_type`, saying it varies by
+/// `Accept-Encoding`.
+pub fn answer(body: Bytes, coding: Coding, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(encoding) = coding.header() {
+        headers.insert(header::CONTENT_ENCODING, encoding);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 /// Most bodies a [`PerVersion`] keeps for one key set (the key list's pages): past it, the

@@ -8,7 +8,7 @@ use axum::{
     Extension, Json, Router,
     body::Bytes,
     extract::{ConnectInfo, RawQuery, Request},
-    http::{HeaderValue, StatusCode, header},
+    http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -20,7 +20,7 @@ use super::{
     AppState,
     api_error::{ApiError, ErrorBody},
     clients_api,
-    encoded::{Coding, Encoded, PerVersion},
+    encoded::{self, Coding, Encoded, PerVersion},
     extractors::KidPath,
     logs_api, policy, signing,
 };
@@ -386,17 +386,7 @@ pub(super) async fn list_keys(
         .key_list
         .get_or_make(published.version, page, || list_body(&published, page))?;
     let (body, coding) = list.get(Coding::negotiate(&headers));
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(encoding) = coding.header() {
-        headers.insert(header::CONTENT_ENCODING, encoding);
-    }
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    Ok(response)
+    Ok(encoded::answer(body, coding, "application/json"))
 }
 
 /// The body of `GET /keys/signing` (a page of it) for the key set it was built from. Every

@@ -85,6 +85,8 @@ impl SecurityHeaders {
         let path = request.uri().path();
         let no_store = never_cached(path);
         let nonce = (!never_a_page(path)).then(CspNonce::fresh);
+        // Over HTTPS (built in, or a proxy in front that says so), browsers should never try
+        // plain HTTP again; over plain HTTP the header would be ignored anyway, so it is left out.
         let https = request
             .headers()
             .get("x-forwarded-proto")
@@ -115,6 +117,8 @@ impl SecurityHeaders {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        // Not `no-referrer`: under it browsers send `Origin: null` with same-origin form posts,
+        // and the dashboard's cross-site check (which works without JavaScript) would refuse them.
         headers.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
@@ -136,6 +140,8 @@ impl SecurityHeaders {
     }
 }
 
+/// Gives the page being rendered the nonce its CSP names (Leptos would otherwise make its own).
+/// Called in the Leptos context of every page and server function.
 pub fn provide_page_nonce() {
     let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{
     AppState,
     api_error::ApiError,
-    encoded::{Coding, Encoded},
+    encoded::{self, Coding, Encoded},
 };
 use crate::{domain::schedule::cache_lifetimes, services::published::PublishedKey};
 
@@ -92,19 +92,13 @@ async fn jwks(state: AppState, headers: HeaderMap) -> Response {
         .unwrap_or(HeaderValue::from_static("\"\""));
     let not_modified = etag.to_str().is_ok_and(|etag| matches_etag(&headers, etag));
     let mut response = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut response = body.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        if let Some(encoding) = coding.header() {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_ENCODING, encoding);
-        }
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
         response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        response
+    } else {
+        encoded::answer(body, coding, "application/json; charset=utf-8")
     };
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, jwks_cache_control(&state));
@@ -113,7 +107,6 @@ async fn jwks(state: AppState, headers: HeaderMap) -> Response {
         HeaderValue::from_static("*"),
     );
     headers.insert(header::ETAG, etag);
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 

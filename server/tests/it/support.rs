@@ -45,7 +45,6 @@ pub const FIXTURES: [&str; 3] = [
     include_str!("../../fixtures/rsa-2048-c.pk8.pem"),
 ];
 
-/// The time now, as a test's edge reads it.
 /// The kids of a JWKS document, in order.
 pub fn jwks_kids(jwks: &serde_json::Value) -> Vec<String> {
     jwks["keys"]
@@ -56,6 +55,7 @@ pub fn jwks_kids(jwks: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The time now, as a test's edge reads it.
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
@@ -298,7 +298,6 @@ pub async fn post_form(router: &Router, uri: &str, body: &str) -> Reply {
     send(router, request).await
 }
 
-/// `method uri` with a bearer token.
 /// `times` rotations through the Management API, each answered 201.
 pub async fn rotate_times(world: &World, times: usize) {
     let token = world.token("create:signing_keys update:signing_keys").await;
@@ -308,6 +307,7 @@ pub async fn rotate_times(world: &World, times: usize) {
     }
 }
 
+/// `method uri` with a bearer token.
 pub async fn call(router: &Router, method: &str, uri: &str, token: &str) -> Reply {
     let request = Request::builder()
         .method(method)
