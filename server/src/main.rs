@@ -5,24 +5,16 @@ use std::process::ExitCode;
 use clap::Parser;
 use signet::{
     cli::{Cli, Command},
+    http::log_line::LogLines,
     log::BatchedWriter,
 };
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
 
 /// How log lines are written (`SIGNET_LOG_FORMAT`).
-#[derive(Debug, Clone, Copy)]
-enum LogFormat {
-    /// One line of text per event, for people.
-    Text,
-    /// One JSON object per line, the request's span (method, uri, request id) inside, for log
-    /// pipelines.
-    Json,
-}
-
-fn log_format() -> Result<LogFormat, String> {
+fn log_format() -> Result<LogLines, String> {
     match std::env::var("SIGNET_LOG_FORMAT").as_deref() {
-        Err(_) | Ok("" | "text") => Ok(LogFormat::Text),
-        Ok("json") => Ok(LogFormat::Json),
+        Err(_) | Ok("" | "text") => Ok(LogLines::Text),
+        Ok("json") => Ok(LogLines::Json),
         Ok(other) => Err(format!(
             "SIGNET_LOG_FORMAT is {other:?}; it must be \"text\" or \"json\""
         )),
@@ -30,24 +22,18 @@ fn log_format() -> Result<LogFormat, String> {
 }
 
 /// Starts logging to `writer`.
-fn init_log<W>(format: LogFormat, filter: EnvFilter, writer: W)
+fn init_log<W>(lines: LogLines, filter: EnvFilter, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let log = tracing_subscriber::fmt()
+    let ansi =
+        matches!(lines, LogLines::Text) && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
-        LogFormat::Text => log
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => log
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-    }
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .event_format(lines)
+        .init();
 }
 
 /// glibc's allocator, told to give memory back: large blocks (a JWKS or key list of a thousand

@@ -12,6 +12,7 @@ pub mod encoded;
 pub mod errors;
 mod extractors;
 mod health;
+pub mod log_line;
 mod logs_api;
 mod management;
 pub mod metrics;

@@ -1,12 +1,15 @@
 //! A request id for every request (SPEC §14): taken from the caller's `X-Request-Id` when it is
-//! a plain token, made up otherwise; echoed in the response's `X-Request-Id`, carried by the
-//! request's log span, and written into the body of every 5xx answer (whose cause is only in the
-//! log; a 4xx body keeps Auth0's exact shape and says itself what was wrong), so an operator can
-//! go from a failed request to its log line.
+//! a plain token, made up otherwise; echoed in the response's `X-Request-Id`, named by every log
+//! line written while the request is handled ([`super::log_line`]), and written into the body of
+//! every 5xx answer (whose cause is only in the log; a 4xx body keeps Auth0's exact shape and says
+//! itself what was wrong), so an operator can go from a failed request to its log line.
 
 use std::{fmt::Write as _, sync::Arc};
 
-use axum::{extract::Request, http::HeaderName};
+use axum::{
+    extract::Request,
+    http::{HeaderName, Method, Uri},
+};
 use rand::RngCore;
 
 /// The header both ways.
@@ -15,13 +18,40 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest id accepted from a caller.
 const MAX_LEN: usize = 64;
 
+/// The request being handled, as its log lines name it.
+#[derive(Debug)]
+pub struct RequestContext {
+    pub id: Arc<str>,
+    pub method: Method,
+    /// Path and query as the caller sent them (cloning a `Uri` shares its bytes).
+    pub uri: Uri,
+}
+
+impl RequestContext {
+    /// The path and query, or just the path.
+    pub fn path_and_query(&self) -> &str {
+        self.uri
+            .path_and_query()
+            .map_or(self.uri.path(), |p| p.as_str())
+    }
+}
+
 tokio::task_local! {
-    static REQUEST_ID: Arc<str>;
+    static REQUEST: RequestContext;
 }
 
 /// The id of the request being handled, for an error body; `None` outside a request.
 pub fn current() -> Option<Arc<str>> {
-    REQUEST_ID.try_with(Arc::clone).ok()
+    REQUEST.try_with(|request| Arc::clone(&request.id)).ok()
+}
+
+/// Calls `f` with the request being handled, if any (a task-local: a task spawned by the
+/// handler is outside it, as it was outside a span).
+pub fn with_current<R>(mut f: impl FnMut(Option<&RequestContext>) -> R) -> R {
+    match REQUEST.try_with(|request| f(Some(request))) {
+        Ok(answer) => answer,
+        Err(_) => f(None),
+    }
 }
 
 /// The caller's id when it is 1 to 64 letters, digits, `-`, `_`, `.` or `:` (anything else
@@ -52,9 +82,9 @@ fn new_id() -> Arc<str> {
     id.into()
 }
 
-/// Runs `handling` with `id` as the request's id (what [`current`] answers inside it).
-pub(super) async fn scope<F: Future>(id: Arc<str>, handling: F) -> F::Output {
-    REQUEST_ID.scope(id, handling).await
+/// Runs `handling` as `request` (what [`current`] and [`with_current`] see inside it).
+pub(super) async fn scope<F: Future>(request: RequestContext, handling: F) -> F::Output {
+    REQUEST.scope(request, handling).await
 }
 
 #[cfg(test)]
