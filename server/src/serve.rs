@@ -161,9 +161,9 @@ struct Served {
     config: Arc<Config>,
 }
 
-/// A tenant being served: its domain and its state.
+/// A tenant being served: what the database says of it, and its state.
 struct ServedTenant {
-    domain: String,
+    record: TenantRecord,
     state: AppState,
 }
 
@@ -197,7 +197,7 @@ impl Served {
         self.tenants().insert(
             tenant.id.clone(),
             ServedTenant {
-                domain: tenant.domain.clone(),
+                record: tenant.clone(),
                 state: state.clone(),
             },
         );
@@ -313,16 +313,17 @@ impl Directory {
 
 #[async_trait::async_trait]
 impl app::service::Tenants for Directory {
+    /// The tenants this server serves, oldest first, as the database listed them: read from
+    /// memory, not the database, on every signed-in page (a tenant created or deleted by another
+    /// process shows once the follower has picked it up, within half a second).
     async fn list_tenants(&self) -> Result<Vec<TenantSummary>, DashboardError> {
-        let tenants = self
-            .deployment
-            .store
-            .list_tenants()
-            .await
-            .map_err(|error| {
-                tracing::warn!(%error, "cannot list the tenants");
-                DashboardError::Unavailable
-            })?;
+        let mut tenants: Vec<TenantRecord> = self
+            .served
+            .tenants()
+            .values()
+            .map(|served| served.record.clone())
+            .collect();
+        tenants.sort_unstable_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(tenants.iter().map(|tenant| self.summary(tenant)).collect())
     }
 
@@ -361,7 +362,7 @@ impl app::service::Tenants for Directory {
                 // Stops serving it at once (the follower would within half a second).
                 let gone = self.served.tenants().remove(&tenant.id);
                 if let Some(gone) = gone {
-                    self.routers.remove(&gone.domain);
+                    self.routers.remove(&gone.record.domain);
                     gone.state.stop();
                 }
                 tracing::info!(
@@ -427,12 +428,15 @@ impl Follower {
             tracing::info!("the database is back; following key changes again");
         }
         for gone in served.remove_all_but(&listed) {
-            routers.remove(&gone.domain);
+            routers.remove(&gone.record.domain);
             gone.state.stop();
             if let Err(error) = gone.state.signing.flush().await {
                 tracing::debug!(%error, "a deleted tenant's last usage counts were not written");
             }
-            tracing::info!(tenant = gone.domain, "stopped serving a deleted tenant");
+            tracing::info!(
+                tenant = gone.record.domain,
+                "stopped serving a deleted tenant"
+            );
         }
         // A few at a time: a start with a thousand tenants keeps both the cores and the
         // database busy, and one slow tenant holds up no other.

@@ -169,14 +169,15 @@ impl SigningService {
             .ok_or(ServiceError::Interrupted)
     }
 
-    /// The usage of each of these keys, in order.
+    /// The usage of each of these keys, in order, as the dashboard and the CLI show it (other
+    /// processes' rows as read within the last second: [`UsageLedger::usage_shown`]).
     pub async fn usage_of(
         &self,
         keys: &[(String, KeyState)],
         now: DateTime<Utc>,
     ) -> Result<Vec<KeyUsage>, ServiceError> {
         let kids: Vec<String> = keys.iter().map(|(kid, _)| kid.clone()).collect();
-        let usage = self.ledger.usage(&kids).await?;
+        let usage = self.ledger.usage_shown(&kids, now).await?;
         Ok(usage
             .iter()
             .zip(keys)

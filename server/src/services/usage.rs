@@ -19,6 +19,10 @@ use crate::{
 /// How often the counts are flushed and retired keys' reservations settled.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long the dashboard shows other processes' rows as last read: they flush only every
+/// [`FLUSH_EVERY`] anyway, and a signed-in page then reads no database.
+pub const OTHERS_SHOWN_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
 /// Cheap to clone; every clone is the same ledger.
 #[derive(Clone)]
 pub struct UsageLedger {
@@ -30,6 +34,15 @@ struct Inner {
     /// This process's name in the ledger: one per start.
     writer: String,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+    /// Other processes' rows as the dashboard last read them ([`UsageLedger::usage_shown`]).
+    shown: Mutex<Option<OthersRead>>,
+}
+
+/// Other processes' rows for `kids`, read at `at`.
+struct OthersRead {
+    at: DateTime<Utc>,
+    kids: Vec<String>,
+    rows: Vec<UsageRow>,
 }
 
 /// This process's row for one key, and whether the database has seen it as it stands.
@@ -52,6 +65,7 @@ impl UsageLedger {
                 store,
                 writer: crate::domain::material::new_kid(),
                 entries: Mutex::default(),
+                shown: Mutex::default(),
             }),
         }
     }
@@ -182,14 +196,59 @@ impl UsageLedger {
 
     /// The usage of each key in `kids`: every process's rows, this one's as it stands.
     pub async fn usage(&self, kids: &[String]) -> Result<Vec<KeyUsage>, ServiceError> {
+        let others = self.others(kids).await?;
+        Ok(self.combine(kids, others).await)
+    }
+
+    /// [`usage`](Self::usage) for the dashboard at `now`: other processes' rows as read within
+    /// [`OTHERS_SHOWN_FOR`] for the same keys, this one's as they stand. Never a decision's
+    /// input: revocations read [`usage`](Self::usage).
+    pub async fn usage_shown(
+        &self,
+        kids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<KeyUsage>, ServiceError> {
+        let recent = self
+            .inner
+            .shown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|read| read.kids == kids && read.at <= now && now - read.at < OTHERS_SHOWN_FOR)
+            .map(|read| read.rows.clone());
+        let others = match recent {
+            Some(rows) => rows,
+            None => {
+                let rows = self.others(kids).await?;
+                *self
+                    .inner
+                    .shown
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(OthersRead {
+                    at: now,
+                    kids: kids.to_vec(),
+                    rows: rows.clone(),
+                });
+                rows
+            }
+        };
+        Ok(self.combine(kids, others).await)
+    }
+
+    /// Other processes' rows for `kids`, from the database.
+    async fn others(&self, kids: &[String]) -> Result<Vec<UsageRow>, ServiceError> {
         let mut stored = self.inner.store.keys_usage(kids).await?;
-        let own = self.own_rows().await;
         stored.retain(|row| row.writer != self.inner.writer);
-        stored.extend(own.into_values().filter(|row| kids.contains(&row.kid)));
-        Ok(kids
-            .iter()
-            .map(|kid| KeyUsage::combine(kid, stored.iter().filter(|row| &row.kid == kid)))
-            .collect())
+        Ok(stored)
+    }
+
+    /// Each key's usage from `others` and this process's rows as they stand.
+    async fn combine(&self, kids: &[String], mut rows: Vec<UsageRow>) -> Vec<KeyUsage> {
+        let own = self.own_rows().await;
+        rows.extend(own.into_values().filter(|row| kids.contains(&row.kid)));
+        kids.iter()
+            .map(|kid| KeyUsage::combine(kid, rows.iter().filter(|row| &row.kid == kid)))
+            .collect()
     }
 }
 
@@ -298,5 +357,36 @@ mod tests {
         stale.latest_expiry = Some(1_000);
         store.write_counts(&stale).await.unwrap();
         assert_eq!(&store.key_usage("k1").await.unwrap()[0], row);
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_shows_its_own_counts_at_once_and_others_within_a_second() {
+        let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+        let (mine, other) = (
+            UsageLedger::new(store.clone()),
+            UsageLedger::new(store.clone()),
+        );
+        let kids = ["k1".to_owned()];
+        let shown = |now| {
+            let (mine, kids) = (mine.clone(), kids.clone());
+            async move { mine.usage_shown(&kids, now).await.unwrap()[0].tokens_signed }
+        };
+        other.record("k1", 2, 1_000, at(100)).await.unwrap();
+        assert_eq!(shown(at(100)).await, 2);
+        other.record("k1", 3, 1_000, at(100)).await.unwrap();
+        other.flush(Some("k1")).await.unwrap();
+        mine.record("k1", 1, 1_000, at(100)).await.unwrap();
+        // Within the second: this process's signature shows, the other's flush not yet.
+        assert_eq!(shown(at(100)).await, 3);
+        assert_eq!(mine.usage(&kids).await.unwrap()[0].tokens_signed, 6);
+        // A second later, and for other keys at once, the database is read again.
+        assert_eq!(shown(at(101)).await, 6);
+        let both = ["k1".to_owned(), "k2".to_owned()];
+        other.record("k1", 10, 1_000, at(101)).await.unwrap();
+        other.flush(Some("k1")).await.unwrap();
+        assert_eq!(
+            mine.usage_shown(&both, at(101)).await.unwrap()[0].tokens_signed,
+            16
+        );
     }
 }
