@@ -132,13 +132,6 @@ pub struct PublicMaterial {
     pub cert_der: Vec<u8>,
     /// The certificate's `SubjectPublicKeyInfo`, DER: what verifiers are built from.
     pub public_key_info_der: Vec<u8>,
-    /// PEM `CERTIFICATE`, 64-character base64 lines, CRLF line endings, ends with CRLF.
-    pub cert_pem: String,
-    /// The base64 lines of `cert_pem` without the BEGIN/END lines, CRLF, ends with CRLF.
-    pub raw_pem: String,
-    /// PEM `PKCS7` of a certs-only SignedData holding this certificate, CRLF; byte for byte
-    /// what `openssl crl2pkcs7 -nocrl -certfile cert.pem` prints, bar the line endings.
-    pub pkcs7_pem: String,
     /// SHA-1 of the certificate DER, uppercase hex, colon-separated (`CC:FB:…:25`).
     pub fingerprint: String,
     /// SHA-1 of the certificate DER, uppercase hex, no separators.
@@ -255,8 +248,8 @@ impl PublicMaterial {
 
         let sha1 = Sha1::digest(cert_der);
         let hex: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
-        let raw_pem = pem_body(cert_der);
-        let pkcs7_der = certs_only_pkcs7(cert)?;
+        // Made again on demand (`pkcs7_pem`); wrapped once here so that it cannot fail then.
+        certs_only_pkcs7(cert)?;
 
         Ok(Self {
             kid: kid.to_owned(),
@@ -264,9 +257,6 @@ impl PublicMaterial {
             kind: numbers.kind,
             cert_der: cert_der.to_vec(),
             public_key_info_der,
-            cert_pem: pem_armour("CERTIFICATE", &raw_pem),
-            pkcs7_pem: pem_armour("PKCS7", &pem_body(&pkcs7_der)),
-            raw_pem,
             fingerprint: hex.join(":"),
             thumbprint: hex.concat(),
             jwk: Jwk {
@@ -284,6 +274,32 @@ impl PublicMaterial {
             },
             facts,
         })
+    }
+
+    // The PEM forms are made when asked for (a download, a key list built once per change),
+    // not kept: at a thousand keys they were 3.7 MB of the key set in memory.
+
+    /// PEM `CERTIFICATE`, 64-character base64 lines, CRLF line endings, ends with CRLF.
+    pub fn cert_pem(&self) -> String {
+        pem_armour("CERTIFICATE", &self.raw_pem())
+    }
+
+    /// The base64 lines of [`cert_pem`](Self::cert_pem) without the BEGIN/END lines, CRLF,
+    /// ends with CRLF.
+    pub fn raw_pem(&self) -> String {
+        pem_body(&self.cert_der)
+    }
+
+    /// PEM `PKCS7` of a certs-only SignedData holding this certificate, CRLF; byte for byte
+    /// what `openssl crl2pkcs7 -nocrl -certfile cert.pem` prints, bar the line endings.
+    pub fn pkcs7_pem(&self) -> String {
+        // `from_certificate` parsed and wrapped this very certificate: neither step can fail
+        // now, and an empty string is never seen.
+        Certificate::from_der(&self.cert_der)
+            .map_err(cert_error)
+            .and_then(certs_only_pkcs7)
+            .map(|der| pem_armour("PKCS7", &pem_body(&der)))
+            .unwrap_or_default()
     }
 }
 

@@ -649,7 +649,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = Utc::now();
         let (key, public) = material(KEY_B, now);
-        std::fs::write(dir.path().join("cert.pem"), &public.cert_pem).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), public.cert_pem()).unwrap();
 
         let text = openssl(dir.path(), &["x509", "-in", "cert.pem", "-text", "-noout"]);
         let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -800,8 +800,8 @@ mod tests {
     fn pems_use_crlf_and_64_character_lines() {
         let (_, public) = material(KEY_A, Utc::now());
         for (pem, label) in [
-            (&public.cert_pem, "CERTIFICATE"),
-            (&public.pkcs7_pem, "PKCS7"),
+            (&public.cert_pem(), "CERTIFICATE"),
+            (&public.pkcs7_pem(), "PKCS7"),
         ] {
             assert!(pem.starts_with(&format!("-----BEGIN {label}-----\r\n")));
             assert!(pem.ends_with(&format!("-----END {label}-----\r\n")));
@@ -812,14 +812,14 @@ mod tests {
             assert!(full.iter().all(|l| l.len() == 64), "{pem}");
             assert!(!last.is_empty() && last.len() <= 64);
         }
-        let expected_raw = public
-            .cert_pem
+        let cert_pem = public.cert_pem();
+        let expected_raw = cert_pem
             .strip_prefix("-----BEGIN CERTIFICATE-----\r\n")
             .and_then(|p| p.strip_suffix("-----END CERTIFICATE-----\r\n"))
             .unwrap();
-        assert_eq!(public.raw_pem, expected_raw);
-        assert!(public.raw_pem.ends_with("\r\n"));
-        let joined: String = public.raw_pem.split("\r\n").collect();
+        assert_eq!(public.raw_pem(), expected_raw);
+        assert!(public.raw_pem().ends_with("\r\n"));
+        let joined: String = public.raw_pem().split("\r\n").collect();
         assert_eq!(STANDARD.decode(joined).unwrap(), public.cert_der);
     }
 
@@ -828,7 +828,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for pem in [KEY_A, KEY_B, KEY_C] {
             let (_, public) = material(pem, Utc::now());
-            std::fs::write(dir.path().join("cert.pem"), &public.cert_pem).unwrap();
+            std::fs::write(dir.path().join("cert.pem"), public.cert_pem()).unwrap();
             let out = openssl(
                 dir.path(),
                 &["x509", "-in", "cert.pem", "-noout", "-fingerprint", "-sha1"],
@@ -882,8 +882,8 @@ mod tests {
     fn pkcs7_is_what_openssl_crl2pkcs7_prints() {
         let dir = tempfile::tempdir().unwrap();
         let (_, public) = material(KEY_B, Utc::now());
-        std::fs::write(dir.path().join("cert.pem"), &public.cert_pem).unwrap();
-        std::fs::write(dir.path().join("p7.pem"), &public.pkcs7_pem).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), public.cert_pem()).unwrap();
+        std::fs::write(dir.path().join("p7.pem"), public.pkcs7_pem()).unwrap();
 
         let certs = openssl(dir.path(), &["pkcs7", "-print_certs", "-in", "p7.pem"]);
         assert!(
@@ -892,13 +892,13 @@ mod tests {
                 .any(|l| l.starts_with("subject=") && l.ends_with(DOMAIN)),
             "{certs}"
         );
-        assert!(certs.contains(public.raw_pem.replace("\r\n", "\n").as_str()));
+        assert!(certs.contains(public.raw_pem().replace("\r\n", "\n").as_str()));
 
         let theirs = openssl(
             dir.path(),
             &["crl2pkcs7", "-nocrl", "-certfile", "cert.pem"],
         );
-        assert_eq!(public.pkcs7_pem.replace("\r\n", "\n"), theirs);
+        assert_eq!(public.pkcs7_pem().replace("\r\n", "\n"), theirs);
     }
 
     #[test]
@@ -968,7 +968,7 @@ mod tests {
         assert_eq!(public.jwk.kid, generated.kid);
 
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("cert.pem"), &public.cert_pem).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), public.cert_pem()).unwrap();
         let verify = openssl(dir.path(), &["verify", "-CAfile", "cert.pem", "cert.pem"]);
         assert_eq!(verify.trim(), "cert.pem: OK");
 
@@ -1029,8 +1029,8 @@ mod tests {
             let cert = self_signed_certificate(&key, DOMAIN, Utc::now()).unwrap();
             let public = PublicMaterial::from_certificate("k", alg, &cert).unwrap();
             assert_eq!((public.alg, public.kind), (alg, kind));
-            std::fs::write(dir.path().join("cert.pem"), &public.cert_pem).unwrap();
-            std::fs::write(dir.path().join("p7.pem"), &public.pkcs7_pem).unwrap();
+            std::fs::write(dir.path().join("cert.pem"), public.cert_pem()).unwrap();
+            std::fs::write(dir.path().join("p7.pem"), public.pkcs7_pem()).unwrap();
             std::fs::write(dir.path().join("key.pem"), pem).unwrap();
             let text = openssl(dir.path(), &["x509", "-in", "cert.pem", "-text", "-noout"]);
             assert!(
@@ -1041,7 +1041,7 @@ mod tests {
             let verify = openssl(dir.path(), &["verify", "-CAfile", "cert.pem", "cert.pem"]);
             assert_eq!(verify.trim(), "cert.pem: OK", "{alg}");
             let certs = openssl(dir.path(), &["pkcs7", "-print_certs", "-in", "p7.pem"]);
-            assert!(certs.contains(public.raw_pem.replace("\r\n", "\n").as_str()));
+            assert!(certs.contains(public.raw_pem().replace("\r\n", "\n").as_str()));
             // The certificate carries exactly the key's public half, as openssl writes it.
             openssl(
                 dir.path(),

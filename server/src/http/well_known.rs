@@ -167,10 +167,10 @@ impl Format {
     fn body(self, key: &PublishedKey) -> Vec<u8> {
         let public = &key.public;
         match self {
-            Format::Pem => public.cert_pem.clone().into_bytes(),
-            Format::RawPem => public.raw_pem.clone().into_bytes(),
+            Format::Pem => public.cert_pem().into_bytes(),
+            Format::RawPem => public.raw_pem().into_bytes(),
             Format::Cer => public.cert_der.clone(),
-            Format::Pkcs7 => public.pkcs7_pem.clone().into_bytes(),
+            Format::Pkcs7 => public.pkcs7_pem().into_bytes(),
             Format::Fingerprint => public.fingerprint.clone().into_bytes(),
         }
     }

@@ -134,7 +134,7 @@ async fn certificate_downloads_serve_the_current_key() {
             .starts_with("attachment; filename=\"")
     );
     assert!(pem.header("content-disposition").ends_with(".pem\""));
-    assert_eq!(pem.text(), current.cert_pem);
+    assert_eq!(pem.text(), current.cert_pem());
     assert!(pem.text().ends_with("-----END CERTIFICATE-----\r\n"));
 
     let cer = get(&world.router, "/cer").await;
@@ -146,7 +146,7 @@ async fn certificate_downloads_serve_the_current_key() {
 
     let raw = get(&world.router, "/rawpem").await.text();
     assert!(!raw.contains("BEGIN"));
-    assert_eq!(raw, current.raw_pem);
+    assert_eq!(raw, current.raw_pem());
 
     assert_eq!(
         get(&world.router, "/fingerprint").await.text(),
@@ -160,7 +160,7 @@ async fn certificate_downloads_of_other_keys_by_kid() {
     let next = world.keys.published().keys[1].clone();
     let reply = get(&world.router, &format!("/pem?kid={}", next.record.kid)).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.text(), next.public.cert_pem);
+    assert_eq!(reply.text(), next.public.cert_pem());
 
     for uri in [
         "/pem?kid=unknown",
