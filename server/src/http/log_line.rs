@@ -218,7 +218,93 @@ fn json_string(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::Method;
+
     use super::*;
+
+    /// An output the test reads back.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines `lines` writes for one event inside a request and one outside any.
+    async fn written(lines: LogLines) -> Vec<String> {
+        let sink = Sink::default();
+        let output = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || output.clone())
+            .with_ansi(false)
+            .event_format(lines)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let request = RequestContext {
+            id: "req-42".into(),
+            method: Method::GET,
+            uri: "/api/v2/keys/signing?page=2".parse().unwrap(),
+        };
+        request_id::scope(request, async {
+            tracing::info!(latency = %format_args!("{} μs", 41), status = 200_u16, "finished processing request");
+        })
+        .await;
+        tracing::warn!(tenant = "a.example", "outside any request");
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[tokio::test]
+    async fn a_text_line_names_the_request_it_was_written_for() {
+        let lines = written(LogLines::Text).await;
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].ends_with(
+                "  INFO request{method=\"GET\" uri=\"/api/v2/keys/signing?page=2\" request_id=\"req-42\"}: \
+                 signet::http::log_line::tests: finished processing request latency=41 μs status=200"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(
+                "  WARN signet::http::log_line::tests: outside any request tenant=\"a.example\""
+            ),
+            "{}",
+            lines[1]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_json_line_is_one_object_with_the_request_in_span() {
+        let lines = written(LogLines::Json).await;
+        let objects: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let inside = &objects[0];
+        assert_eq!(inside["level"], "INFO");
+        assert_eq!(inside["message"], "finished processing request");
+        assert_eq!(inside["status"], 200);
+        assert_eq!(inside["latency"], "41 μs");
+        assert_eq!(inside["target"], "signet::http::log_line::tests");
+        assert_eq!(
+            inside["span"],
+            serde_json::json!({"method": "GET", "uri": "/api/v2/keys/signing?page=2", "request_id": "req-42", "name": "request"})
+        );
+        assert!(inside["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(objects[1]["level"], "WARN");
+        assert_eq!(objects[1]["tenant"], "a.example");
+        assert!(objects[1].get("span").is_none(), "{}", lines[1]);
+    }
 
     fn escaped(value: &str) -> String {
         let mut out = String::new();
