@@ -25,6 +25,40 @@ pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
         .map_err(|error| format!("{error:?}"))
 }
 
+/// Puts the text served at `url` (on this origin, with the page's cookies) on the clipboard.
+///
+/// The write starts at once, while the click that asked for it still counts as the user's
+/// gesture, with a promise of the text: Safari and Firefox refuse a write made after a fetch has
+/// come back.
+pub async fn copy_from_url(url: &str) -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response = window.fetch_with_str(url);
+    let text = wasm_bindgen_futures::future_to_promise(async move {
+        let response: web_sys::Response = JsFuture::from(response).await?.dyn_into()?;
+        if !response.ok() {
+            return Err(JsValue::from_str(&format!("HTTP {}", response.status())));
+        }
+        let text = JsFuture::from(response.text()?).await?;
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type("text/plain");
+        let blob =
+            web_sys::Blob::new_with_str_sequence_and_options(&js_sys::Array::of1(&text), &options)?;
+        Ok(blob.into())
+    });
+    let items = js_sys::Object::new();
+    js_sys::Reflect::set(&items, &"text/plain".into(), &text).map_err(|e| format!("{e:?}"))?;
+    let item = web_sys::ClipboardItem::new_with_record_from_str_to_blob_promise(&items)
+        .map_err(|e| format!("{e:?}"))?;
+    let promise = window
+        .navigator()
+        .clipboard()
+        .write(&js_sys::Array::of1(&item));
+    JsFuture::from(promise)
+        .await
+        .map(|_| ())
+        .map_err(|error| format!("{error:?}"))
+}
+
 /// `iso` (UTC) in the browser's time zone and locale, e.g. "22 Nov 2026, 10:04".
 pub fn local_time(iso: &str) -> Option<String> {
     let date = js_sys::Date::new(&JsValue::from_str(iso));

@@ -79,15 +79,14 @@ impl std::fmt::Display for KeyState {
     }
 }
 
-/// A signing key as the dashboard and the Management API show it: public parts only.
+/// A signing key as the dashboard, the CLI and the Management API show it: public facts only.
+/// Its certificate's PEM and PKCS#7 forms are not here: the Management API adds them to its own
+/// object, and the page fetches a certificate when asked to copy it, so a page of keys does not
+/// carry two PEM blocks per key in its hydration data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyView {
     pub kid: String,
     pub state: KeyState,
-    /// PEM certificate (CRLF line endings).
-    pub cert: String,
-    /// PKCS#7 PEM holding the certificate.
-    pub pkcs7: String,
     /// SHA-1 of the certificate, colon-separated uppercase hex.
     pub fingerprint: String,
     /// SHA-1 of the certificate, uppercase hex.

@@ -139,10 +139,15 @@ test.describe.serial('Acting on signing keys', () => {
     expect(new X509Certificate(fromPkcs7.slice(fromPkcs7.indexOf('-----BEGIN'))).fingerprint).toBe(current.fingerprint);
   });
 
-  test('copying a key id puts it on the clipboard and says so', async ({ page, context, baseURL }) => {
+  test('copying a key id, fingerprint or certificate puts it on the clipboard and says so', async ({
+    page,
+    context,
+    baseURL,
+  }) => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
     await act.openSigningKeys(page);
-    const next = find.kidIn(await check.settledKeys(page), 'next');
+    const listed = await check.settledKeys(page);
+    const next = find.kidIn(listed, 'next');
 
     await act.chooseFromMenu(page, next, 'Copy key ID');
     await expect(find.toasts(page).last()).toHaveText(/Key ID copied to the clipboard./);
@@ -151,6 +156,14 @@ test.describe.serial('Acting on signing keys', () => {
     await act.chooseFromMenu(page, next, 'Copy fingerprint');
     await expect(find.toasts(page).last()).toHaveText(/Fingerprint copied to the clipboard./);
     expect(await page.evaluate(() => navigator.clipboard.readText())).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+
+    // The page does not carry the certificates: this one is fetched when asked for.
+    await act.chooseFromMenu(page, next, 'Copy certificate');
+    await expect(find.toasts(page).last()).toHaveText(/Certificate copied to the clipboard./);
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const fingerprint = listed.find((key) => key.kid === next)!.fingerprint;
+    expect(new X509Certificate(copied).fingerprint, 'the copied certificate is the listed key').toBe(fingerprint);
   });
 
   test('with JavaScript disabled, an operator signs in and revokes a key through plain forms', async ({

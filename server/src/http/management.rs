@@ -3,7 +3,7 @@
 //! Every handler has the same shape: the caller is authenticated by middleware, the scope is
 //! checked on the first line, input is validated, one service call, one response.
 
-use app::keys::{KeyState, KeyView};
+use app::keys::KeyState;
 use axum::{
     Extension, Json, Router,
     body::Bytes,
@@ -27,7 +27,7 @@ use super::{
 use crate::{
     domain::Actor,
     services::{
-        published::Published,
+        published::{Published, PublishedKey},
         tokens::{self, AccessClaims, TokenError},
     },
 };
@@ -298,16 +298,17 @@ pub struct SigningKeyObject {
     key_size: u32,
 }
 
-impl From<KeyView> for SigningKeyObject {
-    fn from(view: KeyView) -> Self {
+impl From<&PublishedKey> for SigningKeyObject {
+    fn from(key: &PublishedKey) -> Self {
+        let view = key.view();
         Self {
             current: view.state == KeyState::Current,
             next: view.state == KeyState::Next,
             previous: view.state == KeyState::Previous,
             revoked: view.state == KeyState::Revoked,
             kid: view.kid,
-            cert: view.cert,
-            pkcs7: view.pkcs7,
+            cert: key.public.cert_pem(),
+            pkcs7: key.public.pkcs7_pem(),
             current_since: view.current_since,
             current_until: view.current_until,
             revoked_at: view.revoked_at,
@@ -403,7 +404,7 @@ fn list_body(published: &Published, page: ListPage) -> Result<Encoded, ApiError>
             &published.keys[start..end]
         }
     };
-    let objects: Vec<SigningKeyObject> = keys.iter().map(|k| k.view().into()).collect();
+    let objects: Vec<SigningKeyObject> = keys.iter().map(SigningKeyObject::from).collect();
     let body = serde_json::to_vec(&objects).map_err(|e| ApiError::internal(&e))?;
     Ok(Encoded::new(Bytes::from(body)))
 }
@@ -422,7 +423,7 @@ pub(super) async fn get_key(
 ) -> Result<Json<SigningKeyObject>, ApiError> {
     caller.require_all(&[READ])?;
     let KidPath(kid) = kid?;
-    Ok(Json(state.keys.find(kid.as_str()).await?.view().into()))
+    Ok(Json((&state.keys.find(kid.as_str()).await?).into()))
 }
 
 /// Rotate the signing key
@@ -451,7 +452,7 @@ pub(super) async fn rotate_key(
     };
     Ok((
         StatusCode::CREATED,
-        Json(SigningKeyObject::from(rotated.current.view())),
+        Json(SigningKeyObject::from(&rotated.current)),
     ))
 }
 
@@ -473,5 +474,5 @@ pub(super) async fn revoke_key(
         .keys
         .revoke(kid.as_str(), &caller.actor(), state.clock.now())
         .await?;
-    Ok(Json(revoked.view().into()))
+    Ok(Json((&revoked).into()))
 }

@@ -69,8 +69,6 @@ impl PublishedKey {
         KeyView {
             kid: self.record.kid.clone(),
             state: self.record.state,
-            cert: self.public.cert_pem(),
-            pkcs7: self.public.pkcs7_pem(),
             fingerprint: self.public.fingerprint.clone(),
             thumbprint: self.public.thumbprint.clone(),
             alg: self.public.alg,

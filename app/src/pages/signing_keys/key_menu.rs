@@ -29,15 +29,16 @@ pub fn KeyMenu(
             close_menu();
         }
     };
-    let copy = move |what: &'static str, text: String| {
+    let copy = move |what: &'static str, clip: Clip| {
         move |_| {
             close_menu();
-            copy_to_clipboard(actions, what, text.clone());
+            copy_to_clipboard(actions, what, clip.clone());
         }
     };
     #[cfg(feature = "hydrate")]
     close_when_clicked_outside(menu_ref);
     let base = format!("{HOME}/{}", key.kid);
+    let certificate = Clip::Served(format!("{base}/certificate.pem"));
     let revocable = key.state.can_revoke();
     let kid = key.kid.clone();
     let details_kid = key.kid.clone();
@@ -54,13 +55,13 @@ pub fn KeyMenu(
             </summary>
             <div class="menu-items">
                 <DetailsLink kid=details_kid page actions on_open=close_menu />
-                <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Key ID", key.kid.clone())>
+                <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Key ID", Clip::Text(key.kid.clone()))>
                     "Copy key ID"
                 </button>
-                <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Certificate", key.cert.clone())>
+                <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Certificate", certificate)>
                     "Copy certificate"
                 </button>
-                <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Fingerprint", key.fingerprint.clone())>
+                <button type="button" class="menu-item" hidden=move || !hydrated.get() on:click=copy("Fingerprint", Clip::Text(key.fingerprint.clone()))>
                     "Copy fingerprint"
                 </button>
                 <a class="menu-item" href=format!("{base}/certificate.pem") download on:click=move |_| close_menu()>
@@ -112,11 +113,32 @@ fn DetailsLink(
     }
 }
 
-/// Puts `text` on the clipboard and says whether that worked (in the browser; nothing on the server).
-fn copy_to_clipboard(actions: Actions, what: &'static str, text: String) {
+/// What a menu item copies.
+#[derive(Clone)]
+#[cfg_attr(
+    not(feature = "hydrate"),
+    expect(
+        dead_code,
+        reason = "only the browser copies; the server renders the menu"
+    )
+)]
+enum Clip {
+    /// This text, which the page already has.
+    Text(String),
+    /// The text served at this URL: the certificate, which the page does not carry for every key.
+    Served(String),
+}
+
+/// Puts `clip` on the clipboard and says whether that worked (in the browser; nothing on the
+/// server).
+fn copy_to_clipboard(actions: Actions, what: &'static str, clip: Clip) {
     #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
-        match crate::browser::copy_to_clipboard(&text).await {
+        let copied = match &clip {
+            Clip::Text(text) => crate::browser::copy_to_clipboard(text).await,
+            Clip::Served(url) => crate::browser::copy_from_url(url).await,
+        };
+        match copied {
             Ok(()) => {
                 actions
                     .toasts
@@ -134,7 +156,7 @@ fn copy_to_clipboard(actions: Actions, what: &'static str, text: String) {
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (actions, what, text);
+    let _ = (actions, what, clip);
 }
 
 /// A click anywhere outside the open menu closes it, as a native menu does.

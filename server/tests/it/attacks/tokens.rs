@@ -78,12 +78,12 @@ async fn hs256_tokens_keyed_with_the_public_key_are_refused() {
     let spki = private.public_key_info_der().unwrap();
     let public_pem = |ending| der::pem::encode_string("PUBLIC KEY", ending, spki.as_ref()).unwrap();
     let published = world.keys.published();
-    let view = published.current().unwrap().view();
-    let jwk = serde_json::to_string(&published.current().unwrap().public.jwk).unwrap();
+    let current_key = published.current().unwrap();
+    let jwk = serde_json::to_string(&current_key.public.jwk).unwrap();
     let secrets = [
         public_pem(LineEnding::LF),
         public_pem(LineEnding::CRLF),
-        view.cert.clone(),
+        current_key.public.cert_pem(),
         jwk,
     ];
     for secret in &secrets {
