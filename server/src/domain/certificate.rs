@@ -136,8 +136,6 @@ pub struct PublicMaterial {
     pub fingerprint: String,
     /// SHA-1 of the certificate DER, uppercase hex, no separators.
     pub thumbprint: String,
-    /// The key as published in the JWKS.
-    pub jwk: Jwk,
     /// Subject, issuer, serial and validity, as the dashboard shows them.
     pub facts: app::keys::CertificateFacts,
 }
@@ -259,20 +257,28 @@ impl PublicMaterial {
             public_key_info_der,
             fingerprint: hex.join(":"),
             thumbprint: hex.concat(),
-            jwk: Jwk {
-                alg: alg.as_str().to_owned(),
-                kty: numbers.kty.to_owned(),
-                use_: "sig".to_owned(),
-                n: numbers.n,
-                e: numbers.e,
-                crv: numbers.crv.map(str::to_owned),
-                x: numbers.x,
-                y: numbers.y,
-                kid: kid.to_owned(),
-                x5t: URL_SAFE_NO_PAD.encode(sha1),
-                x5c: vec![STANDARD.encode(cert_der)],
-            },
             facts,
+        })
+    }
+
+    /// The key as published in the JWKS. Made when asked for (once per key, when the key set
+    /// first publishes it), not kept: the published key keeps its JSON.
+    pub fn jwk(&self) -> Result<Jwk, MaterialError> {
+        let spki =
+            SubjectPublicKeyInfoOwned::from_der(&self.public_key_info_der).map_err(cert_error)?;
+        let numbers = public_numbers(&spki)?;
+        Ok(Jwk {
+            alg: self.alg.as_str().to_owned(),
+            kty: numbers.kty.to_owned(),
+            use_: "sig".to_owned(),
+            n: numbers.n,
+            e: numbers.e,
+            crv: numbers.crv.map(str::to_owned),
+            x: numbers.x,
+            y: numbers.y,
+            kid: self.kid.clone(),
+            x5t: URL_SAFE_NO_PAD.encode(Sha1::digest(&self.cert_der)),
+            x5c: vec![STANDARD.encode(&self.cert_der)],
         })
     }
 

@@ -725,7 +725,8 @@ mod tests {
         );
 
         // It is the key's own certificate, and its self-signature verifies.
-        assert_eq!(public.jwk.n, Some(URL_SAFE_NO_PAD.encode(numbers(&key).n)));
+        let n = public.jwk().unwrap().n;
+        assert_eq!(n, Some(URL_SAFE_NO_PAD.encode(numbers(&key).n)));
         let verify = openssl(dir.path(), &["verify", "-CAfile", "cert.pem", "cert.pem"]);
         assert_eq!(verify.trim(), "cert.pem: OK");
 
@@ -851,7 +852,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("key.pem"), KEY_C).unwrap();
         let (_, public) = material(KEY_C, Utc::now());
-        let jwk = &public.jwk;
+        let jwk = &public.jwk().unwrap();
 
         let expected = format!(
             r#"{{"alg":"RS256","kty":"RSA","use":"sig","n":"{}","e":"AQAB","kid":"kid-under-test","x5t":"{}","x5c":["{}"]}}"#,
@@ -963,9 +964,12 @@ mod tests {
             &generated.cert_der,
         )
         .unwrap();
-        assert_eq!(public.jwk.n, Some(URL_SAFE_NO_PAD.encode(&rsa.n)));
-        assert_eq!(public.jwk.e.as_deref(), Some("AQAB"));
-        assert_eq!(public.jwk.kid, generated.kid);
+        assert_eq!(
+            public.jwk().unwrap().n,
+            Some(URL_SAFE_NO_PAD.encode(&rsa.n))
+        );
+        assert_eq!(public.jwk().unwrap().e.as_deref(), Some("AQAB"));
+        assert_eq!(public.jwk().unwrap().kid, generated.kid);
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("cert.pem"), public.cert_pem()).unwrap();
@@ -1053,7 +1057,7 @@ mod tests {
             assert_eq!(public.public_key_info_der, theirs, "{alg}");
             assert_eq!(key.public_key_info_der().unwrap(), theirs, "{alg}");
             // The JWK members of its type, and nothing of another's.
-            let text = serde_json::to_string(&public.jwk).unwrap();
+            let text = serde_json::to_string(&public.jwk().unwrap()).unwrap();
             let jwk: serde_json::Value = serde_json::from_str(&text).unwrap();
             // In the order written (`Value`'s map sorts its keys).
             let mut members: Vec<&str> = jwk

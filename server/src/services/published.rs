@@ -32,7 +32,7 @@ pub struct PublishedKey {
     pub record: KeyRecord,
     /// Shared by every key set this key is in: a rebuild after a change copies no certificate.
     pub public: Arc<PublicMaterial>,
-    /// `public.jwk` as the JWKS serialises it, made once per key, not once per key change.
+    /// `public.jwk()` as the JWKS serialises it, made once per key, not once per key change.
     jwk_json: Arc<[u8]>,
     /// SHA-256 of `jwk_json`: the JWKS's ETag is made of these, not of the whole document.
     jwk_digest: [u8; 32],
@@ -46,8 +46,8 @@ impl PublishedKey {
     /// A stored key's public material, as published.
     pub fn from_stored(key: &StoredKey) -> Result<Self, MaterialError> {
         let public = PublicMaterial::from_certificate(&key.record.kid, key.alg, &key.cert_der)?;
-        let jwk_json =
-            serde_json::to_vec(&public.jwk).map_err(|e| MaterialError::Encoding(e.to_string()))?;
+        let jwk_json = serde_json::to_vec(&public.jwk()?)
+            .map_err(|e| MaterialError::Encoding(e.to_string()))?;
         Ok(Self {
             public: Arc::new(public),
             jwk_digest: Sha256::digest(&jwk_json).into(),

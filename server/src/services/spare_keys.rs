@@ -222,7 +222,7 @@ mod tests {
         let key = pool.take(es256, "a.test", Utc::now()).await.unwrap();
         assert_eq!(key.private.kind(), KeyKind::P256);
         let public = PublicMaterial::from_certificate(&key.kid, es256.alg, &key.cert_der).unwrap();
-        assert_eq!(public.jwk.crv.as_deref(), Some("P-256"));
+        assert_eq!(public.jwk().unwrap().crv.as_deref(), Some("P-256"));
         while pool.count(KeyKind::P256) < SPARE_KEYS || pool.count(RSA) < SPARE_KEYS {
             tokio::task::yield_now().await;
         }

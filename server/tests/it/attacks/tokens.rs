@@ -79,7 +79,7 @@ async fn hs256_tokens_keyed_with_the_public_key_are_refused() {
     let public_pem = |ending| der::pem::encode_string("PUBLIC KEY", ending, spki.as_ref()).unwrap();
     let published = world.keys.published();
     let current_key = published.current().unwrap();
-    let jwk = serde_json::to_string(&current_key.public.jwk).unwrap();
+    let jwk = serde_json::to_string(&current_key.public.jwk().unwrap()).unwrap();
     let secrets = [
         public_pem(LineEnding::LF),
         public_pem(LineEnding::CRLF),
