@@ -31,12 +31,12 @@ pub mod tls;
 mod token_throttle;
 mod well_known;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::routes::SIGNING_KEYS_PAGE;
 use axum::{Router, response::Redirect, routing::get};
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 
 use self::dashboard_adapters::{DashboardKeys, DashboardLogs, DashboardOperator};
 pub use self::state::{ApiSettings, AppState};
@@ -79,7 +79,7 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
         .merge(api.with_state(()))
         .leptos_routes_with_context(
             &leptos_options,
-            generate_route_list(app::App),
+            page_routes().to_vec(),
             provide_dashboard_context,
             move || app::shell(shell_options.clone()),
         )
@@ -91,6 +91,17 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
         // Outside the guard, so its refusals and redirects carry the headers, the id and a log
         // line too.
         .layer(axum::middleware::from_fn(edge::edge))
+}
+
+/// The dashboard's page routes, listed once per process.
+///
+/// Listing them runs the whole app with resources suppressed by a process-global flag of
+/// `leptos_server` (leptos#4773): a page whose resource was first polled on another thread while
+/// the flag was up waited forever (a test's router built beside another test's page render hung
+/// that render). Listed once, before the first router exists, no render can overlap it.
+fn page_routes() -> &'static [AxumRouteListing] {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App))
 }
 
 /// What the dashboard's pages and server functions reach, for the request's tenant.

@@ -120,3 +120,44 @@ async fn cross_site_posts_are_refused() {
         .unwrap();
     assert_eq!(send(&world.router, request).await.status, 403);
 }
+
+/// Building another router (another tenant's, another test's) while a signed-in page renders
+/// leaves that render alone. Listing the pages' routes runs the app with resources held back by
+/// a process-wide flag (leptos#4773); a render whose resource started meanwhile waited forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_built_while_a_page_renders_does_not_stall_it() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    let world = world().await;
+    let cookie = session_cookie(&sign_in(&world, OPERATOR_PASSWORD, None).await);
+    let done = Arc::new(AtomicBool::new(false));
+    let building = std::thread::spawn({
+        let done = Arc::clone(&done);
+        move || {
+            let mut built = 0_u32;
+            while !done.load(Ordering::Relaxed) {
+                drop(signet::http::app(
+                    leptos::prelude::LeptosOptions::builder()
+                        .output_name("signet")
+                        .build(),
+                    false,
+                ));
+                built += 1;
+            }
+            built
+        }
+    });
+    for _ in 0..200 {
+        let page = get_with_cookie(&world.router, "/tenant/signing_keys", &cookie).await;
+        assert_eq!(page.status, 200);
+        assert!(page.text().contains("List of Valid Keys"));
+    }
+    done.store(true, Ordering::Relaxed);
+    assert!(
+        building.join().unwrap() > 0,
+        "no router was built meanwhile"
+    );
+}

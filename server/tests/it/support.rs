@@ -338,15 +338,27 @@ impl Reply {
     }
 }
 
+/// How long a request may go unanswered before its test fails naming it: a hang guard (a stalled
+/// request is a bug, and a test suite that waits on it forever tells nobody which), not a speed
+/// budget.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
+    let named = format!("{} {}", request.method(), request.uri());
+    let answer = async {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    };
+    match tokio::time::timeout(HANG_GUARD, answer).await {
+        Ok(reply) => reply,
+        Err(_) => panic!("{named} was not answered within {HANG_GUARD:?}: it hangs"),
     }
 }
 
