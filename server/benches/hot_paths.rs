@@ -9,7 +9,8 @@
 //! `jwks` is the document and its ETag rebuilt after every key change (3 keys is a fresh tenant,
 //! 1000 a tenant after 1000 rotations) from JWKs serialised once per key, the verifiers rebuilt
 //! with it, and its gzip and brotli forms, made once per change; `ssr` renders the signed-in Signing Keys page through the whole
-//! router, as `GET /tenant/signing_keys` does.
+//! router, as `GET /tenant/signing_keys` does; `request log` writes a request's log line through
+//! `tracing` (as on a terminal) and straight into the log's batch (as `signet serve` does).
 
 use std::{hint::black_box, time::Duration};
 
@@ -21,7 +22,13 @@ use signet::{
     domain::material::{
         PrivateKey, PublicMaterial, generate_signing_key, new_kid, self_signed_certificate,
     },
-    http::encoded::{Coding, Encoded},
+    http::{
+        encoded::{Coding, Encoded},
+        log_line::LogLines,
+        request_id::{self, RequestContext},
+        request_log::{self, RequestLog},
+    },
+    log::BatchedWriter,
     services::{
         published::jwks_document,
         tokens::{self, Signer, Verifiers},
@@ -263,5 +270,56 @@ fn ssr(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, generate, jwks, ssr);
+/// One request's log line, written into a log whose thread writes to nowhere: through `tracing`
+/// with [`LogLines`], and straight into the batch ([`request_log`]). Last of the groups: it sets
+/// the process's subscriber.
+fn request_log(c: &mut Criterion) {
+    let Ok((writer, _guard)) = BatchedWriter::start(std::io::sink()) else {
+        panic!("cannot start the log writer");
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_writer(writer.clone())
+        .with_ansi(false)
+        .event_format(LogLines::Text)
+        .finish();
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        panic!("a subscriber is already set");
+    }
+    RequestLog::install(LogLines::Text, move |lines| writer.append(lines));
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        panic!("no tokio runtime");
+    };
+    let request = || RequestContext {
+        id: "d0827ddd72493d9b536652693d1d521e".into(),
+        method: axum::http::Method::GET,
+        uri: axum::http::Uri::from_static("/.well-known/jwks.json"),
+    };
+    let mut group = c.benchmark_group("request log line");
+    // What both rows below pay besides the line: the request made and scoped.
+    group.bench_function("no line (the request's scope alone)", |b| {
+        b.iter(|| runtime.block_on(request_id::scope(request(), async { black_box(0) })))
+    });
+    group.bench_function("through tracing", |b| {
+        b.iter(|| {
+            runtime.block_on(request_id::scope(request(), async {
+                tracing::info!(target: request_log::TARGET, latency = %format_args!("{} μs", black_box(12)), status = black_box(200_u16), "finished processing request");
+            }))
+        })
+    });
+    group.bench_function("straight into the batch", |b| {
+        b.iter(|| {
+            runtime.block_on(request_id::scope(request(), async {
+                request_id::with_current(|request| {
+                    request.is_some_and(|request| {
+                        request_log::finished(request, black_box(200), black_box(12))
+                    })
+                })
+            }))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tokens, generate, jwks, ssr, request_log);
 criterion_main!(benches);

@@ -112,20 +112,31 @@ pub struct Line<'a, W> {
     shared: &'a Shared<W>,
 }
 
-impl<W: Write> Write for Line<'_, W> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+impl<W: Write> Shared<W> {
+    /// Adds whole lines to the batch; the caller writes it out when it is full.
+    fn append(&self, bytes: &[u8]) {
         let full = {
-            let mut batch = self
-                .shared
-                .batch
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
             batch.extend_from_slice(bytes);
             batch.len() >= BATCH_LIMIT
         };
         if full {
-            self.shared.write_out(BATCH_LIMIT);
+            self.write_out(BATCH_LIMIT);
         }
+    }
+}
+
+impl<W: Write> BatchedWriter<W> {
+    /// Adds whole lines, written as they are (the request log's own line:
+    /// `http::request_log`).
+    pub fn append(&self, lines: &[u8]) {
+        self.shared.append(lines);
+    }
+}
+
+impl<W: Write> Write for Line<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.shared.append(bytes);
         Ok(bytes.len())
     }
 

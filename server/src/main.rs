@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use signet::{
     cli::{Cli, Command},
-    http::log_line::LogLines,
+    http::{log_line::LogLines, request_log::RequestLog},
     log::BatchedWriter,
 };
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
@@ -21,8 +21,8 @@ fn log_format() -> Result<LogLines, String> {
     }
 }
 
-/// Starts logging to `writer`.
-fn init_log<W>(lines: LogLines, filter: EnvFilter, writer: W)
+/// Starts logging to `writer`; `true` if the lines are coloured (stderr is a terminal).
+fn init_log<W>(lines: LogLines, filter: EnvFilter, writer: W) -> bool
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -34,6 +34,7 @@ where
         .with_ansi(ansi)
         .event_format(lines)
         .init();
+    ansi
 }
 
 /// glibc's allocator, told to give memory back: large blocks (a JWKS or key list of a thousand
@@ -79,7 +80,12 @@ fn main() -> ExitCode {
     let log_writer = if matches!(cli.command, None | Some(Command::Serve)) {
         match BatchedWriter::start(std::io::stderr()) {
             Ok((writer, guard)) => {
-                init_log(format, filter, writer);
+                let ansi = init_log(format, filter, writer.clone());
+                // Each request's line is written straight into the batch (a terminal's
+                // lines stay coloured by `tracing`).
+                if !ansi {
+                    RequestLog::install(format, move |lines| writer.append(lines));
+                }
                 Some(guard)
             }
             Err(error) => {
@@ -88,7 +94,7 @@ fn main() -> ExitCode {
             }
         }
     } else {
-        init_log(format, filter, std::io::stderr);
+        let _coloured = init_log(format, filter, std::io::stderr);
         None
     };
     let runtime = match tokio::runtime::Runtime::new() {

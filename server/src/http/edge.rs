@@ -8,7 +8,8 @@
 //! ([`super::log_line`]) without a span's cost per request.
 //!
 //! The line names method, path, status and latency, and the request id; no other header is
-//! logged, so neither bearer tokens nor session cookies reach the log.
+//! logged, so neither bearer tokens nor session cookies reach the log. `signet serve` writes it
+//! straight into its log ([`request_log`]); anywhere else it goes through `tracing`.
 
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ use axum::{extract::Request, http::HeaderValue, middleware::Next, response::Resp
 
 use super::{
     request_id::{self, RequestContext, X_REQUEST_ID},
+    request_log,
     security_headers::SecurityHeaders,
 };
 
@@ -38,10 +40,15 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
         }
         let micros = started.elapsed().as_micros();
         let status = response.status().as_u16();
-        if response.status().is_server_error() {
-            tracing::error!(latency = %format_args!("{micros} μs"), status, "finished processing request");
-        } else {
-            tracing::info!(latency = %format_args!("{micros} μs"), status, "finished processing request");
+        let written = request_id::with_current(|request| {
+            request.is_some_and(|request| request_log::finished(request, status, micros))
+        });
+        if !written {
+            if response.status().is_server_error() {
+                tracing::error!(target: request_log::TARGET, latency = %format_args!("{micros} μs"), status, "finished processing request");
+            } else {
+                tracing::info!(target: request_log::TARGET, latency = %format_args!("{micros} μs"), status, "finished processing request");
+            }
         }
         response
     })

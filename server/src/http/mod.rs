@@ -21,6 +21,7 @@ mod openapi;
 mod policy;
 pub mod rate_limit;
 pub mod request_id;
+pub mod request_log;
 mod security_headers;
 pub mod server;
 mod session;

@@ -83,7 +83,7 @@ fn new_id() -> Arc<str> {
 }
 
 /// Runs `handling` as `request` (what [`current`] and [`with_current`] see inside it).
-pub(super) async fn scope<F: Future>(request: RequestContext, handling: F) -> F::Output {
+pub async fn scope<F: Future>(request: RequestContext, handling: F) -> F::Output {
     REQUEST.scope(request, handling).await
 }
 
