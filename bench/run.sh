@@ -9,7 +9,7 @@
 # wrk on the same cores. The key history is first grown to the first of LEVELS (10 previous keys),
 # and the main table is measured there: JWKS (identity, Accept-Encoding br and gzip, with the bytes
 # on the wire and the Content-Encoding answered), JWKS revalidation (304), the request log's cost
-# (an A/B against a second Signet at RUST_LOG=warn, bench/logging_ab.sh), token issuance, the
+# (an A/B of pairs of new Signets alike but for RUST_LOG, info against warn, bench/logging_ab.sh), token issuance, the
 # Management list, JWKS and the paginated list at the last level, rotate latency, the signed-in
 # page's server render, the hydrate WASM, time to interactive (cold, and again after the growth
 # runs), memory, and both peers. Every wrk row carries the server's CPU µs/request (its CPU time
@@ -65,6 +65,7 @@ peer_port=61518
 hello_port=61519
 peer1_port=61520
 quiet_port=61521
+loud_port=61524
 scale_a_port=61522
 scale_b_port=61523
 signet="http://127.0.0.1:$signet_port"
@@ -322,8 +323,8 @@ openssl_sign=$(openssl_ceiling) || die "cannot read sign/s from openssl speed"
 # --- the signing service ---
 sign_bench
 
-# --- the request log's cost: this Signet (info) against a second one at RUST_LOG=warn ---
-logging_ab "$quiet_port" 3 5
+# --- the request log's cost: pairs of new Signets alike but for RUST_LOG (info against warn) ---
+logging_ab "$loud_port" "$quiet_port" 4 4 4
 read -r ab_on_rps _ _ ab_on_cpu <<<"$ab_on"
 read -r ab_off_rps _ _ ab_off_cpu <<<"$ab_off"
 
