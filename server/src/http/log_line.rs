@@ -236,7 +236,7 @@ pub(super) fn json_string(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
 
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use axum::http::Method;
@@ -245,7 +245,7 @@ mod tests {
 
     /// An output the test reads back.
     #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
+    pub(in crate::http) struct Sink(pub(in crate::http) Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Sink {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

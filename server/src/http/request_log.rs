@@ -159,20 +159,18 @@ fn json(
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use axum::http::Method;
 
     use super::*;
-    use crate::http::request_id;
+    use crate::http::{log_line::tests::Sink, request_id};
 
     /// What `tracing` with [`LogLines`] writes for the request's line, beside what this module
     /// writes for it, each without its timestamp.
     async fn both(lines: LogLines, request: RequestContext, status: u16) -> (String, String) {
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&output);
+        let output = Sink::default();
+        let sink = output.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || Sink(Arc::clone(&sink)))
+            .with_writer(move || sink.clone())
             .with_ansi(false)
             .event_format(lines)
             .finish();
@@ -195,7 +193,7 @@ mod tests {
             }
         })
         .await;
-        let theirs = String::from_utf8(output.lock().unwrap().clone()).unwrap();
+        let theirs = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
         // The timestamp: the first 27 characters of a text line, the first value of an object.
         let untimed = |line: &str| {
             let at = match lines {
@@ -207,18 +205,6 @@ mod tests {
             format!("{}{}", &line[..at], &line[at + 27..])
         };
         (untimed(&theirs), untimed(&ours))
-    }
-
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     fn request(method: Method, uri: &str) -> RequestContext {
