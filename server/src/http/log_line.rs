@@ -96,7 +96,8 @@ where
 
 /// The time now as `tracing-subscriber` writes it (RFC 3339, UTC, microseconds:
 /// `2026-12-03T05:00:00.000000Z`). The date and the second are formatted once a second per
-/// thread: formatting them for every line cost a tenth of the request log.
+/// thread: `tracing-subscriber` formatted them for every line (in `perf` of the JWKS, 1.2 % of
+/// the CPU, a third of the whole log's).
 pub(super) fn timestamp(out: &mut impl fmt::Write) -> fmt::Result {
     thread_local! {
         static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };

@@ -57,16 +57,12 @@ impl RequestLog {
     }
 
     fn write(&self, request: &RequestContext, status: u16, micros: u128) {
-        let level = if status >= 500 {
-            Level::ERROR
+        let (level, enabled) = if status >= 500 {
+            (Level::ERROR, self.error)
         } else {
-            Level::INFO
+            (Level::INFO, self.info)
         };
-        if !(if level == Level::ERROR {
-            self.error
-        } else {
-            self.info
-        }) {
+        if !enabled {
             return;
         }
         thread_local! {
