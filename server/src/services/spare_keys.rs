@@ -1,6 +1,9 @@
 //! Key pairs generated ahead of time, shared by every tenant of the process, so neither a
 //! rotation nor a new tenant waits for key generation (a 4096-bit RSA key takes seconds): up to
-//! [`SPARE_KEYS`] of every kind in use wait, refilled in the background by one task at a time.
+//! [`SPARE_KEYS`] of every kind in use wait, refilled in the background by one thread at a time,
+//! at the lowest CPU priority: a request or a rotation that wants a core takes it from the
+//! refill (which starts during the rotation that used the spare, and would otherwise hold one
+//! of two cores for 0.1–0.5 s against it).
 //! A kind is in use once a key of it has been asked for (the deployment's default kind from the
 //! start). A pair becomes a tenant's key when it is taken: it gets a fresh kid and a certificate
 //! for that tenant's domain then (one signature, a millisecond).
@@ -129,22 +132,32 @@ impl SpareKeys {
         self.keys().entry(private.kind()).or_default().push(private);
     }
 
-    /// Tops every kind in use up to [`SPARE_KEYS`] in the background, unless that is under way.
-    /// Needs a tokio runtime.
+    /// Tops every kind in use up to [`SPARE_KEYS`] on a thread of its own at the lowest CPU
+    /// priority, unless that is under way.
     pub fn spawn_refill(&self) {
         if self.inner.filling.swap(true, Ordering::AcqRel) {
             return;
         }
         let pool = self.clone();
-        tokio::spawn(async move { pool.refill().await });
+        let spawned = std::thread::Builder::new()
+            .name("signet-spare-keys".into())
+            .spawn(move || {
+                lowest_priority();
+                pool.refill();
+            });
+        if let Err(error) = spawned {
+            // The next taker generates its key itself and tries again.
+            tracing::warn!(%error, "cannot start the thread that pre-generates key pairs");
+            self.inner.filling.store(false, Ordering::Release);
+        }
     }
 
-    async fn refill(&self) {
+    fn refill(&self) {
         let inner = &self.inner;
         loop {
             while let Some(kind) = self.shortest() {
                 // Generated without holding the lock: takers take spares meanwhile.
-                match generate(&inner.source, kind).await {
+                match inner.source.private_key(kind) {
                     Ok(key) => self.put_back_pair(key),
                     Err(error) => {
                         // The next taker generates its key itself and tries again.
@@ -160,6 +173,22 @@ impl SpareKeys {
             if self.shortest().is_none() || inner.filling.swap(true, Ordering::AcqRel) {
                 break;
             }
+        }
+    }
+}
+
+/// Lowers the calling thread to the lowest scheduling priority (nice 19: on Linux the nice
+/// value is the thread's own). Elsewhere the thread keeps its priority: there `setpriority`
+/// would lower the whole process.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `setpriority` only reads its arguments; `gettid` names this thread alone.
+        let result =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid().cast_unsigned(), 19) };
+        if result != 0 {
+            let error = std::io::Error::last_os_error();
+            tracing::debug!(%error, "cannot lower the spare key thread's priority");
         }
     }
 }
@@ -227,5 +256,53 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(pool.count(KeyKind::Ed25519), 0, "never asked for");
+    }
+
+    /// Fixture keys, noting the nice value of the thread each is made on.
+    #[cfg(target_os = "linux")]
+    #[derive(Debug)]
+    struct NotingPriority {
+        keys: FixtureKeys,
+        nice: Mutex<Vec<i32>>,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl crate::services::key_source::KeySource for NotingPriority {
+        fn private_key(
+            &self,
+            kind: KeyKind,
+        ) -> Result<PrivateKey, crate::domain::material::MaterialError> {
+            self.nice.lock().unwrap().push(own_nice());
+            self.keys.private_key(kind)
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn own_nice() -> i32 {
+        // SAFETY: reads the calling thread's nice value (`gettid`: this thread alone).
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid().cast_unsigned()) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn spares_are_made_at_the_lowest_priority_and_a_taker_short_of_one_at_its_own() {
+        let source = Arc::new(NotingPriority {
+            keys: FixtureKeys::new([include_str!("../../fixtures/rsa-2048-a.pk8.pem")]).unwrap(),
+            nice: Mutex::new(Vec::new()),
+        });
+        let pool = SpareKeys::new(source.clone(), RSA);
+        // The pool is empty: the taker's key is made for it, at its thread's own priority.
+        pool.take(KeySpec::DEFAULT, "a.test", Utc::now())
+            .await
+            .unwrap();
+        while pool.count(RSA) < SPARE_KEYS {
+            tokio::task::yield_now().await;
+        }
+        let mut nice = source.nice.lock().unwrap().clone();
+        nice.sort_unstable();
+        let mut expected = vec![19; SPARE_KEYS];
+        expected.push(own_nice());
+        expected.sort_unstable();
+        assert_eq!(nice, expected);
     }
 }
