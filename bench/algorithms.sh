@@ -176,7 +176,8 @@ signer_id=$(sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p' <<<"$signer")
 signer_secret=$(sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p' <<<"$signer")
 [ -n "$signer_id" ] && [ -n "$signer_secret" ] || die "cannot create the signing client: $signer"
 "$bin" serve >"$work/signet.log" 2>&1 &
-pids+=("$!")
+signet_pid=$!
+pids+=("$signet_pid")
 for _ in $(seq 200); do
     curl -fs -o /dev/null "$signet/readyz" 2>/dev/null && break
     sleep 0.1
@@ -186,7 +187,7 @@ curl -fs -o /dev/null "$signet/readyz" || {
     die "signet did not start"
 }
 # Let the start-up work (the spare keys of the default type) finish before anything is measured.
-sleep 3
+spares_made "$signet_pid"
 
 token_body="grant_type=client_credentials&client_id=$client_id&client_secret=$client_secret&audience=https://bench.signet.test/api/v2/"
 signer_body="grant_type=client_credentials&client_id=$signer_id&client_secret=$signer_secret&audience=https://bench.signet.test/api/v2/"

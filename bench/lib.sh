@@ -38,6 +38,23 @@ die() {
     exit 1
 }
 
+# `spares_made PID…`: waits until none of these Signets is making spare key pairs (the thread
+# `signet-spare-keys` lives only while it refills, at the lowest priority, and is started before a
+# server listens), so no row measures a server whose start-up or last rotations are still being
+# caught up with. Gives up after a minute.
+spares_made() {
+    local pid tries busy
+    for ((tries = 0; tries < 600; tries++)); do
+        busy=
+        for pid in "$@"; do
+            if grep -qs '^signet-spare-ke' /proc/"$pid"/task/*/comm; then busy=$pid; fi
+        done
+        [ -n "$busy" ] || return 0
+        sleep 0.1
+    done
+    die "a Signet (pids $*) was still making spare key pairs after a minute"
+}
+
 # A scratch directory, removed on exit with every process whose pid is added to `pids`; then the
 # commands named in `at_exit` run (e.g. dropping a scratch database), each once.
 work=$(mktemp -d)

@@ -66,7 +66,7 @@ logging_ab() {
         on="http://127.0.0.1:$on_port/.well-known/jwks.json"
         off="http://127.0.0.1:$off_port/.well-known/jwks.json"
         # Their spare next keys are generated at start; let that finish.
-        sleep 3
+        spares_made "${server_of[$on_port]}" "${server_of[$off_port]}"
         ab_on_bytes=$(curl -fs "$on" | wc -c)
         ab_off_bytes=$(curl -fs "$off" | wc -c)
         # A second of unmeasured load for each, then the rounds, the first side alternating.

@@ -177,6 +177,7 @@ if [ -z "${SIGN_ONLY:-}" ]; then
 fi
 
 # Let the start-up work (spare keys, the peer's workers) finish before anything is measured.
+spares_made "$signet_pid"
 sleep 3
 alive "$signet_pid" signet "$work/signet.log"
 idle_rss=$(rss_mb "$signet_pid")
@@ -276,7 +277,7 @@ if [ "$first_level" -gt 0 ]; then
     rotate_fast "$first_level"
     previous=$first_level
     # Steady state: the spare next keys that the burst used up are generated again.
-    sleep 5
+    spares_made "$signet_pid"
 fi
 etag=$(curl -fsI "$jwks" | tr -d '\r' | sed -n 's/^etag: //Ip')
 revalidated=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$jwks")

@@ -99,7 +99,7 @@ growth_runs() {
             rotate_fast $((level - previous))
             previous=$level
             # Steady state: the spare next keys that the burst used up are generated again.
-            sleep 5
+            spares_made "$signet_pid"
         fi
         say "at $previous previous keys: JWKS (identity, br), list (whole, page of 10; br), $samples rotations 0.25 s apart"
         r=$(jwks_wire)

@@ -80,7 +80,8 @@ scale_out() {
     b_pid=$!
     pids+=("$b_pid")
     wait_for "$b/readyz" "Signet B on PostgreSQL" "$work/pg-b.log"
-    sleep 3
+    # Let both finish their start-up work (the spare keys) before anything is measured.
+    spares_made "$a_pid" "$b_pid"
     local kids_note=
     [ "$(curl -fs "$a/.well-known/jwks.json" | grep -o '"kid":"[^"]*"' | sort)" = \
         "$(curl -fs "$b/.well-known/jwks.json" | grep -o '"kid":"[^"]*"' | sort)" ] ||
