@@ -246,7 +246,27 @@ pub(super) mod tests {
 
     /// An output the test reads back.
     #[derive(Clone, Default)]
-    pub(in crate::http) struct Sink(pub(in crate::http) Arc<Mutex<Vec<u8>>>);
+    pub(in crate::http) struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Sink {
+        /// Everything written so far.
+        pub(in crate::http) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// Makes `lines` the format of this thread's `tracing` events until the guard drops; they
+    /// are written to the sink.
+    pub(in crate::http) fn capture(lines: LogLines) -> (Sink, tracing::subscriber::DefaultGuard) {
+        let sink = Sink::default();
+        let output = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || output.clone())
+            .with_ansi(false)
+            .event_format(lines)
+            .finish();
+        (sink, tracing::subscriber::set_default(subscriber))
+    }
 
     impl std::io::Write for Sink {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -260,14 +280,7 @@ pub(super) mod tests {
 
     /// The lines `lines` writes for one event inside a request and one outside any.
     async fn written(lines: LogLines) -> Vec<String> {
-        let sink = Sink::default();
-        let output = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || output.clone())
-            .with_ansi(false)
-            .event_format(lines)
-            .finish();
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (sink, _default) = capture(lines);
         let request = RequestContext {
             id: "req-42".into(),
             method: Method::GET,
@@ -278,8 +291,7 @@ pub(super) mod tests {
         })
         .await;
         tracing::warn!(tenant = "a.example", "outside any request");
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_owned).collect()
+        sink.text().lines().map(str::to_owned).collect()
     }
 
     #[tokio::test]

@@ -158,19 +158,12 @@ mod tests {
     use axum::http::Method;
 
     use super::*;
-    use crate::http::{log_line::tests::Sink, request_id};
+    use crate::http::{log_line::tests::capture, request_id};
 
     /// What `tracing` with [`LogLines`] writes for the request's line, beside what this module
     /// writes for it, each without its timestamp.
     async fn both(lines: LogLines, request: RequestContext, status: u16) -> (String, String) {
-        let output = Sink::default();
-        let sink = output.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .event_format(lines)
-            .finish();
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (output, _default) = capture(lines);
         let mut ours = String::new();
         let level = if status >= 500 {
             Level::ERROR
@@ -189,7 +182,7 @@ mod tests {
             }
         })
         .await;
-        let theirs = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
+        let theirs = output.text();
         // The timestamp: the first 27 characters of a text line, the first value of an object.
         let untimed = |line: &str| {
             let at = match lines {
