@@ -129,6 +129,7 @@ impl KeyService {
         } = parts;
         let mut loaded = store.load(REVOKED_KEYS_SHOWN).await?;
         if loaded.keys.is_empty() {
+            let _refill = spare_keys.refill_when_done();
             let spec = options.default_key;
             let (current, next) = tokio::try_join!(
                 spare_keys.take(spec, &tenant_domain, now),
@@ -307,6 +308,7 @@ impl KeyService {
         self.inner.health.ensure_up()?;
         let store = self.inner.store.as_ref();
         let window = self.publication_window();
+        let _refill = self.inner.spares.refill_when_done();
         let mut attempt = 0;
         let changed = loop {
             // A new key type needs a key of that type, made before the transaction.
@@ -397,6 +399,7 @@ impl KeyService {
     ) -> Result<Option<Rotated>, ServiceError> {
         self.inner.health.ensure_up()?;
         let spares = &self.inner.spares;
+        let _refill = spares.refill_when_done();
         let mut retried = false;
         let change = loop {
             let spec = self.published().policy.key;
