@@ -20,7 +20,7 @@ pub struct ApiError {
     /// A sentence for people; never internal details.
     pub message: String,
     /// Extra response headers (`WWW-Authenticate`, `X-RateLimit-*`).
-    pub headers: Vec<(HeaderName, String)>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Auth0's error body.
@@ -46,9 +46,11 @@ impl ApiError {
         }
     }
 
-    /// The same error with one more response header.
+    /// The same error with one more response header (left out if `value` cannot be one).
     pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        if let Ok(value) = HeaderValue::try_from(value.into()) {
+            self.headers.push((name, value));
+        }
         self
     }
 
@@ -134,9 +136,7 @@ impl IntoResponse for ApiError {
         let content_type = [(header::CONTENT_TYPE, "application/json; charset=utf-8")];
         let mut response = (self.status, content_type, Json(body)).into_response();
         for (name, value) in self.headers {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
-            }
+            response.headers_mut().insert(name, value);
         }
         response
     }

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 
 const WINDOW_SECS: i64 = 60;
@@ -19,19 +19,19 @@ pub struct Quota {
 
 impl Quota {
     /// The `X-RateLimit-*` headers.
-    pub fn headers(&self) -> [(HeaderName, String); 3] {
+    pub fn headers(&self) -> [(HeaderName, HeaderValue); 3] {
         [
             (
                 HeaderName::from_static("x-ratelimit-limit"),
-                self.limit.to_string(),
+                HeaderValue::from(self.limit),
             ),
             (
                 HeaderName::from_static("x-ratelimit-remaining"),
-                self.remaining.to_string(),
+                HeaderValue::from(self.remaining),
             ),
             (
                 HeaderName::from_static("x-ratelimit-reset"),
-                self.reset.to_string(),
+                HeaderValue::from(self.reset),
             ),
         ]
     }
@@ -41,37 +41,54 @@ impl Quota {
 #[derive(Debug)]
 pub struct ClientRateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    window: Mutex<Window>,
+}
+
+/// The requests of each client in one minute.
+#[derive(Debug, Default)]
+struct Window {
+    /// Unix seconds.
+    start: i64,
+    used: HashMap<String, u32>,
 }
 
 impl ClientRateLimiter {
     pub fn new(per_minute: u32) -> Self {
         Self {
             per_minute,
-            windows: Mutex::new(HashMap::new()),
+            window: Mutex::default(),
         }
     }
 
     /// Counts one request of `client_id` at `now`; `Err` when the client is over its limit.
     pub fn check(&self, client_id: &str, now: DateTime<Utc>) -> Result<Quota, Quota> {
         let window = now.timestamp() - now.timestamp().rem_euclid(WINDOW_SECS);
-        let mut windows = self
-            .windows
+        let mut counts = self
+            .window
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Old windows are dropped as they expire, so the map holds only this minute's clients.
-        windows.retain(|_, (start, _)| *start == window);
-        let used = &mut windows.entry(client_id.to_owned()).or_insert((window, 0)).1;
+        // A new minute starts from nothing, so the map holds only this minute's clients.
+        if counts.start != window {
+            counts.start = window;
+            counts.used.clear();
+        }
         let quota = |used: u32| Quota {
             limit: self.per_minute,
             remaining: self.per_minute.saturating_sub(used),
             reset: window + WINDOW_SECS,
         };
-        if *used >= self.per_minute {
-            return Err(quota(*used));
+        let used = counts.used.get(client_id).copied().unwrap_or(0);
+        if used >= self.per_minute {
+            return Err(quota(used));
         }
-        *used += 1;
-        Ok(quota(*used))
+        // A client's id is copied once a minute, not once a request.
+        match counts.used.get_mut(client_id) {
+            Some(count) => *count += 1,
+            None => {
+                counts.used.insert(client_id.to_owned(), 1);
+            }
+        }
+        Ok(quota(used + 1))
     }
 }
 

@@ -163,7 +163,8 @@ pub struct Verifiers {
     /// Each key with the one algorithm it verifies; parsed once per key, shared by every key
     /// set the key is in.
     keys: HashMap<String, Arc<(SigningAlg, ParsedPublicKey)>>,
-    accepted: Arc<RwLock<HashMap<String, AccessClaims>>>,
+    /// Shared with the callers they answer for: a hit copies no claim.
+    accepted: Arc<RwLock<HashMap<String, Arc<AccessClaims>>>>,
 }
 
 impl std::fmt::Debug for Verifiers {
@@ -197,17 +198,17 @@ impl Verifiers {
     }
 
     /// The claims of `token` if it verified before and has not expired since.
-    fn remembered(&self, token: &str, now: i64) -> Option<AccessClaims> {
+    fn remembered(&self, token: &str, now: i64) -> Option<Arc<AccessClaims>> {
         let accepted = self
             .accepted
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let claims = accepted.get(token)?;
         let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
-        (claims.exp.saturating_add(leeway) >= now).then(|| claims.clone())
+        (claims.exp.saturating_add(leeway) >= now).then(|| Arc::clone(claims))
     }
 
-    fn remember(&self, token: &str, claims: &AccessClaims) {
+    fn remember(&self, token: &str, claims: &Arc<AccessClaims>) {
         let mut accepted = self
             .accepted
             .write()
@@ -216,7 +217,7 @@ impl Verifiers {
         if accepted.len() >= ACCEPTED_TOKENS {
             accepted.clear();
         }
-        accepted.insert(token.to_owned(), claims.clone());
+        accepted.insert(token.to_owned(), Arc::clone(claims));
     }
 }
 
@@ -307,7 +308,7 @@ pub fn verify(
     tenant_domain: &str,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<AccessClaims, TokenError> {
+) -> Result<Arc<AccessClaims>, TokenError> {
     verify_at(verifiers, tenant_domain, token, now.timestamp())
 }
 
@@ -352,7 +353,7 @@ fn verify_at(
     tenant_domain: &str,
     token: &str,
     now: i64,
-) -> Result<AccessClaims, TokenError> {
+) -> Result<Arc<AccessClaims>, TokenError> {
     if let Some(claims) = verifiers.remembered(token, now) {
         return Ok(claims);
     }
@@ -412,6 +413,7 @@ fn verify_at(
     if claims.aud != management_audience(tenant_domain) {
         return Err(invalid("audience"));
     }
+    let claims = Arc::new(claims);
     verifiers.remember(token, &claims);
     Ok(claims)
 }
@@ -473,7 +475,7 @@ mod tests {
                 "{alg}"
             );
             assert_eq!(
-                verify(&verifiers, TENANT, &token, Utc::now()).unwrap(),
+                *verify(&verifiers, TENANT, &token, Utc::now()).unwrap(),
                 claims
             );
         }
@@ -536,7 +538,7 @@ mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert_eq!(verified, claims);
+        assert_eq!(*verified, claims);
         // Same kid, another key: the signature does not hold.
         assert!(
             verify(
@@ -580,13 +582,12 @@ mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert_eq!(
-            verify(&verifiers, TENANT, &token, Utc::now()).unwrap(),
-            claims
-        );
-        assert_eq!(
-            verifiers.remembered(&token, claims.iat),
-            Some(claims.clone())
+        let verified = verify(&verifiers, TENANT, &token, Utc::now()).unwrap();
+        assert_eq!(*verified, claims);
+        let remembered = verifiers.remembered(&token, claims.iat).unwrap();
+        assert!(
+            Arc::ptr_eq(&remembered, &verified),
+            "the claims verified before, not a copy"
         );
         // Past `exp` and the leeway, the memory does not answer for it.
         assert_eq!(verifiers.remembered(&token, claims.exp + 31), None);
@@ -640,6 +641,7 @@ mod tests {
     /// Verified against a fresh key set, so no remembered token answers for it.
     fn check(public: &PublicMaterial, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
         verify_at(&Verifiers::new([public], None).unwrap(), TENANT, token, now)
+            .map(Arc::unwrap_or_clone)
     }
 
     #[test]
