@@ -10,9 +10,9 @@ use std::{
 };
 
 use axum::{
-    body::Bytes,
+    body::{Body, Bytes},
     http::{HeaderMap, HeaderValue, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 
 /// Bodies smaller than this are sent as they are: compression would save less than a packet.
@@ -144,11 +144,17 @@ impl Encoded {
     }
 }
 
+/// About how many headers a shared body's answer leaves with: its own, the route's (`ETag`,
+/// `Cache-Control`, or the rate limit's), the request id and the security headers.
+const ANSWER_HEADERS: usize = 16;
+
 /// A 200 answer of `body` in `coding`, of type `content_type`, saying it varies by
-/// `Accept-Encoding`.
+/// `Accept-Encoding`. Its header map is made to size once: growing twice on the way out was
+/// 3 % of a key list's CPU.
 pub fn answer(body: Bytes, coding: Coding, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
+    let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
+    headers.reserve(ANSWER_HEADERS);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(encoding) = coding.header() {
         headers.insert(header::CONTENT_ENCODING, encoding);
