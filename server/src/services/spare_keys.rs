@@ -223,6 +223,13 @@ mod tests {
         SpareKeys::new(Arc::new(source), KeyKind::Rsa(2048))
     }
 
+    /// Waits until `pool` holds [`SPARE_KEYS`] of `kind` (the refill runs on its own thread).
+    async fn until_full(pool: &SpareKeys, kind: KeyKind) {
+        while pool.count(kind) < SPARE_KEYS {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test]
     async fn the_pool_fills_up_in_the_background_and_certifies_keys_for_their_tenant() {
         let pool = pool();
@@ -233,9 +240,7 @@ mod tests {
             .await
             .unwrap();
         drop(refill);
-        while pool.count(RSA) < SPARE_KEYS {
-            tokio::task::yield_now().await;
-        }
+        until_full(&pool, RSA).await;
         let spare = pool
             .take(KeySpec::DEFAULT, "b.test", Utc::now())
             .await
@@ -267,7 +272,9 @@ mod tests {
     async fn the_refill_starts_once_the_change_that_took_a_spare_is_over() {
         let pool = pool();
         pool.spawn_refill();
-        while pool.count(RSA) < SPARE_KEYS || pool.inner.filling.load(Ordering::Acquire) {
+        until_full(&pool, RSA).await;
+        // The refill's thread notes that it is done after its last key.
+        while pool.inner.filling.load(Ordering::Acquire) {
             tokio::task::yield_now().await;
         }
         let change = async {
@@ -280,9 +287,7 @@ mod tests {
             assert_eq!(pool.count(RSA), SPARE_KEYS - 1);
         };
         change.await;
-        while pool.count(RSA) < SPARE_KEYS {
-            tokio::task::yield_now().await;
-        }
+        until_full(&pool, RSA).await;
         // A change abandoned half-way (its caller went away) starts the refill too.
         let abandoned = async {
             let _refill = pool.refill_when_done();
@@ -297,9 +302,7 @@ mod tests {
             () = abandoned => unreachable!("it never finishes"),
             () = tokio::task::yield_now() => {}
         }
-        while pool.count(RSA) < SPARE_KEYS {
-            tokio::task::yield_now().await;
-        }
+        until_full(&pool, RSA).await;
     }
 
     #[tokio::test]
@@ -312,9 +315,8 @@ mod tests {
         assert_eq!(key.private.kind(), KeyKind::P256);
         let public = PublicMaterial::from_certificate(&key.kid, es256.alg, &key.cert_der).unwrap();
         assert_eq!(public.jwk().unwrap().crv.as_deref(), Some("P-256"));
-        while pool.count(KeyKind::P256) < SPARE_KEYS || pool.count(RSA) < SPARE_KEYS {
-            tokio::task::yield_now().await;
-        }
+        until_full(&pool, KeyKind::P256).await;
+        until_full(&pool, RSA).await;
         assert_eq!(pool.count(KeyKind::Ed25519), 0, "never asked for");
     }
 
@@ -357,9 +359,7 @@ mod tests {
             .await
             .unwrap();
         drop(refill);
-        while pool.count(RSA) < SPARE_KEYS {
-            tokio::task::yield_now().await;
-        }
+        until_full(&pool, RSA).await;
         let mut nice = source.nice.lock().unwrap().clone();
         nice.sort_unstable();
         let mut expected = vec![19; SPARE_KEYS];
