@@ -6,13 +6,13 @@
 //! work, for every key type a tenant may choose (RS256 and PS256 at 2048, 3072 and 4096 bits,
 //! ES256, EdDSA); `generate` is the spare key made in the background after every rotation (key
 //! and certificate), per key type;
-//! `jwks` is the document and its ETag rebuilt after every key change (3 keys is a fresh tenant,
-//! 1000 a tenant after 1000 rotations) from JWKs serialised once per key, the verifiers rebuilt
-//! with it, and its gzip and brotli forms, made once per change; `ssr` renders the signed-in Signing Keys page through the whole
+//! `jwks` is what a key change makes of the JWKS (3 keys is a fresh tenant, 1000 a tenant after
+//! 1000 rotations; the ETag, and the document from JWKs serialised once per key), the verifiers
+//! rebuilt with it, and its gzip and brotli forms, made once per change; `ssr` renders the signed-in Signing Keys page through the whole
 //! router, as `GET /tenant/signing_keys` does; `request log` writes a request's log line through
 //! `tracing` (as on a terminal) and straight into the log's batch (as `signet serve` does).
 
-use std::{hint::black_box, time::Duration};
+use std::{collections::HashMap, hint::black_box, sync::Arc, time::Duration};
 
 use app::algorithm::{KeySpec, SigningAlg};
 use chrono::Utc;
@@ -30,8 +30,8 @@ use signet::{
     },
     log::BatchedWriter,
     services::{
-        published::jwks_document,
-        tokens::{self, Signer, Verifiers},
+        published::{jwks_body, jwks_etag},
+        tokens::{self, KeyVerifier, Signer, Verifiers},
     },
 };
 
@@ -107,7 +107,7 @@ fn tokens_of(c: &mut Criterion, alg: SigningAlg, pem: &str, name: &str) {
     let Ok(signer) = Signer::new(&public.kid, alg, &private) else {
         panic!("cannot make a signer");
     };
-    let Ok(verifiers) = Verifiers::new([&public], None) else {
+    let Ok(verifiers) = Verifiers::new([&public]) else {
         panic!("cannot make a verifier");
     };
     let scopes = vec!["read:signing_keys".to_owned()];
@@ -130,7 +130,7 @@ fn tokens_of(c: &mut Criterion, alg: SigningAlg, pem: &str, name: &str) {
     // A token's first use: the signature verification (a fresh key set remembers no token).
     c.bench_function(&format!("verify ({name} access token, first use)"), |b| {
         b.iter_batched(
-            || match Verifiers::new([&public], None) {
+            || match Verifiers::new([&public]) {
                 Ok(fresh) => fresh,
                 Err(error) => panic!("cannot make a verifier: {error}"),
             },
@@ -171,6 +171,50 @@ fn generate(c: &mut Criterion) {
     group.finish();
 }
 
+/// The verifiers of every valid key, rebuilt after every key change: gathering the verifiers
+/// kept with each key (now), beside looking each kid up in the previous key set and copying
+/// it (before), and parsing every key again (the first round).
+fn verifiers(c: &mut Criterion) {
+    let (_, public) = fixture();
+    let many: Vec<PublicMaterial> = (0..1000)
+        .map(|i| PublicMaterial {
+            kid: format!("key-{i}"),
+            ..public.clone()
+        })
+        .collect();
+    let Ok(parsed) = many
+        .iter()
+        .map(|public| KeyVerifier::new(public).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        panic!("cannot parse the fixture keys");
+    };
+    let previous: HashMap<String, Arc<KeyVerifier>> = many
+        .iter()
+        .zip(&parsed)
+        .map(|(public, verifier)| (public.kid.clone(), Arc::clone(verifier)))
+        .collect();
+    let mut group = c.benchmark_group("verifiers of 1000 keys (after a key change)");
+    group.bench_function("gathering each key's verifier", |b| {
+        b.iter(|| black_box(Verifiers::of(&parsed)))
+    });
+    group.bench_function("looking each kid up in the previous set (before)", |b| {
+        b.iter(|| {
+            let keys: HashMap<String, Arc<KeyVerifier>> = many
+                .iter()
+                .filter_map(|public| {
+                    Some((public.kid.clone(), Arc::clone(previous.get(&public.kid)?)))
+                })
+                .collect();
+            black_box(keys.len())
+        })
+    });
+    group.bench_function("parsing every key (first round)", |b| {
+        b.iter(|| black_box(Verifiers::new(&many).is_ok()))
+    });
+    group.finish();
+}
+
 fn jwks(c: &mut Criterion) {
     let (_, public) = fixture();
     c.bench_function("jwk serialisation (one key, once per key)", |b| {
@@ -190,54 +234,34 @@ fn jwks(c: &mut Criterion) {
         panic!("cannot serialise the JWK");
     };
     let digest: [u8; 32] = Sha256::digest(&jwk).into();
-    // The JWKS document and its ETag, rebuilt after every key change from the keys' JWKs: the
-    // ETag as a hash of the keys' hashes (now), beside a hash of the whole document (before).
-    let mut group = c.benchmark_group("jwks document and etag (after a key change)");
+    // What a key change makes of the JWKS: its ETag, a hash of the keys' hashes (now; the
+    // document waits for its first request), beside the document and its ETag (before).
+    let mut group = c.benchmark_group("jwks after a key change");
     for keys in [3usize, 1000] {
-        let jwks = vec![(jwk.as_slice(), &digest); keys];
         group.bench_with_input(
-            BenchmarkId::new("hash of hashes", keys),
-            &jwks,
-            |b, jwks| b.iter(|| black_box(jwks_document(jwks.iter().copied()).0.len())),
+            BenchmarkId::new("etag only", keys),
+            &vec![&digest; keys],
+            |b, digests| b.iter(|| black_box(jwks_etag(digests.iter().copied()).len())),
         );
         group.bench_with_input(
-            BenchmarkId::new("whole-document hash (before)", keys),
-            &jwks,
+            BenchmarkId::new("document and etag (before)", keys),
+            &vec![(jwk.as_slice(), &digest); keys],
             |b, jwks| {
                 b.iter(|| {
-                    let (document, _) = jwks_document(jwks.iter().copied());
-                    black_box(Sha256::digest(&document)[0])
+                    let document = jwks_body(jwks.iter().map(|(jwk, _)| *jwk));
+                    let etag = jwks_etag(jwks.iter().map(|(_, digest)| *digest));
+                    black_box(document.len() + etag.len())
                 })
             },
         );
     }
     group.finish();
 
-    // The verifiers of every valid key, rebuilt after every key change: reusing the keys
-    // already parsed (now) beside parsing every key again (before).
-    let many: Vec<PublicMaterial> = (0..1000)
-        .map(|i| PublicMaterial {
-            kid: format!("key-{i}"),
-            ..public.clone()
-        })
-        .collect();
-    let Ok(previous) = Verifiers::new(&many, None) else {
-        panic!("cannot parse the fixture keys");
-    };
-    let mut group = c.benchmark_group("verifiers of 1000 keys (after a key change)");
-    group.bench_function("reusing the parsed keys", |b| {
-        b.iter(|| black_box(Verifiers::new(&many, Some(&previous)).is_ok()))
-    });
-    group.bench_function("parsing every key (before)", |b| {
-        b.iter(|| black_box(Verifiers::new(&many, None).is_ok()))
-    });
-    group.finish();
-
     // The JWKS compressed, once per key change and coding.
     let mut group = c.benchmark_group("jwks compression (once per key change)");
     group.sample_size(10);
     for keys in [3usize, 1000] {
-        let (document, _) = jwks_document(vec![(jwk.as_slice(), &digest); keys]);
+        let document = jwks_body(vec![jwk.as_slice(); keys]);
         for coding in [Coding::Gzip, Coding::Brotli] {
             let name = format!("{coding:?}");
             group.bench_with_input(BenchmarkId::new(name, keys), &document, |b, document| {
@@ -321,5 +345,5 @@ fn request_log(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tokens, generate, jwks, ssr, request_log);
+criterion_group!(benches, tokens, generate, jwks, verifiers, ssr, request_log);
 criterion_main!(benches);

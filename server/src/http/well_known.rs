@@ -82,7 +82,7 @@ async fn jwks(state: AppState, headers: HeaderMap) -> Response {
         .api
         .jwks
         .get_or_make(published.version, (), || {
-            Ok::<_, Infallible>(Encoded::with_etag(published.jwks.clone(), &published.etag))
+            Ok::<_, Infallible>(Encoded::with_etag(published.jwks(), &published.etag))
         })
         .unwrap_or_else(|never| match never {});
     let (body, coding) = document.get(Coding::negotiate(&headers));

@@ -1,10 +1,7 @@
-//! The key set as served: views, JWKS body and ETag, the signer and the verifiers, built once
+//! The key set as served: views, the JWKS and its ETag, the signer and the verifiers, built once
 //! per change and shared by every request; and the reload that follows the store's version.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::{collections::HashMap, sync::Arc};
 
 use app::keys::{KeyState, KeyView, REVOKED_KEYS_SHOWN};
 use axum::body::Bytes;
@@ -14,7 +11,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::{
     ServiceError,
-    tokens::{Signer, Verifiers},
+    tokens::{KeyVerifier, Signer, Verifiers},
 };
 use crate::{
     domain::{
@@ -36,6 +33,8 @@ pub struct PublishedKey {
     jwk_json: Arc<[u8]>,
     /// SHA-256 of `jwk_json`: the JWKS's ETag is made of these, not of the whole document.
     jwk_digest: [u8; 32],
+    /// Its public key parsed for verifying tokens, made once per key like `jwk_json`.
+    verifier: Arc<KeyVerifier>,
 }
 
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -49,6 +48,7 @@ impl PublishedKey {
         let jwk_json = serde_json::to_vec(&public.jwk()?)
             .map_err(|e| MaterialError::Encoding(e.to_string()))?;
         Ok(Self {
+            verifier: Arc::new(KeyVerifier::new(&public)?),
             public: Arc::new(public),
             jwk_digest: Sha256::digest(&jwk_json).into(),
             jwk_json: jwk_json.into(),
@@ -88,9 +88,7 @@ pub struct Published {
     pub version: i64,
     /// Current, next, previous (newest first), then the most recent revoked keys.
     pub keys: Vec<PublishedKey>,
-    /// `{"keys":[…]}` of every valid key, current first.
-    pub jwks: Bytes,
-    /// Strong ETag of `jwks`, quoted.
+    /// Strong ETag of the JWKS document ([`jwks`](Self::jwks)), quoted.
     pub etag: String,
     /// The current key, decrypted, for signing tokens.
     pub signer: Option<Arc<Signer>>,
@@ -100,38 +98,44 @@ pub struct Published {
     pub policy: RotationPolicy,
 }
 
-/// The JWKS document `{"keys":[…]}` of the serialised JWKs `jwks` (each with its SHA-256), in
-/// order, and its strong ETag (quoted): a hash of the JWKs' hashes, so a change to any key or
-/// to the order changes it, and a thousand keys cost 32 KB of hashing, not 1.5 MB.
-pub fn jwks_document<'a, I>(jwks: I) -> (Bytes, String)
+/// The JWKS document `{"keys":[…]}` of the serialised JWKs `jwks`, in order.
+pub fn jwks_body<'a, I>(jwks: I) -> Bytes
 where
-    I: IntoIterator<Item = (&'a [u8], &'a [u8; 32])>,
+    I: IntoIterator<Item = &'a [u8]>,
     I::IntoIter: Clone,
 {
     const OPEN: &[u8] = b"{\"keys\":[";
     let jwks = jwks.into_iter();
     // Sized once: a thousand keys are 1.5 MB, which growing by doubling copies again and again.
-    let size = jwks.clone().map(|(jwk, _)| jwk.len() + 1).sum::<usize>() + OPEN.len() + 2;
+    let size = jwks.clone().map(|jwk| jwk.len() + 1).sum::<usize>() + OPEN.len() + 2;
     let mut document = Vec::with_capacity(size);
     document.extend_from_slice(OPEN);
-    let mut digests = Sha256::new();
-    for (i, (jwk, digest)) in jwks.enumerate() {
+    for (i, jwk) in jwks.enumerate() {
         if i > 0 {
             document.push(b',');
         }
         document.extend_from_slice(jwk);
-        digests.update(digest);
     }
     document.extend_from_slice(b"]}");
-    let digest = digests.finalize();
-    let etag = format!(
+    Bytes::from(document)
+}
+
+/// The strong ETag (quoted) of the JWKS document of the JWKs with SHA-256 `digests`, in order:
+/// a hash of the JWKs' hashes, so a change to any key or to the order changes it, and a
+/// thousand keys cost 32 KB of hashing, not 1.5 MB.
+pub fn jwks_etag<'a>(digests: impl IntoIterator<Item = &'a [u8; 32]>) -> String {
+    let mut hasher = Sha256::new();
+    for digest in digests {
+        hasher.update(digest);
+    }
+    let digest = hasher.finalize();
+    format!(
         "\"{}\"",
         digest[..16]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
-    );
-    (Bytes::from(document), etag)
+    )
 }
 
 /// Current, next, previous keys newest first (by when they became current), then the
@@ -161,28 +165,28 @@ impl Published {
         policy: RotationPolicy,
         keys: Vec<PublishedKey>,
         signer: Option<Arc<Signer>>,
-        previous: Option<&Published>,
-    ) -> Result<Self, MaterialError> {
-        let verifiers = Verifiers::new(
-            keys.iter()
-                .filter(|k| k.record.state.is_valid())
-                .map(|k| k.public.as_ref()),
-            previous.map(|p| &p.verifiers),
-        )?;
-        let (jwks, etag) = jwks_document(
-            keys.iter()
-                .filter(|k| k.record.state.is_valid())
-                .map(|k| (k.jwk_json.as_ref(), &k.jwk_digest)),
-        );
-        Ok(Self {
+    ) -> Self {
+        let valid = || keys.iter().filter(|k| k.record.state.is_valid());
+        Self {
             version,
+            verifiers: Verifiers::of(valid().map(|k| &k.verifier)),
+            etag: jwks_etag(valid().map(|k| &k.jwk_digest)),
             keys,
-            jwks,
-            etag,
             signer,
-            verifiers,
             policy,
-        })
+        }
+    }
+
+    /// `{"keys":[…]}` of every valid key, current first. Made when asked for, not with the key
+    /// set: a change returns without writing a thousand keys' 1.5 MB, and the JWKS endpoint
+    /// keeps the document it makes for the key set's version.
+    pub fn jwks(&self) -> Bytes {
+        jwks_body(
+            self.keys
+                .iter()
+                .filter(|k| k.record.state.is_valid())
+                .map(|k| k.jwk_json.as_ref()),
+        )
     }
 
     /// The key that signs new tokens.
@@ -261,7 +265,7 @@ impl PublishedKeys {
             .collect::<Result<_, _>>()?;
         let current = kid_in(&loaded.keys, KeyState::Current);
         let signer = current_signer(current, &loaded.keys, &master, None)?;
-        let published = Published::build(loaded.version, loaded.policy, keys, signer, None)?;
+        let published = Published::build(loaded.version, loaded.policy, keys, signer);
         Ok(Self {
             store,
             master,
@@ -306,23 +310,23 @@ impl PublishedKeys {
         current: &Published,
         changes: &KeyChanges,
     ) -> Result<Option<Published>, ServiceError> {
-        let changed: HashMap<&str, &StoredKey> = changes
+        // The changed keys not found among the published ones are new.
+        let mut changed: HashMap<&str, &StoredKey> = changes
             .changed
             .iter()
             .map(|key| (key.record.kid.as_str(), key))
             .collect();
         let mut keys = Vec::with_capacity(current.keys.len() + changed.len());
         for key in &current.keys {
-            keys.push(match changed.get(key.record.kid.as_str()) {
+            keys.push(match changed.remove(key.record.kid.as_str()) {
                 Some(stored) => key.with_record(&stored.record),
                 None => key.clone(),
             });
         }
-        let known: HashSet<&str> = current.keys.iter().map(|k| k.record.kid.as_str()).collect();
         for stored in changes
             .changed
             .iter()
-            .filter(|k| !known.contains(k.record.kid.as_str()))
+            .filter(|k| changed.contains_key(k.record.kid.as_str()))
         {
             keys.push(PublishedKey::from_stored(stored)?);
         }
@@ -349,9 +353,12 @@ impl PublishedKeys {
             Err(ServiceError::Key(KeyError::Inconsistent(_))) => return Ok(None),
             Err(error) => return Err(error),
         };
-        let published =
-            Published::build(changes.version, changes.policy, keys, signer, Some(current))?;
-        Ok(Some(published))
+        Ok(Some(Published::build(
+            changes.version,
+            changes.policy,
+            keys,
+            signer,
+        )))
     }
 
     /// The whole key set as stored; certificates of keys already published are not parsed again.
@@ -381,8 +388,7 @@ impl PublishedKeys {
             loaded.policy,
             keys,
             signer,
-            Some(current),
-        )?)
+        ))
     }
 }
 
@@ -396,13 +402,13 @@ mod tests {
         let (a, b) = (&b"{\"kid\":\"a\"}"[..], &b"{\"kid\":\"b\"}"[..]);
         let digest = |jwk: &[u8]| -> [u8; 32] { Sha256::digest(jwk).into() };
         let (da, db) = (digest(a), digest(b));
-        let (document, etag) = jwks_document([(a, &da), (b, &db)]);
+        let (document, etag) = (jwks_body([a, b]), jwks_etag([&da, &db]));
         assert_eq!(&document[..], br#"{"keys":[{"kid":"a"},{"kid":"b"}]}"#);
         assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34);
-        let (empty, other) = jwks_document(std::iter::empty());
+        let (empty, other) = (jwks_body([]), jwks_etag([]));
         assert_eq!(&empty[..], br#"{"keys":[]}"#);
         assert_ne!(etag, other);
-        let (_, swapped) = jwks_document([(b, &db), (a, &da)]);
+        let swapped = jwks_etag([&db, &da]);
         assert_ne!(etag, swapped, "the order is part of the document");
         let parsed: serde_json::Value = serde_json::from_slice(&document).unwrap();
         assert_eq!(parsed["keys"][1]["kid"], "b");

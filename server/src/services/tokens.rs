@@ -152,6 +152,45 @@ const ACCEPTED_TOKENS: usize = 1024;
 /// Clock skew allowed on `exp` and `nbf`, in seconds.
 const LEEWAY_SECS: u64 = 30;
 
+/// One key's verifier: its kid, the one algorithm it verifies, and its public key, parsed and
+/// checked once per key. Kept with the key as published, so a key set rebuilt after a change
+/// gathers the verifiers it has rather than parsing or copying anything.
+pub struct KeyVerifier {
+    kid: Arc<str>,
+    alg: SigningAlg,
+    key: ParsedPublicKey,
+}
+
+impl KeyVerifier {
+    pub fn new(public: &PublicMaterial) -> Result<Self, MaterialError> {
+        let key = ParsedPublicKey::new(verification(public.alg), &public.public_key_info_der)
+            .map_err(|e| MaterialError::Encoding(format!("public key: {e}")))?;
+        Ok(Self {
+            kid: public.kid.as_str().into(),
+            alg: public.alg,
+            key,
+        })
+    }
+}
+
+impl std::fmt::Debug for KeyVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVerifier")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The same kid and algorithm: the same key, since a kid names one key's material for good.
+impl PartialEq for KeyVerifier {
+    fn eq(&self, other: &Self) -> bool {
+        self.kid == other.kid && self.alg == other.alg
+    }
+}
+
+impl Eq for KeyVerifier {}
+
 /// The public keys tokens may be signed with: current, next and previous.
 ///
 /// A token that verified is remembered with its claims, so a client calling again with the same
@@ -160,9 +199,8 @@ const LEEWAY_SECS: u64 = 30;
 /// is checked on every use.
 #[derive(Default, Clone)]
 pub struct Verifiers {
-    /// Each key with the one algorithm it verifies; parsed once per key, shared by every key
-    /// set the key is in.
-    keys: HashMap<String, Arc<(SigningAlg, ParsedPublicKey)>>,
+    /// Each valid key's verifier by kid, shared with the key as published.
+    keys: HashMap<Arc<str>, Arc<KeyVerifier>>,
     /// Shared with the callers they answer for: a hit copies no claim.
     accepted: Arc<RwLock<HashMap<String, Arc<AccessClaims>>>>,
 }
@@ -174,27 +212,28 @@ impl std::fmt::Debug for Verifiers {
 }
 
 impl Verifiers {
-    /// Verifiers for the given valid keys; those `previous` has are reused, not parsed again.
-    /// Tokens verified before are verified again: a key may be gone.
+    /// Verifiers for the given valid keys, each parsed.
     pub fn new<'a>(
         keys: impl IntoIterator<Item = &'a PublicMaterial>,
-        previous: Option<&Verifiers>,
     ) -> Result<Self, MaterialError> {
-        let keys = keys
+        let parsed = keys
             .into_iter()
-            .map(|public| {
-                if let Some(parsed) = previous.and_then(|p| p.keys.get(&public.kid)) {
-                    return Ok((public.kid.clone(), Arc::clone(parsed)));
-                }
-                ParsedPublicKey::new(verification(public.alg), &public.public_key_info_der)
-                    .map(|key| (public.kid.clone(), Arc::new((public.alg, key))))
-                    .map_err(|e| MaterialError::Encoding(format!("public key: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            keys,
+            .map(|public| KeyVerifier::new(public).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::of(&parsed))
+    }
+
+    /// Verifiers for the valid keys whose verifiers are `keys` (a thousand keys: a thousand
+    /// reference counts and hashes, no parsing, no copy). Tokens verified before are verified
+    /// again: a key may be gone.
+    pub fn of<'a>(keys: impl IntoIterator<Item = &'a Arc<KeyVerifier>>) -> Self {
+        Self {
+            keys: keys
+                .into_iter()
+                .map(|verifier| (Arc::clone(&verifier.kid), Arc::clone(verifier)))
+                .collect(),
             accepted: Arc::default(),
-        })
+        }
     }
 
     /// The claims of `token` if it verified before and has not expired since.
@@ -378,11 +417,13 @@ fn verify_at(
     if header.crit.is_some() {
         return Err(invalid("critical header extensions"));
     }
-    let (key_alg, key) = header
+    let KeyVerifier {
+        alg: key_alg, key, ..
+    } = header
         .kid
         .as_deref()
         .and_then(|kid| verifiers.keys.get(kid))
-        .map(|parsed| &**parsed)
+        .map(|verifier| &**verifier)
         .ok_or(TokenError::UnknownKey)?;
     if alg != *key_alg {
         return Err(TokenError::Invalid(format!(
@@ -465,7 +506,7 @@ mod tests {
         let lifetime = Duration::from_secs(600);
         for (alg, pem, signature_chars) in cases {
             let (signer, public) = fixture_for(alg, pem, "kid-x");
-            let verifiers = Verifiers::new([&public], None).unwrap();
+            let verifiers = Verifiers::new([&public]).unwrap();
             let (token, claims) =
                 issue(&signer, TENANT, "c", &scopes, lifetime, Utc::now()).unwrap();
             assert_eq!(part(&token, 0)["alg"], alg.as_str());
@@ -532,7 +573,7 @@ mod tests {
         );
         assert_eq!(part(&token, 1)["azp"], "client-1");
         let verified = verify(
-            &Verifiers::new([&public], None).unwrap(),
+            &Verifiers::new([&public]).unwrap(),
             TENANT,
             &token,
             Utc::now(),
@@ -542,7 +583,7 @@ mod tests {
         // Same kid, another key: the signature does not hold.
         assert!(
             verify(
-                &Verifiers::new([&other], None).unwrap(),
+                &Verifiers::new([&other]).unwrap(),
                 TENANT,
                 &token,
                 Utc::now()
@@ -558,7 +599,7 @@ mod tests {
         let tampered = parts.join(".");
         assert!(
             verify(
-                &Verifiers::new([&public], None).unwrap(),
+                &Verifiers::new([&public]).unwrap(),
                 TENANT,
                 &tampered,
                 Utc::now()
@@ -571,7 +612,7 @@ mod tests {
     fn a_remembered_token_still_expires_and_a_new_key_set_remembers_nothing() {
         let (signer, public) = fixture(include_str!("../../fixtures/rsa-2048-a.pk8.pem"), "kid-a");
         let (_, other) = fixture(include_str!("../../fixtures/rsa-2048-b.pk8.pem"), "kid-a");
-        let verifiers = Verifiers::new([&public], None).unwrap();
+        let verifiers = Verifiers::new([&public]).unwrap();
         let scopes = ["read:signing_keys".to_owned()];
         let (token, claims) = issue(
             &signer,
@@ -595,7 +636,7 @@ mod tests {
         // so the token is checked again, and fails.
         assert!(
             verify(
-                &Verifiers::new([&other], None).unwrap(),
+                &Verifiers::new([&other]).unwrap(),
                 TENANT,
                 &token,
                 Utc::now()
@@ -640,8 +681,7 @@ mod tests {
 
     /// Verified against a fresh key set, so no remembered token answers for it.
     fn check(public: &PublicMaterial, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-        verify_at(&Verifiers::new([public], None).unwrap(), TENANT, token, now)
-            .map(Arc::unwrap_or_clone)
+        verify_at(&Verifiers::new([public]).unwrap(), TENANT, token, now).map(Arc::unwrap_or_clone)
     }
 
     #[test]

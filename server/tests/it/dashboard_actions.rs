@@ -156,7 +156,7 @@ async fn rotate_and_revoke_revokes_the_key_the_operator_confirmed() {
     assert_eq!(reply.json()["kid"], next.as_str());
     assert_eq!(reply.json()["revoked"], current.as_str());
     assert_eq!(kid_in(&world, "revoked"), current);
-    assert!(!String::from_utf8_lossy(&world.keys.published().jwks).contains(&current));
+    assert!(!String::from_utf8_lossy(&world.keys.published().jwks()).contains(&current));
 }
 
 #[tokio::test]

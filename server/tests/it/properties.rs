@@ -151,7 +151,7 @@ async fn snapshot(store: &Arc<SqlStore>, service: &KeyService) -> Snapshot {
     Snapshot {
         version: store.version().await.unwrap(),
         records: published.keys.iter().map(|k| k.record.clone()).collect(),
-        jwks: published.jwks.to_vec(),
+        jwks: published.jwks().to_vec(),
     }
 }
 
@@ -191,7 +191,7 @@ async fn check(
     prop_assert_eq!(previous, expected_previous);
 
     // The JWKS: current, next, then every previous key; no revoked key, nothing else.
-    let jwks: serde_json::Value = serde_json::from_slice(&published.jwks).unwrap();
+    let jwks: serde_json::Value = serde_json::from_slice(&published.jwks()).unwrap();
     let jwks_kids: Vec<String> = jwks["keys"]
         .as_array()
         .unwrap()

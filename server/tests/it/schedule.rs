@@ -370,7 +370,7 @@ fn check_invariants(world: &World, live: &[(String, i64)], now: DateTime<Utc>) {
             .count();
         assert_eq!(count, 1, "{state} keys at {now}");
     }
-    let jwks: Value = serde_json::from_slice(&published.jwks).unwrap();
+    let jwks: Value = serde_json::from_slice(&published.jwks()).unwrap();
     for jwk in jwks["keys"].as_array().unwrap() {
         let kid = jwk["kid"].as_str().unwrap();
         let key = published.find(kid).unwrap();

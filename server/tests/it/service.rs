@@ -141,7 +141,7 @@ async fn a_second_process_sees_changes_after_refresh() {
         second.published().current().unwrap().record.kid,
         rotated.current.record.kid
     );
-    assert_eq!(second.published().jwks, first.published().jwks);
+    assert_eq!(second.published().jwks(), first.published().jwks());
     assert!(!second.refresh().await.unwrap(), "no change, no rebuild");
 }
 
