@@ -17,7 +17,9 @@ use crate::{
     config::Config,
     domain::Actor,
     http::{AppState, app, metrics, server, tenants::TenantRouters, tls},
-    services::{ServiceError, Services, published::iso, signing::SigningService},
+    services::{
+        ServiceError, Services, published::iso, signing::SigningService, spare_keys::Refill,
+    },
     startup::{self, Deployment},
     store::{DEFAULT_TENANT, StoreError, TenantRecord, TenantStore, TenantVersion},
 };
@@ -40,7 +42,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let _lock = startup::lock_embedded_database(config)?;
     let started = std::time::Instant::now();
-    let deployment = Deployment::open(config).await?;
+    let deployment = Deployment::open(config, Refill::InTheBackground).await?;
     let services = deployment
         .start_default(&startup::command_line_actor())
         .await?;
@@ -105,6 +107,9 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     scheduler.abort();
     flusher.abort();
     served.flush().await;
+    // No thread may still be making a key pair while the process exits.
+    let spares = deployment.spare_keys.clone();
+    tokio::task::spawn_blocking(move || spares.close()).await?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use crate::{
         keys::KeyServiceOptions,
         metrics::Metrics,
         operator::{OperatorService, generate_password},
-        spare_keys::SpareKeys,
+        spare_keys::{Refill, SpareKeys},
     },
     store::{
         DEFAULT_TENANT, DeletedTenant, KeyStore, SqlStore, TenantRecord, TenantStore,
@@ -78,18 +78,22 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 }
 
 /// Opens the database and the master key and starts every service of the default tenant,
-/// provisioning it on first start.
+/// provisioning it on first start, for a one-shot command (it keeps no spare keys).
 pub async fn start_services(config: &Config, actor: &Actor) -> anyhow::Result<Services> {
-    Deployment::open(config).await?.start_default(actor).await
+    Deployment::open(config, Refill::Never)
+        .await?
+        .start_default(actor)
+        .await
 }
 
-/// Every service of the tenant named `domain`, or of the default tenant.
+/// Every service of the tenant named `domain`, or of the default tenant, for a one-shot command
+/// (it keeps no spare keys).
 pub async fn start_services_of(
     config: &Config,
     domain: Option<&str>,
     actor: &Actor,
 ) -> anyhow::Result<Services> {
-    let deployment = Deployment::open(config).await?;
+    let deployment = Deployment::open(config, Refill::Never).await?;
     match domain {
         None => deployment.start_default(actor).await,
         Some(domain) => {
@@ -117,8 +121,9 @@ pub struct Deployment {
 
 impl Deployment {
     /// Connects to the database, names the default tenant after `SIGNET_TENANT_DOMAIN` and
-    /// loads (on a first start: generates) the master key.
-    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+    /// loads (on a first start: generates) the master key. A server's spare keys refill in the
+    /// background; a one-shot command's never do.
+    pub async fn open(config: &Config, refill: Refill) -> anyhow::Result<Self> {
         let store = connect_store(config).await?;
         let clock = clock(config);
         let default_tenant = TenantRecord {
@@ -147,7 +152,11 @@ impl Deployment {
             store,
             master,
             clock,
-            spare_keys: SpareKeys::new(Arc::new(GeneratedKeys), KeyKind::of(config.signing_key)),
+            spare_keys: SpareKeys::new(
+                Arc::new(GeneratedKeys),
+                KeyKind::of(config.signing_key),
+                refill,
+            ),
             health: DatabaseHealth::default(),
             metrics: Metrics::default(),
             options: key_service_options(config),

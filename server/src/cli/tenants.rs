@@ -6,7 +6,7 @@ use app::keys::KeyState;
 use super::TenantsCommand;
 use crate::{
     config::Config,
-    services::{Services, published::iso},
+    services::{Services, published::iso, spare_keys::Refill},
     startup::{self, Deployment},
     store::{TenantRecord, TenantStore},
 };
@@ -15,13 +15,11 @@ use crate::{
 pub async fn run(config: &Config, command: TenantsCommand) -> anyhow::Result<()> {
     let actor = startup::command_line_actor();
     // The default tenant is named and provisioned as at any start.
-    let deployment = Deployment::open(config).await?;
+    let deployment = Deployment::open(config, Refill::Never).await?;
     deployment.start_default(&actor).await?;
     let store = &deployment.store;
     match command {
         TenantsCommand::Create { domains } => {
-            // The key pairs of the next tenants are made while this one is stored.
-            deployment.spare_keys.spawn_refill();
             let mut created = Vec::with_capacity(domains.len());
             for domain in &domains {
                 let (tenant, services) = deployment.create_tenant(domain, &actor).await?;

@@ -494,7 +494,11 @@ mod tests {
             store: Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap()),
             master: Arc::new(MasterKey::from_bytes([6; 32])),
             tenant_domain: "keys.test".into(),
-            spare_keys: SpareKeys::new(Arc::new(source), KeyKind::Rsa(2048)),
+            spare_keys: SpareKeys::new(
+                Arc::new(source),
+                KeyKind::Rsa(2048),
+                crate::services::spare_keys::Refill::InTheBackground,
+            ),
             health: DatabaseHealth::default(),
             options: KeyServiceOptions {
                 rotation_limit: limit.map(|per_day| RotationLimit { per_day }),

@@ -338,6 +338,7 @@ mod tests {
         let spares = SpareKeys::new(
             Arc::new(crate::services::key_source::GeneratedKeys),
             KeyKind::P256,
+            crate::services::spare_keys::Refill::Never,
         );
         let text = metrics.render(&[], &spares, true, Utc::now());
         for line in [

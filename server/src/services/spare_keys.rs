@@ -7,12 +7,19 @@
 //! A kind is in use once a key of it has been asked for (the deployment's default kind from the
 //! start). A pair becomes a tenant's key when it is taken: it gets a fresh kid and a certificate
 //! for that tenant's domain then (one signature, a millisecond).
+//!
+//! Only a server keeps spares ([`Refill::InTheBackground`]). A one-shot command
+//! ([`Refill::Never`]) generates the key it takes when it takes it: spares made after its change
+//! would be thrown away at exit, and a thread still generating one while the process exits was
+//! how `signet keys rotate` ended in SIGABRT under load. A server stops its refill and waits for
+//! it when it shuts down ([`SpareKeys::close`]).
 
 use std::collections::HashMap;
 use std::sync::{
     Arc, Mutex, MutexGuard, PoisonError,
     atomic::{AtomicBool, Ordering},
 };
+use std::thread::JoinHandle;
 
 use app::algorithm::KeySpec;
 use chrono::{DateTime, Utc};
@@ -31,6 +38,15 @@ use crate::domain::material::{
 /// generation (0.1–0.5 s of CPU each for RSA-2048, seconds for RSA-4096).
 pub const SPARE_KEYS: usize = 4;
 
+/// Whether a pool makes spares ahead of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refill {
+    /// On a thread of its own, once each change that took a spare is over: a server.
+    InTheBackground,
+    /// Never: a one-shot command generates each key it takes when it takes it.
+    Never,
+}
+
 /// The pool of spare key pairs; cheap to clone, every clone is the same pool.
 #[derive(Debug, Clone)]
 pub struct SpareKeys {
@@ -44,18 +60,30 @@ struct Inner {
     keys: Mutex<HashMap<KeyKind, Vec<PrivateKey>>>,
     /// Whether a background task is refilling `keys`.
     filling: AtomicBool,
+    /// Set by [`SpareKeys::close`] (and from the start under [`Refill::Never`]): no refill
+    /// starts, and one under way stops before its next key.
+    closed: AtomicBool,
+    /// The refill threads started, for [`SpareKeys::close`] to wait for.
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SpareKeys {
-    /// An empty pool of key pairs from `source`, keeping spares of `kind` from the start.
-    pub fn new(source: SharedKeySource, kind: KeyKind) -> Self {
+    /// An empty pool of key pairs from `source`, keeping spares of `kind` from the start when
+    /// it refills at all.
+    pub fn new(source: SharedKeySource, kind: KeyKind, refill: Refill) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source,
                 keys: Mutex::new(HashMap::from([(kind, Vec::with_capacity(SPARE_KEYS))])),
                 filling: AtomicBool::new(false),
+                closed: AtomicBool::new(refill == Refill::Never),
+                threads: Mutex::default(),
             }),
         }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     fn keys(&self) -> MutexGuard<'_, HashMap<KeyKind, Vec<PrivateKey>>> {
@@ -139,9 +167,14 @@ impl SpareKeys {
     }
 
     /// Tops every kind in use up to [`SPARE_KEYS`] on a thread of its own at the lowest CPU
-    /// priority, unless that is under way or every kind is full.
+    /// priority, unless that is under way, every kind is full or the pool is closed.
     pub fn spawn_refill(&self) {
-        if self.shortest().is_none() || self.inner.filling.swap(true, Ordering::AcqRel) {
+        // Held while the thread starts, so that `close` either finds it or stops it starting.
+        let mut threads = self.threads();
+        if self.is_closed()
+            || self.shortest().is_none()
+            || self.inner.filling.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let pool = self.clone();
@@ -151,17 +184,41 @@ impl SpareKeys {
                 lowest_priority();
                 pool.refill();
             });
-        if let Err(error) = spawned {
-            // The next taker generates its key itself and tries again.
-            tracing::warn!(%error, "cannot start the thread that pre-generates key pairs");
-            self.inner.filling.store(false, Ordering::Release);
+        match spawned {
+            Ok(thread) => {
+                threads.retain(|thread| !thread.is_finished());
+                threads.push(thread);
+            }
+            Err(error) => {
+                // The next taker generates its key itself and tries again.
+                tracing::warn!(%error, "cannot start the thread that pre-generates key pairs");
+                self.inner.filling.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    fn threads(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.inner
+            .threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts no more refills and waits for the one under way to finish the key it is making
+    /// (blocking: call it from `spawn_blocking`). The spares stay and can still be taken.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let threads = std::mem::take(&mut *self.threads());
+        for thread in threads {
+            // A refill thread does not panic; if one did, it has ended all the same.
+            let _ = thread.join();
         }
     }
 
     fn refill(&self) {
         let inner = &self.inner;
         loop {
-            while let Some(kind) = self.shortest() {
+            while let Some(kind) = self.shortest().filter(|_| !self.is_closed()) {
                 // Generated without holding the lock: takers take spares meanwhile.
                 match inner.source.private_key(kind) {
                     Ok(key) => self.put_back_pair(key),
@@ -176,7 +233,10 @@ impl SpareKeys {
             inner.filling.store(false, Ordering::Release);
             // A taker that took a spare after the last count found this task still busy and
             // started none: go on for it, unless another task already has.
-            if self.shortest().is_none() || inner.filling.swap(true, Ordering::AcqRel) {
+            if self.is_closed()
+                || self.shortest().is_none()
+                || inner.filling.swap(true, Ordering::AcqRel)
+            {
                 break;
             }
         }
@@ -220,7 +280,11 @@ mod tests {
 
     fn pool() -> SpareKeys {
         let source = FixtureKeys::new([include_str!("../../fixtures/rsa-2048-a.pk8.pem")]).unwrap();
-        SpareKeys::new(Arc::new(source), KeyKind::Rsa(2048))
+        SpareKeys::new(
+            Arc::new(source),
+            KeyKind::Rsa(2048),
+            Refill::InTheBackground,
+        )
     }
 
     /// Waits until `pool` holds [`SPARE_KEYS`] of `kind` (the refill runs on its own thread).
@@ -339,6 +403,43 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_one_shot_pool_makes_no_spares_and_a_closed_pool_stops_refilling() {
+        let source = FixtureKeys::new([include_str!("../../fixtures/rsa-2048-a.pk8.pem")]).unwrap();
+        let one_shot = SpareKeys::new(Arc::new(source), RSA, Refill::Never);
+        let refill = one_shot.refill_when_done();
+        one_shot
+            .take(KeySpec::DEFAULT, "a.test", Utc::now())
+            .await
+            .unwrap();
+        drop(refill);
+        one_shot.spawn_refill();
+        assert!(!one_shot.inner.filling.load(Ordering::Acquire));
+        assert!(one_shot.threads().is_empty());
+        assert_eq!(one_shot.count(RSA), 0);
+
+        let pool = pool();
+        pool.spawn_refill();
+        let closing = pool.clone();
+        tokio::task::spawn_blocking(move || closing.close())
+            .await
+            .unwrap();
+        // Once `close` returns no thread is making keys, and none starts again.
+        assert!(!pool.inner.filling.load(Ordering::Acquire));
+        assert!(pool.threads().is_empty());
+        let made = pool.count(RSA);
+        drop(pool.refill_when_done());
+        assert!(!pool.inner.filling.load(Ordering::Acquire));
+        assert_eq!(pool.count(RSA), made);
+        // The spares made before stay takeable.
+        if made > 0 {
+            pool.take(KeySpec::DEFAULT, "a.test", Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(pool.count(RSA), made - 1);
+        }
+    }
+
     #[cfg(target_os = "linux")]
     fn own_nice() -> i32 {
         // SAFETY: reads the calling thread's nice value (`gettid`: this thread alone).
@@ -352,7 +453,7 @@ mod tests {
             keys: FixtureKeys::new([include_str!("../../fixtures/rsa-2048-a.pk8.pem")]).unwrap(),
             nice: Mutex::new(Vec::new()),
         });
-        let pool = SpareKeys::new(source.clone(), RSA);
+        let pool = SpareKeys::new(source.clone(), RSA, Refill::InTheBackground);
         // The pool is empty: the taker's key is made for it, at its thread's own priority.
         let refill = pool.refill_when_done();
         pool.take(KeySpec::DEFAULT, "a.test", Utc::now())
