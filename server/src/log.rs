@@ -29,8 +29,17 @@ struct Shared<W> {
     batch: Mutex<Vec<u8>>,
     /// Held while a batch is written, taken before the batch is released: batches reach the
     /// output in the order their lines were appended.
-    output: Mutex<W>,
+    output: Mutex<Output<W>>,
     stopping: AtomicBool,
+}
+
+/// The output, and the buffer of the batch written last, emptied: the two buffers take turns,
+/// so gathering lines does not allocate once both have grown to a batch's size (a new buffer per
+/// batch was a 256 KiB block grown by doubling, then given back to the system, since the
+/// allocator returns freed pages at once: `main.rs`).
+struct Output<W> {
+    to: W,
+    spare: Vec<u8>,
 }
 
 impl<W: Write> Shared<W> {
@@ -40,11 +49,13 @@ impl<W: Write> Shared<W> {
         if batch.is_empty() || batch.len() < at_least {
             return;
         }
-        let lines = std::mem::take(&mut *batch);
         let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        let Output { to, spare } = &mut *output;
+        std::mem::swap(&mut *batch, spare);
         drop(batch);
         // Nowhere to report a failing stderr: the lines are dropped, as `eprintln!` would.
-        let _ = output.write_all(&lines).and_then(|()| output.flush());
+        let _ = to.write_all(spare).and_then(|()| to.flush());
+        spare.clear();
     }
 }
 
@@ -72,7 +83,10 @@ impl<W: Write + Send + 'static> BatchedWriter<W> {
     pub fn start(output: W) -> io::Result<(Self, FlushGuard<W>)> {
         let shared = Arc::new(Shared {
             batch: Mutex::new(Vec::with_capacity(64 * 1024)),
-            output: Mutex::new(output),
+            output: Mutex::new(Output {
+                to: output,
+                spare: Vec::with_capacity(64 * 1024),
+            }),
             stopping: AtomicBool::new(false),
         });
         let writer = Arc::clone(&shared);
