@@ -35,8 +35,8 @@ struct Shared<W> {
 
 /// The output, and the buffer of the batch written last, emptied: the two buffers take turns,
 /// so gathering lines does not allocate once both have grown to a batch's size (a new buffer per
-/// batch was a 256 KiB block grown by doubling, then given back to the system, since the
-/// allocator returns freed pages at once: `main.rs`).
+/// batch was a 256 KiB block grown by doubling, then given back to the system: the allocator
+/// returns freed pages within milliseconds, `main.rs`).
 struct Output<W> {
     to: W,
     spare: Vec<u8>,
