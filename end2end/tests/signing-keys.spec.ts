@@ -50,6 +50,17 @@ test.describe.serial('Signing Keys', () => {
     expect(listed[0].fingerprint, 'the current key is the one /fingerprint serves').toBe(
       await find.currentFingerprint(request),
     );
+
+    // An instant reads in the browser's time zone and locale, with the UTC instant on hover.
+    const since = find.keyRow(page, listed[0].kid).locator('td[data-label="Current since"] time');
+    const iso = await since.getAttribute('datetime');
+    expect(iso, 'the current key has been current since an instant').toBeTruthy();
+    await expect(since).toHaveAttribute('title', find.utcTitle(iso!));
+    const local = await page.evaluate(
+      (instant) => new Date(instant).toLocaleString('default', { dateStyle: 'medium', timeStyle: 'medium' }),
+      iso!,
+    );
+    await expect(since, 'shown in local time').toHaveText(local);
   });
 
   test('after `signet keys rotate`, next becomes current, current becomes previous, and a new key queues', async ({

@@ -62,7 +62,7 @@ impl Confirm {
     }
 
     /// The query [`Confirm::from_query`] reads: `confirm`, and the kid for a revocation.
-    fn query(&self) -> (&'static str, Option<String>) {
+    pub(super) fn query(&self) -> (&'static str, Option<String>) {
         match self {
             Confirm::Rotate => ("rotate", None),
             Confirm::RotateAndRevoke => ("rotate_and_revoke", None),

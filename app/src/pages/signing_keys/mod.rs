@@ -14,6 +14,7 @@ mod algorithm;
 mod confirm;
 mod key_details;
 mod key_menu;
+mod key_rows;
 mod rotation_settings;
 mod schedule;
 mod server_fns;

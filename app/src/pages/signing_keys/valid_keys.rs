@@ -2,17 +2,22 @@
 
 use leptos::{either::Either, prelude::*};
 
-use super::{Actions, key_menu::KeyMenu};
+use super::{
+    Actions,
+    key_menu::MenuEvents,
+    key_rows::{revoked_rows, valid_rows},
+};
 use crate::{
-    components::timestamp::Timestamp,
-    keys::{KeyState, KeyUsage, KeyView, PreviousPage},
+    Hydrated,
+    keys::{KeyUsage, KeyView, PreviousPage},
     pages::sign_in::HOME,
     schedule::RotationSchedule,
 };
 
 /// Current, next and previous keys, one row each. `version` is the key set's version, rendered
 /// as `data-keys-version`: the rows are the key set the server published under that version
-/// (the end-to-end suite waits on it).
+/// (the end-to-end suite waits on it). The rows are markup ([`key_rows`](super::key_rows)); the
+/// table's listeners do what their menus' items do.
 #[component]
 pub fn ValidKeys(
     valid: Vec<KeyView>,
@@ -24,7 +29,16 @@ pub fn ValidKeys(
     previous: PreviousPage,
     actions: Actions,
 ) -> impl IntoView {
-    let page = previous.page;
+    let hydrated = use_context::<Hydrated>().map_or(Signal::stored(false), |h| h.0);
+    let rows = valid_rows(
+        &valid,
+        &usage,
+        &schedule,
+        previous.page,
+        hydrated.get_untracked(),
+    );
+    let table = NodeRef::<leptos::html::Table>::new();
+    let menus = MenuEvents::new(actions, table, hydrated);
     view! {
         <section class="card" aria-labelledby="valid-keys-title">
             <h2 id="valid-keys-title">"List of Valid Keys"</h2>
@@ -33,7 +47,14 @@ pub fn ValidKeys(
                  previously used keys still verify the tokens they signed until you revoke them."
             </p>
             <div class="table-wrap">
-                <table data-testid="valid-keys" data-keys-version=version>
+                <table
+                    node_ref=table
+                    data-testid="valid-keys"
+                    data-keys-version=version
+                    on:click=move |event| menus.click(event)
+                    on:submit=move |event| menus.submit(event)
+                    on:keydown=move |event| menus.keydown(event)
+                >
                     <thead>
                         <tr>
                             <th scope="col">"Status"</th>
@@ -48,68 +69,11 @@ pub fn ValidKeys(
                             </th>
                         </tr>
                     </thead>
-                    <tbody>
-                        {valid
-                            .into_iter()
-                            .map(|key| {
-                                let usage = usage.iter().find(|u| u.kid == key.kid).cloned();
-                                let revoke_at = schedule.revocation_of(&key.kid).map(str::to_owned);
-                                view! { <ValidKeyRow key usage revoke_at actions page /> }
-                            })
-                            .collect_view()}
-                    </tbody>
+                    <tbody inner_html=rows></tbody>
                 </table>
             </div>
             <PreviousPager previous />
         </section>
-    }
-}
-
-#[component]
-fn ValidKeyRow(
-    key: KeyView,
-    usage: Option<KeyUsage>,
-    /// When the schedule will revoke this key, if it will.
-    revoke_at: Option<String>,
-    actions: Actions,
-    page: u32,
-) -> impl IntoView {
-    let row_kid = key.kid.clone();
-    let state = key.state;
-    view! {
-        <tr data-testid="key-row" data-kid=row_kid data-state=state.as_str()>
-            <td data-label="Status">
-                <StateBadge state />
-            </td>
-            <td class="mono" data-testid="kid" data-label="Key ID">
-                {key.kid.clone()}
-            </td>
-            <td data-testid="key-alg" data-label="Algorithm">
-                {key.spec().label()}
-            </td>
-            <td class="mono fingerprint" data-testid="fingerprint" data-label="Fingerprint">
-                {key.fingerprint.clone()}
-            </td>
-            <td data-label="Current since">
-                <Timestamp value=key.current_since.clone() />
-            </td>
-            <td data-label="Current until">
-                <Timestamp value=key.current_until.clone() />
-                {revoke_at
-                    .map(|at| {
-                        view! {
-                            <span class="auto-revoke" data-testid="auto-revoke">
-                                "Will be revoked automatically on "
-                                <Timestamp value=Some(at) />
-                            </span>
-                        }
-                    })}
-            </td>
-            <Usage usage state />
-            <td class="row-actions">
-                <KeyMenu key actions page />
-            </td>
-        </tr>
     }
 }
 
@@ -149,53 +113,16 @@ fn PreviousPager(previous: PreviousPage) -> impl IntoView {
     })
 }
 
-/// What a key signed and, for a previously used key, whether revoking it would cut off live
-/// tokens. Read when the page loads.
-#[component]
-fn Usage(usage: Option<KeyUsage>, state: KeyState) -> impl IntoView {
-    let Some(usage) = usage else {
-        return Either::Left(view! {
-            <td class="muted" data-label="Usage" data-testid="key-usage">
-                "—"
-            </td>
-        });
-    };
-    let signed = match usage.tokens_signed {
-        0 => "Never signed".to_owned(),
-        1 => "1 token signed".to_owned(),
-        n => format!("{n} tokens signed"),
-    };
-    let verdict = (state == KeyState::Previous).then(|| {
-        if usage.safe_to_revoke {
-            Either::Left(view! {
-                <span class="usage-verdict usage-safe">"No live tokens — safe to revoke"</span>
-            })
-        } else {
-            Either::Right(view! {
-                <span class="usage-verdict usage-live">
-                    "Tokens valid until " <Timestamp value=usage.live_tokens_until.clone() />
-                </span>
-            })
-        }
-    });
-    Either::Right(view! {
-        <td
-            class="usage"
-            data-label="Usage"
-            data-testid="key-usage"
-            data-tokens-signed=usage.tokens_signed.to_string()
-            data-safe-to-revoke=usage.safe_to_revoke.to_string()
-            data-live-until=usage.live_tokens_until.clone().unwrap_or_default()
-        >
-            <span class="usage-count">{signed}</span>
-            {verdict}
-        </td>
-    })
-}
-
 /// The last revoked keys, or a line saying there are none.
 #[component]
 pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
+    let table = NodeRef::<leptos::html::Table>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(table) = table.get() {
+            crate::components::timestamp::show_local_times(&table);
+        }
+    });
     let rows = if revoked.is_empty() {
         Either::Left(view! {
             <p class="empty" data-testid="no-revoked-keys">
@@ -205,7 +132,7 @@ pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
     } else {
         Either::Right(view! {
             <div class="table-wrap">
-                <table data-testid="revoked-keys">
+                <table node_ref=table data-testid="revoked-keys">
                     <thead>
                         <tr>
                             <th scope="col">"Key ID"</th>
@@ -214,9 +141,7 @@ pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
                             <th scope="col">"Revoked at"</th>
                         </tr>
                     </thead>
-                    <tbody>
-                        {revoked.into_iter().map(|key| view! { <RevokedKeyRow key /> }).collect_view()}
-                    </tbody>
+                    <tbody inner_html=revoked_rows(&revoked)></tbody>
                 </table>
             </div>
         })
@@ -228,25 +153,4 @@ pub fn RevokedKeys(revoked: Vec<KeyView>) -> impl IntoView {
             {rows}
         </section>
     }
-}
-
-#[component]
-fn RevokedKeyRow(key: KeyView) -> impl IntoView {
-    let row_kid = key.kid.clone();
-    let label = key.spec().label();
-    view! {
-        <tr data-testid="revoked-row" data-kid=row_kid>
-            <td class="mono" data-label="Key ID">{key.kid}</td>
-            <td data-testid="key-alg" data-label="Algorithm">{label}</td>
-            <td class="mono fingerprint" data-label="Fingerprint">{key.fingerprint}</td>
-            <td data-label="Revoked at">
-                <Timestamp value=key.revoked_at />
-            </td>
-        </tr>
-    }
-}
-
-#[component]
-fn StateBadge(state: KeyState) -> impl IntoView {
-    view! { <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span> }
 }
