@@ -8,7 +8,8 @@
 //!
 //! One file per part: [`server_fns`] (what the page calls), [`confirm`] (the buttons that ask
 //! for a confirmation and the dialog), [`rotation_settings`], [`valid_keys`] (both lists),
-//! [`key_menu`] (a row's "…" menu); this file holds the page and its state.
+//! [`key_rows`] (their rows, written as markup), [`key_menu`] (a row's "…" menu and what the
+//! table's listeners do with it); this file holds the page and its state.
 
 mod algorithm;
 mod confirm;
