@@ -280,18 +280,28 @@ fn ssr(c: &mut Criterion) {
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         panic!("no tokio runtime");
     };
-    let (router, cookie) = runtime.block_on(async {
-        let world = support::world().await;
-        let cookie = support::operator_session(&world).await;
-        (world.router, cookie)
-    });
-    c.bench_function("ssr (signed-in Signing Keys page)", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let reply = support::get_with_cookie(&router, "/tenant/signing_keys", &cookie).await;
-            assert_eq!(reply.status, 200);
-            black_box(reply.body.len())
-        })
-    });
+    // The current and the next key alone, and with 10 previous keys besides (a full page of the
+    // List of Valid Keys, as bench/run.sh has): what a key row costs is the difference.
+    for previous in [0, 10] {
+        let (router, cookie) = runtime.block_on(async {
+            let world = support::world().await;
+            support::rotate_times(&world, previous).await;
+            let cookie = support::operator_session(&world).await;
+            (world.router, cookie)
+        });
+        let name = match previous {
+            0 => "ssr (signed-in Signing Keys page)".to_owned(),
+            n => format!("ssr (signed-in Signing Keys page, {n} previous keys)"),
+        };
+        c.bench_function(&name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let reply =
+                    support::get_with_cookie(&router, "/tenant/signing_keys", &cookie).await;
+                assert_eq!(reply.status, 200);
+                black_box(reply.body.len())
+            })
+        });
+    }
 }
 
 /// One request's log line, written into a log whose thread writes to nowhere: through `tracing`
