@@ -16,7 +16,6 @@ use crate::{keys::KeyView, pages::sign_in::HOME};
 pub(super) fn menu(key: &KeyView, page: u32, interactive: bool) -> Markup {
     let kid = key.kid.as_str();
     let certificate = format!("{HOME}/{kid}/certificate");
-    let (confirm, _) = Confirm::Revoke(String::new()).query();
     html! {
         details.menu data-testid="key-menu" {
             summary.menu-button aria-label={ "Actions for key " (kid) } {
@@ -37,10 +36,13 @@ pub(super) fn menu(key: &KeyView, page: u32, interactive: bool) -> Markup {
                 a.menu-item href={ (certificate) ".p7b" } download { "Download certificate (PKCS#7)" }
                 @if key.state.can_revoke() {
                     // As `ConfirmButton`: asks for the confirmation with the page itself, without
-                    // JavaScript; in place once hydrated.
+                    // JavaScript (the query `Confirm::from_query` reads); in place once hydrated.
+                    @let (confirm, confirm_kid) = Confirm::Revoke(key.kid.clone()).query();
                     form.inline-form method="get" action=(HOME) {
                         input type="hidden" name="confirm" value=(confirm);
-                        input type="hidden" name="kid" value=(kid);
+                        @if let Some(confirm_kid) = &confirm_kid {
+                            input type="hidden" name="kid" value=(confirm_kid);
+                        }
                         button.menu-item.menu-item-danger type="submit" data-testid="revoke-key" {
                             "Revoke Key"
                         }

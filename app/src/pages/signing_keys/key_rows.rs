@@ -27,13 +27,18 @@ pub(super) fn valid_rows(
     page: u32,
     interactive: bool,
 ) -> String {
-    let mut rows = String::with_capacity(valid.len() * 3_072);
-    for key in valid {
-        let usage = usage.iter().find(|u| u.kid == key.kid);
-        let revoke_at = schedule.revocation_of(&key.kid);
-        rows.push_str(&valid_row(key, usage, revoke_at, page, interactive).into_string());
+    html! {
+        @for key in valid {
+            (valid_row(
+                key,
+                usage.iter().find(|u| u.kid == key.kid),
+                schedule.revocation_of(&key.kid),
+                page,
+                interactive,
+            ))
+        }
     }
-    rows
+    .into_string()
 }
 
 fn valid_row(
