@@ -260,7 +260,7 @@ fn jwks(c: &mut Criterion) {
     // The JWKS compressed, once per key change and coding.
     let mut group = c.benchmark_group("jwks compression (once per key change)");
     group.sample_size(10);
-    for keys in [3usize, 1000] {
+    for keys in [3usize, 12, 1000] {
         let document = jwks_body(vec![jwk.as_slice(); keys]);
         for coding in [Coding::Gzip, Coding::Brotli] {
             let name = format!("{coding:?}");
