@@ -1,9 +1,6 @@
 //! Errors the dashboard's server functions return, as words the page can show.
 
-use leptos::server_fn::{
-    codec::JsonEncoding,
-    error::{FromServerFnError, ServerFnErrorErr},
-};
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -144,7 +141,7 @@ fn not_revocable(kid: &str, state: KeyState) -> String {
 }
 
 impl FromServerFnError for DashboardError {
-    type Encoder = JsonEncoding;
+    type Encoder = crate::codec::JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         DashboardError::Transport(value.to_string())

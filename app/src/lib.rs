@@ -7,6 +7,7 @@ pub mod algorithm;
 pub mod audit;
 #[cfg(feature = "hydrate")]
 mod browser;
+pub mod codec;
 pub mod components;
 pub mod error;
 pub mod keys;

@@ -23,7 +23,7 @@ const LIVE_EVERY_MS: i32 = 2_000;
 
 /// One page of the trail. With `after`, every event newer than that cursor instead (oldest
 /// first): what the open page has not shown yet.
-#[server(prefix = "/_signet", endpoint = "list_logs")]
+#[server(prefix = "/_signet", endpoint = "list_logs", output = crate::codec::JsonText)]
 pub async fn list_logs(
     tenant: Option<String>,
     kind: Option<String>,

@@ -39,7 +39,7 @@ pub(crate) fn set_cookie(cookie: &str) {
 }
 
 /// Opens an operator session and goes to the dashboard.
-#[server(prefix = "/_signet", endpoint = "sign_in")]
+#[server(prefix = "/_signet", endpoint = "sign_in", output = crate::codec::JsonText)]
 pub async fn sign_in(password: String) -> Result<(), DashboardError> {
     let (addr, secure, _) = request_facts().await;
     let signed_in = match crate::service::operator() {
@@ -58,7 +58,7 @@ pub async fn sign_in(password: String) -> Result<(), DashboardError> {
 }
 
 /// Ends the operator session and goes to the sign-in page.
-#[server(prefix = "/_signet", endpoint = "sign_out")]
+#[server(prefix = "/_signet", endpoint = "sign_out", output = crate::codec::JsonText)]
 pub async fn sign_out() -> Result<(), DashboardError> {
     let (_, secure, cookies) = request_facts().await;
     let cookie = crate::service::operator()?

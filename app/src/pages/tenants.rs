@@ -23,7 +23,7 @@ use crate::{routes::TENANT_COOKIE, service::CurrentTenant};
 pub struct TenantsChanged(pub RwSignal<u64>);
 
 /// The tenants, and the one the dashboard shows.
-#[server(prefix = "/_signet", endpoint = "list_tenants")]
+#[server(prefix = "/_signet", endpoint = "list_tenants", output = crate::codec::JsonText)]
 pub async fn list_tenants() -> Result<TenantList, DashboardError> {
     let current = use_context::<CurrentTenant>().map(|tenant| tenant.0);
     let current = crate::error::with_status(current.ok_or(DashboardError::Unavailable))?;
@@ -40,7 +40,7 @@ pub async fn list_tenants() -> Result<TenantList, DashboardError> {
 }
 
 /// Creates a tenant named `domain`, with its current and next key, served at once.
-#[server(prefix = "/_signet", endpoint = "create_tenant")]
+#[server(prefix = "/_signet", endpoint = "create_tenant", output = crate::codec::JsonText)]
 pub async fn create_tenant(domain: String) -> Result<TenantSummary, DashboardError> {
     let from = crate::service::client_addr().await;
     let domain = domain.trim().to_ascii_lowercase();
@@ -55,7 +55,7 @@ pub async fn create_tenant(domain: String) -> Result<TenantSummary, DashboardErr
 }
 
 /// Deletes the tenant named `domain` once the operator typed it again as `confirm`.
-#[server(prefix = "/_signet", endpoint = "delete_tenant")]
+#[server(prefix = "/_signet", endpoint = "delete_tenant", output = crate::codec::JsonText)]
 pub async fn delete_tenant(
     domain: String,
     confirm: String,
@@ -75,7 +75,7 @@ pub async fn delete_tenant(
 
 /// Shows the tenant named `tenant` in the dashboard from now on (a cookie), and goes to its
 /// Signing Keys page.
-#[server(prefix = "/_signet", endpoint = "switch_tenant")]
+#[server(prefix = "/_signet", endpoint = "switch_tenant", output = crate::codec::JsonText)]
 pub async fn switch_tenant(tenant: String) -> Result<(), DashboardError> {
     let known = match crate::service::tenants() {
         Some(tenants) => tenants.list_tenants().await,

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The tenant and its signing keys, with page `page` (from 1, default 1) of the previous keys.
-#[server(prefix = "/_signet", endpoint = "list_signing_keys")]
+#[server(prefix = "/_signet", endpoint = "list_signing_keys", output = crate::codec::JsonText)]
 pub async fn list_signing_keys(
     #[server(default)] page: Option<u32>,
 ) -> Result<KeyList, DashboardError> {
@@ -39,7 +39,7 @@ where
 /// Rotates the signing key; `next_kid` is the key the operator confirmed would become current.
 /// `force=true` is the second confirmation: rotate although relying parties may not have
 /// fetched the next key yet.
-#[server(prefix = "/_signet", endpoint = "rotate_signing_key")]
+#[server(prefix = "/_signet", endpoint = "rotate_signing_key", output = crate::codec::JsonText)]
 pub async fn rotate_signing_key(
     next_kid: String,
     #[server(default)] force: Option<String>,
@@ -51,7 +51,7 @@ pub async fn rotate_signing_key(
 /// Replaces the rotation schedule: rotate every `rotate_every` `rotate_unit`s (unit `off`: no
 /// schedule), revoke previous keys `revoke_after` `revoke_unit`s after their last token expired
 /// (unit `off`: never).
-#[server(prefix = "/_signet", endpoint = "set_rotation_schedule")]
+#[server(prefix = "/_signet", endpoint = "set_rotation_schedule", output = crate::codec::JsonText)]
 pub async fn set_rotation_schedule(
     rotate_every: String,
     rotate_unit: String,
@@ -75,7 +75,7 @@ pub const SCHEDULE_SAVED: &str = "schedule";
 
 /// Makes `signing_alg` with `key_size` (for RSA; ignored otherwise) the type of the tenant's
 /// new keys: the next key is replaced at once, the current key stays until the next rotation.
-#[server(prefix = "/_signet", endpoint = "set_signing_algorithm")]
+#[server(prefix = "/_signet", endpoint = "set_signing_algorithm", output = crate::codec::JsonText)]
 pub async fn set_signing_algorithm(
     signing_alg: String,
     #[server(default)] key_size: Option<String>,
@@ -100,7 +100,7 @@ pub const ALGORITHM_SAVED: &str = "algorithm";
 
 /// Rotates and revokes the key that was current; `current_kid` is the key the operator
 /// confirmed would be revoked.
-#[server(prefix = "/_signet", endpoint = "rotate_and_revoke_signing_key")]
+#[server(prefix = "/_signet", endpoint = "rotate_and_revoke_signing_key", output = crate::codec::JsonText)]
 pub async fn rotate_and_revoke_signing_key(
     current_kid: String,
 ) -> Result<KeyActionDone, DashboardError> {
@@ -108,7 +108,7 @@ pub async fn rotate_and_revoke_signing_key(
 }
 
 /// Revokes a previously used key.
-#[server(prefix = "/_signet", endpoint = "revoke_signing_key")]
+#[server(prefix = "/_signet", endpoint = "revoke_signing_key", output = crate::codec::JsonText)]
 pub async fn revoke_signing_key(kid: String) -> Result<KeyActionDone, DashboardError> {
     key_action(|keys, from| async move { keys.revoke(&kid, from).await }).await
 }
