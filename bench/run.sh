@@ -331,16 +331,16 @@ read -r ab_off_rps _ _ ab_off_cpu <<<"$ab_off"
 
 # --- the dashboard's weight, and its time to interactive with the first level's key history ---
 say "time to interactive in headless Chromium"
-wasm=target/site/pkg/signet.wasm
-wasm_raw='' wasm_gzip='' wasm_brotli=''
-if [ -f "$wasm" ]; then
-    cp "$wasm" "$work/signet.wasm" # one version, even if a build replaces it meanwhile
-    wasm_raw=$(wc -c <"$work/signet.wasm")
-    wasm_gzip=$(gzip -9 -c "$work/signet.wasm" | wc -c)
-    wasm_brotli=$(brotli -q 11 -c "$work/signet.wasm" | wc -c)
-else
-    say "no $wasm: the WASM row is not measured"
-fi
+# The WASM as the server sends it (`make build` writes its brotli and gzip copies): the bytes of
+# one GET per encoding, each counted only when the answer came in that encoding.
+wasm_on_wire() {
+    curl -fs -o /dev/null -H "Accept-Encoding: $1" \
+        -w '%{size_download} %header{content-encoding}\n' "$signet/pkg/signet.wasm" |
+        awk -v want="$1" '$2 == want || (want == "identity" && $2 == "") { print $1 }'
+}
+wasm_raw=$(wasm_on_wire identity) wasm_gzip=$(wasm_on_wire gzip) wasm_brotli=$(wasm_on_wire br)
+[ -n "$wasm_raw" ] || say "Signet serves no /pkg/signet.wasm: the WASM row is not measured"
+[ -z "$wasm_raw" ] || [ -n "$wasm_brotli" ] || say "Signet sends the WASM without brotli (no .br copy: make build)"
 tti_cold=$(time_to_interactive)
 
 # --- cost growth with the key history ---

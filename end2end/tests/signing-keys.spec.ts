@@ -31,6 +31,27 @@ test.describe.serial('Signing Keys', () => {
     );
   });
 
+  test("the page's code crosses the network compressed, at a fraction of its size", async ({ page }) => {
+    await page.goto('/tenant/signing_keys');
+    await act.waitForHydration(page);
+    // What the browser itself fetched for this load: bytes on the wire against bytes decoded.
+    const sizes = await page.evaluate(() =>
+      (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+        .filter((entry) => /\/pkg\/[^/]+\.(wasm|js|css)$/.test(new URL(entry.name).pathname))
+        .map((entry) => ({
+          file: new URL(entry.name).pathname,
+          wire: entry.encodedBodySize,
+          decoded: entry.decodedBodySize,
+        })),
+    );
+    const wasm = sizes.find((entry) => entry.file.endsWith('.wasm'));
+    expect(wasm, `the page fetched its WASM (${JSON.stringify(sizes)})`).toBeDefined();
+    for (const { file, wire, decoded } of sizes) {
+      expect(wire, `${file} arrives compressed (${wire} of ${decoded} B)`).toBeLessThan(decoded / 2);
+    }
+    console.log(`Signing Keys page code on the wire: ${sizes.map((s) => `${s.file} ${s.wire} of ${s.decoded} B`).join(', ')}`);
+  });
+
   test('the listed keys are exactly the published JWKS, with matching fingerprints', async ({ page, request }) => {
     await act.openSigningKeys(page);
     await check.listMatchesJwks(page, request);

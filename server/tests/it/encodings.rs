@@ -5,7 +5,9 @@ use std::io::Read;
 
 use axum::{body::Body, http::Request};
 
-use crate::support::{Reply, World, rotate_times, send, world};
+use crate::support::{
+    Reply, World, provisioned_store, rotate_times, send, settings, world, world_serving,
+};
 
 async fn get_with(world: &World, uri: &str, headers: &[(&str, &str)]) -> Reply {
     let mut request = Request::get(uri);
@@ -138,4 +140,59 @@ async fn the_key_list_is_compressed_and_paged_like_auth0() {
         assert_eq!(refused.status, 400, "{bad}");
         assert_eq!(refused.json()["errorCode"], "invalid_query_string", "{bad}");
     }
+}
+
+/// The dashboard's WASM crosses the network compressed: the build writes a brotli and a gzip copy
+/// beside each site file (`cargo leptos build --precompress`), and the server sends the copy the
+/// browser accepts, saying that the answer varies with `Accept-Encoding`.
+#[tokio::test]
+async fn the_site_files_go_out_in_the_encoding_the_browser_accepts() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let wasm: Vec<u8> = (0..64 * 1024_u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(pkg.join("signet.wasm"), &wasm).unwrap();
+    let mut br = Vec::new();
+    brotli::BrotliCompress(&mut &wasm[..], &mut br, &Default::default()).unwrap();
+    std::fs::write(pkg.join("signet.wasm.br"), &br).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &wasm).unwrap();
+    std::fs::write(pkg.join("signet.wasm.gz"), gz.finish().unwrap()).unwrap();
+    let options = leptos::prelude::LeptosOptions::builder()
+        .output_name("signet")
+        .site_root(site.path().display().to_string())
+        .build();
+    let world = world_serving(provisioned_store().await, settings(100, 1000), options).await;
+    let wasm_url = "/pkg/signet.wasm";
+
+    let plain = get_with(&world, wasm_url, &[]).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.body, wasm);
+    assert!(plain.headers.get("content-encoding").is_none());
+    assert_eq!(plain.header("vary"), "accept-encoding");
+    assert_eq!(plain.header("content-type"), "application/wasm");
+
+    let chromium = "gzip, deflate, br, zstd";
+    let brotli = get_with(&world, wasm_url, &[("accept-encoding", chromium)]).await;
+    assert_eq!(brotli.header("content-encoding"), "br");
+    assert_eq!(brotli.header("vary"), "accept-encoding");
+    assert_eq!(brotli.header("content-type"), "application/wasm");
+    assert!(
+        brotli.body.len() < wasm.len() / 4,
+        "{} B",
+        brotli.body.len()
+    );
+    assert_eq!(brotli_decoded(&brotli.body), wasm);
+
+    let gzip = get_with(&world, wasm_url, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gzip.header("content-encoding"), "gzip");
+    assert_eq!(gzip_decoded(&gzip.body), wasm);
+
+    let missing = get_with(
+        &world,
+        "/pkg/nothing.wasm",
+        &[("accept-encoding", chromium)],
+    )
+    .await;
+    assert_eq!(missing.status, 404);
 }

@@ -218,6 +218,22 @@ pub async fn world_with(settings: Config) -> World {
 
 /// A world on `store`, which may be empty (the service then provisions it).
 pub async fn world_on(store: Arc<SqlStore>, settings: Config) -> World {
+    world_serving(store, settings, leptos_options()).await
+}
+
+/// The Leptos options of a test world: no site files (`target/site` of the test's directory).
+pub fn leptos_options() -> leptos::prelude::LeptosOptions {
+    leptos::prelude::LeptosOptions::builder()
+        .output_name("signet")
+        .build()
+}
+
+/// A world on `store` whose dashboard is built with `options` (its site root, say).
+pub async fn world_serving(
+    store: Arc<SqlStore>,
+    settings: Config,
+    options: leptos::prelude::LeptosOptions,
+) -> World {
     let clock = Arc::new(SettableClock::at(Utc::now()));
     let services = try_start_services(store.clone(), master(), &settings, clock.clone())
         .await
@@ -229,13 +245,7 @@ pub async fn world_on(store: Arc<SqlStore>, settings: Config) -> World {
         .unwrap();
     let (keys, clients) = (services.keys.clone(), services.clients.clone());
     let (signing, schedule) = (services.signing.clone(), services.schedule.clone());
-    let state = AppState::new(
-        services,
-        leptos::prelude::LeptosOptions::builder()
-            .output_name("signet")
-            .build(),
-        startup::api_settings(&settings),
-    );
+    let state = AppState::new(services, options, startup::api_settings(&settings));
     World {
         router: router(state),
         keys,
