@@ -26,26 +26,17 @@ mod security_headers;
 pub mod server;
 mod session;
 mod signing;
+mod site;
 pub mod state;
 pub mod tenants;
 pub mod tls;
 mod token_throttle;
 mod well_known;
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
 
 use app::routes::SIGNING_KEYS_PAGE;
-use axum::{
-    Router,
-    extract::{Request, State},
-    http::{HeaderValue, Uri, header},
-    response::{Redirect, Response},
-    routing::get,
-};
+use axum::{Router, response::Redirect, routing::get};
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 
@@ -94,41 +85,11 @@ fn routes(leptos_options: LeptosOptions) -> Router<LeptosOptions> {
             provide_dashboard_context,
             move || app::shell(shell_options.clone()),
         )
-        .fallback(site_files())
+        .fallback_service(site::files(&leptos_options))
         .layer(axum::middleware::from_fn(session::guard))
         // Outside the guard, so its refusals and redirects carry the headers, the id and a log
         // line too.
         .layer(axum::middleware::from_fn(edge::edge))
-}
-
-/// The site's files (the hydrate WASM, its JS, the style sheet, the icon), and the not-found
-/// page for anything else. The build writes a brotli and a gzip copy beside each file, and the
-/// file server sends the one the request accepts; every answer says it varies with
-/// `Accept-Encoding`, so a cache in between never hands a brotli body to a client that did not
-/// ask for it.
-fn site_files() -> impl Fn(
-    Uri,
-    State<LeptosOptions>,
-    Request,
-) -> Pin<Box<dyn Future<Output = Response> + Send + 'static>>
-+ Clone
-+ Send
-+ 'static {
-    let files = leptos_axum::file_and_error_handler_with_context::<LeptosOptions, _>(
-        security_headers::provide_page_nonce,
-        app::shell,
-    );
-    move |uri, state, request| {
-        let answer = files(uri, state, request);
-        Box::pin(async move {
-            let mut response = answer.await;
-            response
-                .headers_mut()
-                .entry(header::VARY)
-                .or_insert(HeaderValue::from_static("accept-encoding"));
-            response
-        })
-    }
 }
 
 /// The dashboard's page routes, listed once per process.

@@ -144,7 +144,8 @@ async fn the_key_list_is_compressed_and_paged_like_auth0() {
 
 /// The dashboard's WASM crosses the network compressed: the build writes a brotli and a gzip copy
 /// beside each site file (`cargo leptos build --precompress`), and the server sends the copy the
-/// browser accepts, saying that the answer varies with `Accept-Encoding`.
+/// browser accepts, saying that the answer varies with `Accept-Encoding`; a browser revalidates
+/// it before each reuse, at the cost of a 304.
 #[tokio::test]
 async fn the_site_files_go_out_in_the_encoding_the_browser_accepts() {
     let site = tempfile::tempdir().unwrap();
@@ -187,6 +188,20 @@ async fn the_site_files_go_out_in_the_encoding_the_browser_accepts() {
     let gzip = get_with(&world, wasm_url, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gzip.header("content-encoding"), "gzip");
     assert_eq!(gzip_decoded(&gzip.body), wasm);
+
+    // The browser asks again before each reuse (the names stay the same from one build to the
+    // next), and asking costs no body when the file has not changed.
+    assert_eq!(brotli.header("cache-control"), "no-cache");
+    let since = brotli.header("last-modified").to_owned();
+    let unchanged = get_with(
+        &world,
+        wasm_url,
+        &[("accept-encoding", chromium), ("if-modified-since", &since)],
+    )
+    .await;
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+    assert_eq!(unchanged.header("vary"), "accept-encoding");
 
     let missing = get_with(
         &world,
