@@ -8,8 +8,10 @@
 //!   browser must not reuse one it has without asking: a WASM of the last version beside a page
 //!   of this one cannot hydrate it. Every file says `Cache-Control: no-cache`, and the file
 //!   server is given the browser's own request, `If-Modified-Since` included, so asking costs a
-//!   304 and no body. (Leptos's own handler passed on only the path and `Accept-Encoding`: every
-//!   visit downloaded the WASM again once the browser's heuristic freshness ran out.)
+//!   304 and no body. (Leptos's `file_and_error_handler` passed on only the path and
+//!   `Accept-Encoding`: every visit downloaded the WASM again once the browser's heuristic
+//!   freshness ran out. Its parts, `site_pkg_dir_service` and `ErrorHandler`, are composed here
+//!   instead, so a missing file is looked up once, not twice.)
 //! - **Cacheable by encoding.** Every file says `Vary: Accept-Encoding`, so a cache in between
 //!   never hands a brotli body to a client that did not ask for it.
 
@@ -17,54 +19,41 @@ use std::convert::Infallible;
 
 use axum::{
     body::Body,
-    handler::HandlerWithoutStateExt as _,
     http::{HeaderValue, Request, Response, StatusCode, header},
+    response::IntoResponse,
 };
 use leptos::prelude::LeptosOptions;
+use leptos_axum::{ErrorHandler, site_pkg_dir_service};
 use tower::{Service, ServiceExt};
-use tower_http::services::{ServeDir, fs::ServeFileSystemResponseBody};
 
 use super::security_headers;
 
-/// The router's fallback service: a file under the site root, else the dashboard's not-found
-/// page (any method other than GET and HEAD goes to Leptos's handler, as before).
+/// The router's fallback service: a file under the site root (GET and HEAD), else the
+/// dashboard's not-found page.
 pub fn files(
     options: &LeptosOptions,
 ) -> impl Service<
     Request<Body>,
-    Response = Response<ServeFileSystemResponseBody>,
+    Response = impl IntoResponse,
     Error = Infallible,
     Future = impl Send + 'static,
 > + Clone
 + Send
 + Sync
 + 'static {
-    let not_found = leptos_axum::file_and_error_handler_with_context::<LeptosOptions, _>(
+    let not_found = ErrorHandler::new_with_context(
         security_headers::provide_page_nonce,
         app::shell,
+        options.clone(),
     );
-    let not_found = {
-        let options = options.clone();
-        move |request: Request<Body>| {
-            not_found(
-                request.uri().clone(),
-                axum::extract::State(options.clone()),
-                request,
-            )
-        }
-    };
-    let files = ServeDir::new(&*options.site_root)
-        .precompressed_br()
-        .precompressed_gzip()
+    let files = site_pkg_dir_service(options)
         .call_fallback_on_method_not_allowed(true)
-        .fallback(not_found.into_service());
+        .fallback(not_found);
     ServiceExt::<Request<Body>>::map_response(files, revalidated_by_encoding)
 }
 
 /// A file's headers: revalidate before every reuse, and one copy per `Accept-Encoding`.
-fn revalidated_by_encoding(
-    mut response: Response<ServeFileSystemResponseBody>,
-) -> Response<ServeFileSystemResponseBody> {
+fn revalidated_by_encoding<B>(mut response: Response<B>) -> Response<B> {
     if matches!(
         response.status(),
         StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
