@@ -24,9 +24,11 @@ tools:
 
 ## build: release server binary (target/release/signet) and site (target/site); every file of the
 ## site gets a brotli (.br) and a gzip (.gz) copy beside it, which the server sends to a browser
-## that accepts them: the hydrate WASM crosses the network at a quarter of its size
+## that accepts them: the hydrate WASM crosses the network at a quarter of its size. `--split`
+## cuts the WASM where the app says `#[lazy]` (the pages other than Signing Keys, the dialogs) into
+## files of their own, fetched when needed; a WASM built without it cannot load those parts
 build: tools
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 
 ## run: build, then serve from the repo root (data in ./data, http://127.0.0.1:3000 by default)
 run: build

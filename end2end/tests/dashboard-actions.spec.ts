@@ -66,6 +66,27 @@ test.describe.serial('Acting on signing keys', () => {
     await expect.poll(() => find.listedKeys(page), { message: 'nothing changed' }).toEqual(before);
   });
 
+  test('a dialog opened by its link (a reload, a shared URL) works once the page is interactive', async ({ page }) => {
+    await act.openSigningKeys(page);
+    const before = await check.settledKeys(page);
+    const current = find.kidIn(before, 'current');
+
+    // The server renders the panel open; the page hydrates it, code fetched on demand and all.
+    await act.open(page, `/tenant/signing_keys?key=${current}`);
+    const details = find.keyDetails(page);
+    await expect(details).toBeVisible();
+    await expect(details.getByTestId('details-kid')).toHaveText(current);
+    await details.getByTestId('close-details').click();
+    await expect(details, 'the interactive page takes the closed panel away').toHaveCount(0);
+
+    await act.open(page, '/tenant/signing_keys?confirm=rotate_and_revoke');
+    const dialog = find.confirmDialog(page);
+    await expect(dialog.getByRole('heading')).toHaveText('Rotate and revoke the current key?');
+    await page.keyboard.press('Escape');
+    await expect(dialog, 'Escape closes it like any dialog of the page').toHaveCount(0);
+    await expect.poll(() => find.listedKeys(page), { message: 'nothing changed' }).toEqual(before);
+  });
+
   test('the previous key is revoked from its menu, after a confirmation that it cannot be undone', async ({
     page,
     request,

@@ -4,5 +4,9 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    wasm_bindgen_futures::spawn_local(async {
+        app::before_hydration().await;
+        // Lazy routes (their own WASM files) are awaited where the page has them.
+        leptos::mount::hydrate_lazy(app::App);
+    });
 }

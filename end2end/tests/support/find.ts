@@ -30,6 +30,8 @@ export interface PublishedKey {
 
 export const heading = (page: Page): Locator => page.getByRole('heading', { level: 1 });
 export const main = (page: Page): Locator => page.locator('main');
+/** The Signing Keys page's body: `data-dialogs-ready="true"` once its dialogs' code is in. */
+export const signingKeysBody = (page: Page): Locator => page.locator('main .page');
 export const validKeys = (page: Page): Locator => page.getByTestId('valid-keys');
 export const keyRows = (page: Page): Locator => validKeys(page).getByTestId('key-row');
 export const keyRowsIn = (page: Page, state: ValidKeyState): Locator =>

@@ -9,10 +9,12 @@
 //! One file per part: [`server_fns`] (what the page calls), [`confirm`] (the buttons that ask
 //! for a confirmation and the dialog), [`rotation_settings`], [`valid_keys`] (both lists),
 //! [`key_rows`] (their rows, written as markup), [`key_menu`] (a row's "…" menu and what the
-//! table's listeners do with it); this file holds the page and its state.
+//! table's listeners do with it), [`dialogs`] (the open dialog, whose code loads on demand);
+//! this file holds the page and its state.
 
 mod algorithm;
 mod confirm;
+pub mod dialogs;
 mod key_details;
 mod key_menu;
 mod key_rows;
@@ -32,11 +34,11 @@ pub use self::server_fns::{
     set_signing_algorithm,
 };
 use self::{
-    algorithm::{AlgorithmDialog, SigningAlgorithmCard},
-    confirm::{Confirm, ConfirmDialog},
-    key_details::KeyDetails,
+    algorithm::SigningAlgorithmCard,
+    confirm::Confirm,
+    dialogs::{Confirmation, Opened},
     rotation_settings::RotationSettings,
-    schedule::{RotationScheduleCard, ScheduleDialog},
+    schedule::RotationScheduleCard,
     valid_keys::{RevokedKeys, ValidKeys},
 };
 use crate::{
@@ -227,12 +229,17 @@ pub fn SigningKeysPage() -> impl IntoView {
         }
     });
 
+    // Whether the dialogs' code is in (`data-dialogs-ready`): from then on a dialog opens at once.
+    let dialogs_ready = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    follow_changes(keys, last_good, refetch);
+    {
+        follow_changes(keys, last_good, refetch);
+        Effect::new(move |_| dialogs::preload(dialogs_ready));
+    }
 
     view! {
         <Title text="Signing Keys · Signet" />
-        <div class="page">
+        <div class="page" data-dialogs-ready=move || dialogs_ready.get().to_string()>
             <Transition fallback=|| view! { <p class="loading">"Loading signing keys…"</p> }>
                 {move || Suspend::new(async move {
                     match keys.await {
@@ -327,21 +334,18 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
     let dialog = {
         let (usage, schedule) = (usage.clone(), schedule.clone());
         move || {
-            let (current, next, usage) = (current.clone(), next.clone(), usage.clone());
-            actions.confirm.get().map(|confirm| match confirm {
-                Confirm::Schedule => {
-                    let schedule = schedule.clone();
-                    view! { <ScheduleDialog schedule actions /> }.into_any()
-                }
-                Confirm::Algorithm => {
-                    let policy = policy.unwrap_or_default();
-                    view! { <AlgorithmDialog policy actions /> }.into_any()
-                }
-                confirm => view! {
-                    <ConfirmDialog confirm current next usage rotate_wait actions />
-                }
-                .into_any(),
-            })
+            let opened = match actions.confirm.get()? {
+                Confirm::Schedule => Opened::Schedule(schedule.clone()),
+                Confirm::Algorithm => Opened::Algorithm(policy.unwrap_or_default()),
+                confirm => Opened::Confirm(Box::new(Confirmation {
+                    confirm,
+                    current: current.clone(),
+                    next: next.clone(),
+                    usage: usage.clone(),
+                    rotate_wait,
+                })),
+            };
+            Some(dialogs::show(opened, actions))
         }
     };
     let next_rotation_in = list.next_rotation_in_seconds;
@@ -356,7 +360,8 @@ fn KeysPage(list: KeyList, actions: Actions) -> AnyView {
             let kid = actions.details.get()?;
             let key = valid.iter().find(|key| key.kid == kid)?.clone();
             let usage = usage.iter().find(|u| u.kid == kid).cloned();
-            Some(view! { <KeyDetails key usage actions /> })
+            let key = Box::new(key);
+            Some(dialogs::show(Opened::Details { key, usage }, actions))
         }
     };
     view! {

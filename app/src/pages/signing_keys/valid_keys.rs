@@ -29,7 +29,7 @@ pub fn ValidKeys(
     previous: PreviousPage,
     actions: Actions,
 ) -> impl IntoView {
-    let hydrated = use_context::<Hydrated>().map_or(Signal::stored(false), |h| h.0);
+    let hydrated = use_context::<Hydrated>().map_or(Signal::stored(false), |h| h.0.into());
     let rows = valid_rows(
         &valid,
         &usage,
