@@ -30,8 +30,9 @@ encoded() {
     if [ "$2" = "$1" ]; then printf '✅ Content-Encoding: %s' "$1"; else printf '❌ not compressed (Content-Encoding: %s)' "$2"; fi
 }
 
-# `time_to_interactive`: "median max" in ms of 5 cold loads of the signed-in Signing Keys page
-# (bench/tti.mjs), or "failed REASON". A page whose WASM does not load never hydrates: that is
+# `time_to_interactive`: "median max" in ms of 5 cold loads of the signed-in Signing Keys page,
+# then the WASM bytes on the wire before it was interactive and in all (bench/tti.mjs), or
+# "failed REASON". A page whose WASM does not load never hydrates: that is
 # checked first, so the reason names it.
 time_to_interactive() {
     local page="$signet/tenant/signing_keys" wasm_path status reason
@@ -56,9 +57,9 @@ time_to_interactive() {
 # `tti_cell "MEDIAN MAX" BUDGET-MS`: the budget cell of a time-to-interactive row.
 tti_cell() {
     local median max
-    read -r median max <<<"$1"
+    read -r median max _ <<<"$1"
     if [ "$median" = failed: ] || [ -z "$median" ]; then
-        printf '❌ not measured (%s)' "${max:-bench/tti.mjs printed nothing}"
+        printf '❌ not measured (%s)' "${1#failed: }"
     else
         check "median $median ms, worst $max ms of 5 cold loads (≤ $2 ms median)" "$median <= $2"
     fi
@@ -202,7 +203,13 @@ main_report() {
             "$worst_rotate_p50 <= 5 && $worst_rotate_p99 <= 20")")
     table+=$(row "dashboard page, signed in (server render)" "$ssr_rps $ssr_p50 $ssr_p99 $ssr_cpu" \
         "$(check "≥ 3,000 pages/s" "$ssr_rps >= 3000")")
-    if [ -n "$wasm_brotli" ]; then
+    local tti_median _max wasm_before wasm_all
+    read -r tti_median _max wasm_before wasm_all <<<"$tti_cold"
+    if [ "$tti_median" != failed: ] && [ -n "$wasm_before" ] && [ "$wasm_before" -gt 0 ]; then
+        # What Chromium took off the wire for the page, as it asked (brotli).
+        table+=$(fact "hydrate WASM, brotli on the wire (what the browser fetched before the page was interactive)" \
+            "$(check "$(fmt "$wasm_before") B (≤ 204,800 B = 200 KiB); $(fmt "$wasm_all") B with the dialogs' code that follows" "$wasm_before <= 204800")")
+    elif [ -n "$wasm_brotli" ]; then
         table+=$(fact "hydrate WASM, brotli on the wire" "$(check "$(fmt "$wasm_brotli") B (≤ 204,800 B = 200 KiB)" "$wasm_brotli <= 204800")")
     elif [ -n "$wasm_raw" ]; then
         table+=$(fact "hydrate WASM, brotli on the wire" "❌ sent uncompressed: $(fmt "$wasm_raw") B (no .br copy)")
