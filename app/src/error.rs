@@ -135,7 +135,7 @@ fn not_revocable(kid: &str, state: KeyState) -> String {
         other => format!(
             "Key {kid} is now {}, so it cannot be revoked: only previously used keys can. \
              Rotate first if you mean to retire it.",
-            other.label().to_lowercase()
+            other.label().to_ascii_lowercase()
         ),
     }
 }

@@ -300,7 +300,7 @@ mod browser {
                     actions.toasts.say(
                         format!(
                             "The browser did not allow copying the {}. Select it on the page and copy it by hand.",
-                            what.to_lowercase()
+                            what.to_ascii_lowercase()
                         ),
                         true,
                     );

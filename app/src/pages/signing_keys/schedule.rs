@@ -84,7 +84,10 @@ fn window_words(window: i64) -> String {
 fn capitalised(words: &str) -> String {
     let mut chars = words.chars();
     chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
+        // ASCII only: the page's own words, and no Unicode case tables in the WASM.
+        std::iter::once(first.to_ascii_uppercase())
+            .chain(chars)
+            .collect()
     })
 }
 
