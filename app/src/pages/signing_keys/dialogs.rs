@@ -53,11 +53,9 @@ pub(super) fn show(opened: Opened, actions: Actions) -> impl IntoView {
 /// network is gone); `ready` turns true once it is there. Called once the page is interactive.
 #[cfg(feature = "hydrate")]
 pub(super) fn preload(ready: RwSignal<bool>) {
-    let loaded = leptos::prelude::lazy_preload!(dialog);
-    Effect::new(move |_| {
-        if loaded.get() {
-            ready.set(true);
-        }
+    leptos::task::spawn_local(async move {
+        __preload_dialog().await;
+        ready.set(true);
     });
 }
 

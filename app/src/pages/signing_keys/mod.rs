@@ -14,7 +14,7 @@
 
 mod algorithm;
 mod confirm;
-pub mod dialogs;
+pub(crate) mod dialogs;
 mod key_details;
 mod key_menu;
 mod key_rows;
