@@ -3,7 +3,7 @@
 //!
 //! - **Compressed.** `make build` writes a brotli (`.br`) and a gzip (`.gz`) copy beside every
 //!   file, and the one the request accepts is sent: the Signing Keys page's WASM crosses the
-//!   network as about 266 KB of brotli instead of 875 KB.
+//!   network as about 265 KB of brotli instead of 874 KB.
 //! - **Revalidated, never stale.** The files keep their names from one build to the next, so a
 //!   browser must not reuse one it has without asking: a WASM of the last version beside a page
 //!   of this one cannot hydrate it. Every file says `Cache-Control: no-cache`, and the file
