@@ -27,5 +27,7 @@ mod service;
 mod signing;
 mod support;
 mod tenants;
+#[cfg(target_os = "linux")]
+mod threads;
 mod tls;
 mod token_endpoint;
