@@ -84,10 +84,14 @@ static NO_HUGE_PAGES: extern "C" fn() = {
 /// signing threads' involuntary context switches): `POST /oauth/token` cost 317 µs of CPU and
 /// ran at 5,810 tokens/s, against 287 µs and 6,452 tokens/s under `SCHED_BATCH` (4 alternating
 /// pairs, `wrk -t2 -c16`, `openssl speed` 8,003 signatures/s). The JWKS's rate and latency, alone
-/// or beside the token load, did not move. Batch threads are still preempted by the scheduler's
-/// tick, and other processes' threads still preempt Signet's as before: the policy asks nothing
-/// of the system. Set on the main thread before any other starts, so every thread inherits it;
-/// `None` when it was set, else the reason it was not.
+/// or beside the token load, did not move. Every thread, the database's included: with SQLite's
+/// threads left at the default they still woke into the signatures and the tokens gained nothing.
+/// The cost: at 32 connections saturating both cores the signed-in page's p99 went from 14–17 to
+/// 50–80 ms (a SQLite thread holding the write lock no longer cuts in, and a connection waiting
+/// for it sleeps in SQLite's busy handler); at 2 and 8 connections it did not move. Batch threads
+/// are still preempted by the scheduler's tick, and other processes' threads still preempt
+/// Signet's as before: the policy asks nothing of the system. Set on the main thread before any
+/// other starts, so every thread inherits it; `None` when it was set, else the reason it was not.
 #[cfg(target_os = "linux")]
 fn batch_scheduling() -> Option<std::io::Error> {
     let param = libc::sched_param { sched_priority: 0 };
