@@ -80,7 +80,7 @@ static NO_HUGE_PAGES: extern "C" fn() = {
 
 /// The server's threads run under `SCHED_BATCH` (Linux): a thread the network wakes no longer
 /// preempts one that is signing. Under the default policy a token's RSA signature (about 250 µs)
-/// was cut into by the async workers the next requests woke, twice per signature on average (the
+/// was cut into by the async workers the next requests woke, about 1.4 times a signature (the
 /// signing threads' involuntary context switches): `POST /oauth/token` cost 317 µs of CPU and
 /// ran at 5,810 tokens/s, against 287 µs and 6,452 tokens/s under `SCHED_BATCH` (4 alternating
 /// pairs, `wrk -t2 -c16`, `openssl speed` 8,003 signatures/s). The JWKS's rate and latency, alone
