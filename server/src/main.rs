@@ -86,9 +86,11 @@ static NO_HUGE_PAGES: extern "C" fn() = {
 /// pairs, `wrk -t2 -c16`, `openssl speed` 8,003 signatures/s). The JWKS's rate and latency, alone
 /// or beside the token load, did not move. Every thread, the database's included: with SQLite's
 /// threads left at the default they still woke into the signatures and the tokens gained nothing.
-/// The cost: at 32 connections saturating both cores the signed-in page's p99 went from 14–17 to
-/// 50–80 ms (a SQLite thread holding the write lock no longer cuts in, and a connection waiting
-/// for it sleeps in SQLite's busy handler); at 2 and 8 connections it did not move. Batch threads
+/// It first cost the signed-in page's p99 at 32 connections saturating both cores (14–17 ms went
+/// to 50–80 ms): every request in flight rechecked its session at once, a burst of writes a
+/// second in which a SQLite thread holding the write lock no longer cut in and the others slept in
+/// SQLite's busy handler. One request rechecks now (`OperatorService::check`), and the p99 is
+/// 12–15 ms under either policy. Batch threads
 /// are still preempted by the scheduler's tick, and other processes' threads still preempt
 /// Signet's as before: the policy asks nothing of the system. Set on the main thread before any
 /// other starts, so every thread inherits it; `None` when it was set, else the reason it was not.
