@@ -90,10 +90,10 @@ static NO_HUGE_PAGES: extern "C" fn() = {
 /// to 50–80 ms): every request in flight rechecked its session at once, a burst of writes a
 /// second in which a SQLite thread holding the write lock no longer cut in and the others slept in
 /// SQLite's busy handler. One request rechecks now (`OperatorService::check`), and the p99 is
-/// 12–15 ms under either policy. Batch threads
-/// are still preempted by the scheduler's tick, and other processes' threads still preempt
-/// Signet's as before: the policy asks nothing of the system. Set on the main thread before any
-/// other starts, so every thread inherits it; `None` when it was set, else the reason it was not.
+/// 12–15 ms under either policy. Batch threads are still preempted by the scheduler's tick, and
+/// other processes' threads still preempt Signet's as before: the policy asks nothing of the
+/// system. Set on the main thread before any other starts, so every thread inherits it; `None`
+/// when it was set, else the reason it was not.
 #[cfg(target_os = "linux")]
 fn batch_scheduling() -> Option<std::io::Error> {
     let param = libc::sched_param { sched_priority: 0 };

@@ -202,25 +202,29 @@ impl OperatorService {
     /// threads under `SCHED_BATCH`).
     pub async fn check(&self, session_id: &str, now: DateTime<Utc>) -> Result<bool, OperatorError> {
         let hash = session_hash(session_id);
-        let seen = {
+        // When this request claimed the recheck, the time the session was confirmed before.
+        let claimed = {
             let mut remembered = self.live();
             let seen = remembered.get(&hash).copied();
-            if seen.is_some_and(|at| at <= now && now < at + SESSION_RECHECK) {
+            let within = |span| seen.is_some_and(|at| at <= now && now < at + span);
+            if within(SESSION_RECHECK) {
                 return Ok(true);
             }
             // A session confirmed that recently cannot have expired idle (twelve hours); it can
             // only have been ended through another process, which this check may take a second
             // to see in any case.
-            if seen.is_some_and(|at| at <= now && now < at + SESSION_RECHECK * 2) {
+            if within(SESSION_RECHECK * 2) {
                 remembered.insert(hash.clone(), now);
+                seen
+            } else {
+                None
             }
-            seen
         };
         let live = match self.store.touch_session(&hash, now, now + idle()).await {
             Ok(live) => live,
             Err(error) => {
                 // Not rechecked: the next request asks again.
-                if let Some(at) = seen {
+                if let Some(at) = claimed {
                     self.live().insert(hash, at);
                 }
                 return Err(error.into());

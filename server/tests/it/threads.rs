@@ -3,11 +3,8 @@
 
 use crate::process::Deployment;
 
-/// `SCHED_BATCH` in `sched.h`.
-const SCHED_BATCH: u32 = 3;
-
 /// Each thread of process `pid`: its name and its scheduling policy (`/proc/PID/task/TID/stat`).
-fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+fn thread_policies(pid: u32) -> Vec<(String, i32)> {
     let mut threads = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let task = task.unwrap().path();
@@ -41,9 +38,9 @@ async fn every_thread_of_the_server_runs_under_sched_batch() {
         names.iter().any(|name| name.starts_with("tokio-rt-worker")),
         "no async worker among {names:?}"
     );
-    let others: Vec<&(String, u32)> = threads
+    let others: Vec<&(String, i32)> = threads
         .iter()
-        .filter(|(_, policy)| *policy != SCHED_BATCH)
+        .filter(|(_, policy)| *policy != libc::SCHED_BATCH)
         .collect();
     assert!(others.is_empty(), "not under SCHED_BATCH: {others:?}");
 }
