@@ -8,6 +8,7 @@ use super::{
     audit::{AuditEntry, insert_audit},
     database::{from_millis, millis},
     sealed::{SealedRow, read_client_hash_keys},
+    tenants::tenant_is_live,
 };
 use crate::domain::{client_secret::ClientRecord, signing_policy::SigningPolicy};
 
@@ -89,7 +90,12 @@ impl ClientStore for SqlStore {
             }
             Err(error) => return Err(error.into()),
         }
+        // The audit counter's row is the tenant's lock: once it is held, a client is never
+        // added to a tenant that a concurrent `tenants delete` has emptied.
         insert_audit(&mut tx, self.tenant(), audit).await?;
+        if !tenant_is_live(&mut tx, self.tenant()).await? {
+            return Err(StoreError::TenantGone);
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -15,6 +15,7 @@ use super::{
         record_times,
     },
     sealed::{SealedSecrets, read_sealed_secrets},
+    tenants::lock_live_tenant,
 };
 use crate::domain::{
     lifecycle::KeyRecord, rotation_limit::RotationsInWindow, schedule::RotationPolicy,
@@ -92,15 +93,9 @@ impl SqlKeyChange {
         // Writing first takes the lock at once, so concurrent changes queue instead of deadlocking.
         // A deleted tenant's key set takes no change: no key is ever stored under a tenant
         // that a concurrent `tenants delete` has emptied (a start, a rotation in flight).
-        let version: i64 = sqlx::query_scalar(
-            "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL) \
-             RETURNING version",
-        )
-        .bind(tenant)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::TenantGone)?;
+        let version = lock_live_tenant(&mut tx, tenant)
+            .await?
+            .ok_or(StoreError::TenantGone)?;
         Ok(Self {
             tx,
             version,

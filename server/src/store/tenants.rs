@@ -214,22 +214,16 @@ impl TenantStore for SqlStore {
         at: DateTime<Utc>,
     ) -> Result<Option<DeletedTenant>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Bumping the version first takes the tenant's write lock, as every key change does.
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 \
-             AND EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NULL) \
-             RETURNING version",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if version.is_none() {
+        if lock_live_tenant(&mut tx, id).await?.is_none() {
             return Ok(None);
         }
-        let domain: String = sqlx::query_scalar("SELECT domain FROM tenants WHERE id = $1")
+        let domain: Option<String> = sqlx::query_scalar("SELECT domain FROM tenants WHERE id = $1")
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+        let Some(domain) = domain else {
+            return Ok(None);
+        };
         let kids: Vec<String> =
             sqlx::query_scalar("SELECT kid FROM signing_keys WHERE tenant_id = $1 ORDER BY kid")
                 .bind(id)
@@ -271,6 +265,43 @@ impl TenantStore for SqlStore {
         tx.commit().await?;
         Ok(Some(DeletedTenant { kids, clients }))
     }
+}
+
+/// Takes `tenant`'s write lock inside `tx`, as every change to its keys or its deletion does,
+/// by bumping its key-set version, and returns the new version; `None` when the tenant has been
+/// deleted (or never had a key set). Two statements: on PostgreSQL a transaction that queued for the lock
+/// behind a `tenants delete` wins it after the deletion commits, but a condition in the locking
+/// statement itself still reads the tenant as the statement first saw it, live; only a
+/// statement begun once the lock is held sees the deletion.
+pub(super) async fn lock_live_tenant(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant: &str,
+) -> Result<Option<i64>, StoreError> {
+    let version: Option<i64> = sqlx::query_scalar(
+        "UPDATE keysets SET version = version + 1 WHERE tenant_id = $1 RETURNING version",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    Ok(tenant_is_live(tx, tenant).await?.then_some(version))
+}
+
+/// Whether `tenant` has not been deleted, as a statement begun now inside `tx` reads it: asked
+/// once `tx` holds the tenant's lock, the answer holds until `tx` ends. (The default tenant's
+/// key set can exist before its `tenants` row, which its first start writes.)
+pub(super) async fn tenant_is_live(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant: &str,
+) -> Result<bool, StoreError> {
+    let deleted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL")
+            .bind(tenant)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(deleted == 0)
 }
 
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<TenantRecord, StoreError> {
