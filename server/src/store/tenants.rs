@@ -269,9 +269,9 @@ impl TenantStore for SqlStore {
 
 /// Takes `tenant`'s write lock inside `tx`, as every change to its keys or its deletion does,
 /// by bumping its key-set version, and returns the new version; `None` when the tenant has been
-/// deleted (or never had a key set). Two statements: on PostgreSQL a transaction that queued for the lock
-/// behind a `tenants delete` wins it after the deletion commits, but a condition in the locking
-/// statement itself still reads the tenant as the statement first saw it, live; only a
+/// deleted (or never had a key set). Two statements: on PostgreSQL a transaction that queued for
+/// the lock behind a `tenants delete` wins it after the deletion commits, but a condition in the
+/// locking statement itself still reads the tenant as the statement first saw it, live; only a
 /// statement begun once the lock is held sees the deletion.
 pub(super) async fn lock_live_tenant(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,

@@ -484,10 +484,6 @@ fn acme_tenant() -> TenantRecord {
 
 /// Two tenants in one database: each handle sees its own keys, version, audit trail and
 /// clients only, and a rotation in one changes nothing in the other.
-#[expect(
-    clippy::too_many_lines,
-    reason = "one story: every port, tenant by tenant"
-)]
 async fn tenants_share_a_database_and_nothing_else(store: SqlStore) {
     let acme = acme_tenant();
     store.create_tenant(&acme).await.unwrap();
@@ -545,15 +541,7 @@ async fn tenants_share_a_database_and_nothing_else(store: SqlStore) {
     );
     assert_eq!(store.load(10).await.unwrap().keys.len(), 2);
     // Clients belong to one tenant.
-    let master = crate::support::master();
-    let (record, _) = signet::domain::client_secret::new_client(
-        &master,
-        "acme ci",
-        "read:signing_keys",
-        Default::default(),
-        Utc::now(),
-    )
-    .unwrap();
+    let record = read_only_client("acme ci");
     other
         .create_client(&record, &by(&actor(), "create_client"))
         .await
@@ -584,14 +572,7 @@ async fn a_deleted_tenant_leaves_only_its_audit_trail(store: SqlStore) {
     let other = store.for_tenant(&acme.id);
     assert!(provision(&store, fixture_key(0), fixture_key(1)).await);
     assert!(provision(&other, fixture_key(1), fixture_key(2)).await);
-    let (record, _) = signet::domain::client_secret::new_client(
-        &crate::support::master(),
-        "acme ci",
-        "read:signing_keys",
-        Default::default(),
-        Utc::now(),
-    )
-    .unwrap();
+    let record = read_only_client("acme ci");
     other
         .create_client(&record, &by(&actor(), "create_client"))
         .await
@@ -700,14 +681,7 @@ async fn postgres_changes_queued_behind_a_tenant_deletion_store_nothing() {
         }
     });
     queued_on_keysets(&database, 2).await;
-    let (client, _) = signet::domain::client_secret::new_client(
-        &crate::support::master(),
-        "late ci",
-        "read:signing_keys",
-        Default::default(),
-        Utc::now(),
-    )
-    .unwrap();
+    let client = read_only_client("late ci");
     let creation = tokio::spawn({
         let tenant = tenant.clone();
         async move {
@@ -861,6 +835,20 @@ async fn usage_rows_are_written_whole_or_counts_forward(store: SqlStore) {
 }
 
 /// An audit event by `actor` of the kind `action`, now.
+/// A client named `name` that may read the signing keys, with the default signing policy.
+fn read_only_client(name: &str) -> signet::domain::client_secret::ClientRecord {
+    let master = crate::support::master();
+    let (record, _) = signet::domain::client_secret::new_client(
+        &master,
+        name,
+        "read:signing_keys",
+        Default::default(),
+        Utc::now(),
+    )
+    .unwrap();
+    record
+}
+
 fn by<'a>(actor: &'a signet::domain::Actor, action: &'a str) -> AuditEntry<'a> {
     AuditEntry {
         at: Utc::now(),
