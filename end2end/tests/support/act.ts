@@ -62,9 +62,14 @@ export async function waitForHydration(page: Page): Promise<void> {
   await expect(find.main(page)).toHaveAttribute('data-hydrated', 'true', { timeout: 15_000 });
 }
 
-/** The List of Valid Keys carries the version of the key set it shows once the keys are on the page. */
+/**
+ * The Signing Keys page has loaded: the List of Valid Keys carries the version of the key set it
+ * shows, and the dialogs' code, which the page fetches once it is interactive, is in. A story that
+ * leaves the page sooner cuts that fetch short, and the browser reports it as a failed request.
+ */
 export async function waitForKeys(page: Page): Promise<void> {
   await expect(find.validKeys(page)).toHaveAttribute('data-keys-version', /^\d+$/, { timeout: 15_000 });
+  await expect(find.signingKeysBody(page)).toHaveAttribute('data-dialogs-ready', 'true', { timeout: 15_000 });
 }
 
 /** Runs `signet ARGS…` on the suite's data directory, as an operator would next to the running server. */
