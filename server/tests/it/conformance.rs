@@ -834,7 +834,6 @@ async fn usage_rows_are_written_whole_or_counts_forward(store: SqlStore) {
     assert_eq!(store.keys_usage(&kids).await.unwrap().len(), 2);
 }
 
-/// An audit event by `actor` of the kind `action`, now.
 /// A client named `name` that may read the signing keys, with the default signing policy.
 fn read_only_client(name: &str) -> signet::domain::client_secret::ClientRecord {
     let master = crate::support::master();
@@ -849,6 +848,7 @@ fn read_only_client(name: &str) -> signet::domain::client_secret::ClientRecord {
     record
 }
 
+/// An audit event by `actor` of the kind `action`, now.
 fn by<'a>(actor: &'a signet::domain::Actor, action: &'a str) -> AuditEntry<'a> {
     AuditEntry {
         at: Utc::now(),
