@@ -199,6 +199,7 @@ impl Served {
             startup::api_settings(&self.config),
             Some(tenants),
         );
+        tokio::spawn(Arc::clone(&state.api).forget_old_bodies(state.keys.subscribe()));
         self.tenants().insert(
             tenant.id.clone(),
             ServedTenant {

@@ -174,7 +174,8 @@ pub fn answer(body: Bytes, coding: Coding, content_type: &'static str) -> Respon
 const MAX_VARIANTS: usize = 64;
 
 /// Bodies made from one key-set version, each variant (a page of the key list, say) made once.
-/// Emptied when the key set changes.
+/// Emptied when the key set changes ([`forget_before`](Self::forget_before)), or else replaced
+/// by the first request made after the change.
 #[derive(Debug)]
 pub struct PerVersion<K, T> {
     cached: RwLock<Option<Variants<K, T>>>,
@@ -222,6 +223,21 @@ impl<K: Eq + Hash, T> PerVersion<K, T> {
                 Ok(made)
             }
         }
+    }
+}
+
+impl<K, T> PerVersion<K, T> {
+    /// Drops the bodies made from a key set older than `version`: they are never sent again,
+    /// and at a thousand keys they are megabytes (the JWKS in three codings, the key list).
+    pub fn forget_before(&self, version: i64) {
+        let mut cached = self.cached.write().unwrap_or_else(PoisonError::into_inner);
+        let stale = cached
+            .as_ref()
+            .is_some_and(|(cached, _)| *cached < version)
+            .then(|| cached.take());
+        drop(cached);
+        // Freed here, after the lock: a request waits for no deallocation.
+        drop(stale);
     }
 }
 
@@ -398,5 +414,22 @@ mod tests {
         }
         let kept = cache.cached.read().unwrap().as_ref().unwrap().1.len();
         assert!(kept <= MAX_VARIANTS, "{kept}");
+    }
+
+    #[test]
+    fn a_change_of_key_set_drops_the_older_bodies_only() {
+        let cache: PerVersion<u32, String> = PerVersion::default();
+        let made = |text: &str| {
+            let text = text.to_owned();
+            move || Ok::<_, ()>(text)
+        };
+        let held = cache.get_or_make(3, 0, made("three")).unwrap();
+        cache.forget_before(3);
+        assert_eq!(*cache.get_or_make(3, 0, made("again")).unwrap(), "three");
+        cache.forget_before(4);
+        assert!(cache.cached.read().unwrap().is_none());
+        // A request still sending the old body keeps its own copy.
+        assert_eq!(*held, "three");
+        assert_eq!(*cache.get_or_make(4, 0, made("four")).unwrap(), "four");
     }
 }
