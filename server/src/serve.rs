@@ -193,13 +193,12 @@ impl Served {
         services: Services,
         tenants: app::service::SharedTenants,
     ) -> AppState {
-        let state = AppState::in_deployment(
+        let state = AppState::serving(
             services,
             self.leptos.clone(),
             startup::api_settings(&self.config),
-            Some(tenants),
+            tenants,
         );
-        tokio::spawn(Arc::clone(&state.api).forget_old_bodies(state.keys.subscribe()));
         self.tenants().insert(
             tenant.id.clone(),
             ServedTenant {

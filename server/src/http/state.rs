@@ -74,6 +74,20 @@ impl AppState {
         Self::in_deployment(services, leptos, api, None)
     }
 
+    /// The state of a tenant this process serves, in a deployment whose dashboard lists and
+    /// creates `tenants`: its shared bodies follow its key set
+    /// ([`ApiSettings::forget_old_bodies`], a task of the runtime this is called in).
+    pub fn serving(
+        services: Services,
+        leptos: LeptosOptions,
+        api: ApiSettings,
+        tenants: app::service::SharedTenants,
+    ) -> Self {
+        let state = Self::in_deployment(services, leptos, api, Some(tenants));
+        tokio::spawn(Arc::clone(&state.api).forget_old_bodies(state.keys.subscribe()));
+        state
+    }
+
     /// The state of one tenant of a deployment whose dashboard lists and creates `tenants`.
     pub fn in_deployment(
         services: Services,
