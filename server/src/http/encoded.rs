@@ -231,10 +231,10 @@ impl<K, T> PerVersion<K, T> {
     /// and at a thousand keys they are megabytes (the JWKS in three codings, the key list).
     pub fn forget_before(&self, version: i64) {
         let mut cached = self.cached.write().unwrap_or_else(PoisonError::into_inner);
-        let stale = cached
-            .as_ref()
-            .is_some_and(|(cached, _)| *cached < version)
-            .then(|| cached.take());
+        let stale = match &*cached {
+            Some((made_from, _)) if *made_from < version => cached.take(),
+            _ => None,
+        };
         drop(cached);
         // Freed here, after the lock: a request waits for no deallocation.
         drop(stale);
@@ -397,13 +397,15 @@ mod tests {
         assert!(Encoded::new(Bytes::new()).etag(Coding::Identity).is_none());
     }
 
+    /// A maker of the body `text`, as `PerVersion::get_or_make` takes it.
+    fn made(text: &str) -> impl FnOnce() -> Result<String, ()> {
+        let text = text.to_owned();
+        move || Ok(text)
+    }
+
     #[test]
     fn a_variant_is_made_once_per_version_and_older_versions_are_not_kept() {
         let cache: PerVersion<u32, String> = PerVersion::default();
-        let made = |text: &str| {
-            let text = text.to_owned();
-            move || Ok::<_, ()>(text)
-        };
         assert_eq!(*cache.get_or_make(2, 0, made("a")).unwrap(), "a");
         assert_eq!(*cache.get_or_make(2, 0, made("b")).unwrap(), "a");
         assert_eq!(*cache.get_or_make(1, 0, made("old")).unwrap(), "old");
@@ -419,10 +421,6 @@ mod tests {
     #[test]
     fn a_change_of_key_set_drops_the_older_bodies_only() {
         let cache: PerVersion<u32, String> = PerVersion::default();
-        let made = |text: &str| {
-            let text = text.to_owned();
-            move || Ok::<_, ()>(text)
-        };
         let held = cache.get_or_make(3, 0, made("three")).unwrap();
         cache.forget_before(3);
         assert_eq!(*cache.get_or_make(3, 0, made("again")).unwrap(), "three");

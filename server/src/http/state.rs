@@ -6,13 +6,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::watch;
-
 use axum::{
     extract::{FromRef, FromRequestParts},
     http::request::Parts,
 };
 use leptos::prelude::LeptosOptions;
+use tokio::sync::watch;
 
 use super::{
     encoded::{Encoded, PerVersion},
@@ -89,7 +88,7 @@ impl AppState {
     }
 
     /// The state of one tenant of a deployment whose dashboard lists and creates `tenants`.
-    pub fn in_deployment(
+    fn in_deployment(
         services: Services,
         leptos: LeptosOptions,
         api: ApiSettings,
